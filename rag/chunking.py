@@ -71,6 +71,8 @@ def _group(sentences: list[Span], params: ChunkingParams) -> list[list[Span]]:
         if current and sentence.end - current[0].start > params.target_chars:
             groups.append(current)
             current = _overlap(current, params)
+            if current and sentence.end - current[0].start > params.target_chars:
+                current = []  # no room for the overlap beside this sentence
         current.append(sentence)
     if current and (not groups or current[-1] != groups[-1][-1]):
         groups.append(current)
@@ -78,13 +80,11 @@ def _group(sentences: list[Span], params: ChunkingParams) -> list[list[Span]]:
 
 
 def _overlap(previous: list[Span], params: ChunkingParams) -> list[Span]:
-    """The trailing sentences to repeat, as long as they leave room for new text."""
+    """The trailing sentences to repeat (never the whole previous chunk)."""
     if params.overlap_sentences == 0 or len(previous) <= 1:
         return []
     tail = previous[-params.overlap_sentences :]
-    if tail == previous or tail[-1].end - tail[0].start > params.target_chars // 2:
-        return []
-    return list(tail)
+    return [] if tail == previous else list(tail)
 
 
 def _make_chunk(article: Article, ordinal: int, group: list[Span]) -> Chunk:

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from rag.arabic import normalize
@@ -228,6 +228,11 @@ def normalize_date(raw: str) -> str:
     raw = raw.strip()
     if not raw:
         return ""
+    if len(raw) == 10:
+        try:
+            return date.fromisoformat(raw).isoformat()
+        except ValueError:
+            pass
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).replace(tzinfo=None).isoformat()
     except ValueError:

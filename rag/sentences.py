@@ -16,7 +16,7 @@ from rag.types import Span
 
 _ENDERS = frozenset(".!?؟۔…")
 _CLOSERS = frozenset("”»’\"')]}")
-_OPEN_TO_CLOSE = {"“": "”", "«": "»", "(": ")"}
+_OPEN_TO_CLOSE = {"“": "”", "«": "»", "(": ")", '"': '"'}
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st no vs etc jr sr inc ltd co gen col lt sgt gov sen rep jan feb mar apr "
     "jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m د م ص ق هـ".split()
@@ -46,24 +46,25 @@ def _split_line(text: str, start: int, end: int) -> list[Span]:
     spans = []
     sentence_start = start
     open_quotes: list[tuple[str, int]] = []  # expected closer, where it opened
-    straight_quote_open = False
     i = start
     while i < end:
         ch = text[i]
         if open_quotes and i - open_quotes[-1][1] > _MAX_QUOTE_CHARS:
             open_quotes.clear()
-        if ch in _OPEN_TO_CLOSE:
-            open_quotes.append((_OPEN_TO_CLOSE[ch], i))
-        elif open_quotes and ch == open_quotes[-1][0]:
+        if open_quotes and ch == open_quotes[-1][0]:
             open_quotes.pop()
-        elif ch == '"':
-            straight_quote_open = not straight_quote_open
-        elif ch in _ENDERS and not open_quotes and not straight_quote_open:
-            if not _is_false_stop(text, i, end):
-                i = _absorb_closers(text, i + 1, end)
-                spans.append(Span(sentence_start, i))
-                sentence_start = i
+        elif ch in _OPEN_TO_CLOSE:
+            open_quotes.append((_OPEN_TO_CLOSE[ch], i))
+        elif ch in _ENDERS and not open_quotes:
+            if _is_false_stop(text, i, end):
+                i += 1
                 continue
+            after = _absorb_closers(text, i + 1, end)
+            if not _continues_lowercase(text, after, end):
+                spans.append(Span(sentence_start, after))
+                sentence_start = after
+            i = after  # the closers belong to this sentence either way
+            continue
         i += 1
     spans.append(Span(sentence_start, end))
     stripped = (_strip(text, s) for s in spans)
@@ -75,6 +76,13 @@ def _absorb_closers(text: str, i: int, end: int) -> int:
     while i < end and (text[i] in _ENDERS or text[i] in _CLOSERS):
         i += 1
     return i
+
+
+def _continues_lowercase(text: str, i: int, end: int) -> bool:
+    """A Latin lowercase word after the stop means the sentence goes on ("?!" he asked)."""
+    while i < end and text[i].isspace():
+        i += 1
+    return i < end and text[i].islower()
 
 
 def _is_false_stop(text: str, i: int, end: int) -> bool:

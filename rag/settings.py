@@ -37,7 +37,8 @@ class Settings:
     index_dir: Path = Path("index")
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "rag-news" / "models")
     # embeddings
-    embedding_model: str = "e5-small"
+    # "" means: the model the index was built with, or "e5-small" for a new index
+    embedding_model: str = ""
     embedding_batch_size: int = 32
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
@@ -56,7 +57,8 @@ class Settings:
     # BM25 weight when the question's script differs from the passage's (an English question
     # over Arabic news): lexical matches are then mostly noise.
     bm25_weight_cross_script: float = 0.2
-    duplicate_threshold: float = 0.95
+    # chunks whose word sets overlap this much (Jaccard) are one story: keep the best
+    duplicate_threshold: float = 0.8
     stemming: bool = True
 
     def __post_init__(self):

@@ -1,0 +1,74 @@
+"""Shared helpers of the benchmarks: the data in ../shared/data and a benchmark index."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.documents import make_article
+from rag.ingest import Indexer, ingest_records
+from rag.types import Article
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NEWS = DATA / "news" / "saudinewsnet-2015.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    article_id: str
+    answer_start: int
+    answers: tuple[str, ...]
+    language: str
+
+
+def squad_articles_and_questions(path: Path, prefix: str, language: str, contexts: Path | None = None):
+    """Paragraphs of a SQuAD file as articles, and its questions with their gold paragraph.
+
+    With ``contexts``, questions come from ``path`` and paragraphs from the parallel file
+    (XQuAD English questions over Arabic paragraphs).
+    """
+    questions_data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    contexts_data = json.loads((contexts or path).read_text(encoding="utf-8"))["data"]
+    articles, questions = [], []
+    for a, (q_doc, c_doc) in enumerate(zip(questions_data, contexts_data, strict=True)):
+        for p, (q_par, c_par) in enumerate(zip(q_doc["paragraphs"], c_doc["paragraphs"], strict=True)):
+            article_id = f"{prefix}-{a}-{p}"
+            articles.append(Article(id=article_id, title=c_doc.get("title", ""), text=c_par["context"],
+                                    source=prefix))
+            gold_starts = {qa["id"]: qa["answers"][0] for qa in c_par["qas"]}
+            for qa in q_par["qas"]:
+                gold = gold_starts[qa["id"]]
+                questions.append(Question(qa["id"], qa["question"], article_id, gold["answer_start"],
+                                          tuple(x["text"] for x in qa["answers"]), language))
+    return articles, questions
+
+
+def news_articles(limit: int | None = None, skip: int = 0):
+    """SaudiNewsNet articles (distractors), in file order."""
+    with gzip.open(NEWS, "rt", encoding="utf-8") as lines:
+        for line in itertools.islice(lines, skip, None if limit is None else skip + limit):
+            try:
+                yield make_article(json.loads(line), "saudinewsnet")
+            except Exception:  # a few records lack content; a benchmark just skips them
+                continue
+
+
+def ingest_timed(records, indexer: Indexer) -> tuple[int, float]:
+    """Ingest and return (chunks added, seconds)."""
+    started = time.perf_counter()
+    report = ingest_records(records, indexer, batch_chunks=512)
+    return report.chunks, time.perf_counter() - started
+
+
+def recall_at(ranks: list[int | None], k: int) -> float:
+    return sum(1 for r in ranks if r is not None and r <= k) / len(ranks)
+
+
+def mrr_at(ranks: list[int | None], k: int) -> float:
+    return sum(1 / r for r in ranks if r is not None and r <= k) / len(ranks)

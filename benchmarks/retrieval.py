@@ -1,0 +1,115 @@
+"""Retrieval benchmark: XQuAD-dev (ar, en over ar) and ARCD-train over their paragraphs
+plus SaudiNewsNet chunks as distractors. Prints R@1/5/20 and MRR@10 for BM25, dense and
+hybrid, the ingest throughput and the median search latency.
+
+    python benchmarks/retrieval.py --distractor-chunks 20000 --out docs/benchmarks/retrieval.json
+
+A chunk is gold when it belongs to the question's paragraph and contains the gold answer's
+character offset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATA, ingest_timed, mrr_at, news_articles, recall_at, squad_articles_and_questions  # noqa: E402
+
+from rag.arabic import tokenize  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+
+def build(pipeline: Pipeline, articles, distractor_chunks: int):
+    indexer = pipeline.indexer(rebuild=True)
+    chunks, seconds = ingest_timed(articles, indexer)
+    skip = 0
+    while chunks < distractor_chunks + len(articles):
+        batch = list(news_articles(limit=500, skip=skip))
+        skip += 500
+        if not batch:
+            break
+        added, spent = ingest_timed(batch, indexer)
+        chunks += added
+        seconds += spent
+    return indexer.store, chunks, seconds
+
+
+def gold_rank(hit_chunks, question) -> int | None:
+    for rank, chunk in enumerate(hit_chunks, start=1):
+        if chunk.article_id == question.article_id and chunk.start <= question.answer_start < chunk.end:
+            return rank
+    return None
+
+
+def evaluate(pipeline: Pipeline, store, questions, depth=20):
+    retriever = pipeline.retriever(store)
+    vectors = pipeline.embedder.embed_queries([q.text for q in questions])
+    ranks = {"bm25": [], "dense": [], "hybrid": []}
+    latencies = []
+    for question, vector in zip(questions, vectors, strict=True):
+        dense = store.dense_search(vector, depth)
+        lexical = store.bm25_search(tokenize(question.text, stem=retriever.stemming), depth)
+        for name, rows in (("dense", dense), ("bm25", lexical)):
+            chunks = store.chunks([r for r, _ in rows])
+            ranks[name].append(gold_rank([chunks[r] for r, _ in rows], question))
+        started = time.perf_counter()
+        result = retriever.search(question.text, k=depth, best_sentences=False, query_vector=vector)
+        latencies.append(time.perf_counter() - started)
+        ranks["hybrid"].append(gold_rank([h.chunk for h in result.hits], question))
+    table = {
+        name: {
+            "R@1": recall_at(r, 1), "R@5": recall_at(r, 5), "R@20": recall_at(r, 20),
+            "MRR@10": mrr_at(r, 10),
+        }
+        for name, r in ranks.items()
+    }
+    return table, latencies
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--distractor-chunks", type=int, default=20000)
+    parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
+    parser.add_argument("--model", default="e5-small")
+    parser.add_argument("--chunk-chars", type=int, default=None)
+    parser.add_argument("--no-titles", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="Reuse an index built before.")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    overrides = {"index_dir": args.index_dir, "embedding_model": args.model}
+    if args.chunk_chars:
+        overrides.update(chunk_target_chars=args.chunk_chars, max_sentence_chars=args.chunk_chars)
+    if args.no_titles:
+        overrides["embed_titles"] = False
+    pipeline = Pipeline(Settings.load(**overrides))
+
+    xq_articles, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "xquad", "ar")
+    _, xq_en = squad_articles_and_questions(DATA / "qa/xquad-dev.en.json", "xquad", "en",
+                                            contexts=DATA / "qa/xquad-dev.ar.json")
+    arcd_articles, arcd = squad_articles_and_questions(DATA / "qa/arcd-train.json", "arcd", "ar")
+    if args.reuse and (args.index_dir / "manifest.json").exists():
+        store, chunks, seconds = pipeline.open_store(), None, None
+    else:
+        store, chunks, seconds = build(pipeline, xq_articles + arcd_articles, args.distractor_chunks)
+    results = {"settings": {k: str(v) for k, v in overrides.items()}, "chunks": store.stats()["chunks"]}
+    if chunks:
+        results["ingest_chunks_per_s"] = chunks / seconds
+    for name, questions in (("xquad-ar", xq_ar), ("xquad-en", xq_en), ("arcd", arcd)):
+        table, latencies = evaluate(pipeline, store, questions)
+        results[name] = {**table, "median_search_ms": 1000 * statistics.median(latencies),
+                         "p95_search_ms": 1000 * sorted(latencies)[int(0.95 * len(latencies))]}
+    print(json.dumps(results, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

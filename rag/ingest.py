@@ -1,0 +1,215 @@
+"""Ingest: load articles, chunk them, embed the chunks and store them, in batches.
+
+Each batch is committed on its own, so an interrupted ingest keeps what it finished and
+a second run skips it (``unchanged``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag import documents
+from rag.arabic import tokenize
+from rag.chunking import ChunkingParams, chunk_article
+from rag.documents import LoadFailure
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from rag.store import IndexStore, PreparedArticle, manifest_for
+from rag.types import Article, Chunk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: counts, and one line per input that failed or was skipped."""
+
+    ingested: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # exact duplicates of an article already indexed
+    failed: int = 0
+    chunks: int = 0
+    failures: list[LoadFailure] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"ingested {self.ingested}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"skipped {self.skipped} (duplicates), failed {self.failed}; {self.chunks} chunks added"
+        )
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["failures"] = [asdict(f) for f in self.failures]
+        return data
+
+
+@dataclass(frozen=True)
+class Indexer:
+    """Turns articles into stored chunks with one embedder and one way of chunking."""
+
+    store: IndexStore
+    embedder: Embedder
+    chunking: ChunkingParams
+    embed_titles: bool = True
+    stemming: bool = True
+
+    def prepare(self, articles: list[tuple[Article, str]]) -> list[PreparedArticle]:
+        """Chunk and embed a batch of (article, content key) pairs in one encoder call."""
+        chunked = [(a, key, chunk_article(a, self.chunking)) for a, key in articles]
+        texts = [self.passage_text(c) for _, _, chunks in chunked for c in chunks]
+        vectors = self.embedder.embed_passages(texts)
+        prepared, offset = [], 0
+        for article, key, chunks in chunked:
+            prepared.append(
+                PreparedArticle(
+                    article=article,
+                    content_key=key,
+                    chunks=chunks,
+                    vectors=vectors[offset : offset + len(chunks)],
+                    tokens=[self.bm25_tokens(c) for c in chunks],
+                )
+            )
+            offset += len(chunks)
+        return prepared
+
+    def passage_text(self, chunk: Chunk) -> str:
+        """What the encoder sees: the headline helps a short chunk say what it is about."""
+        return f"{chunk.title}\n{chunk.text}" if self.embed_titles and chunk.title else chunk.text
+
+    def bm25_tokens(self, chunk: Chunk) -> list[str]:
+        return tokenize(self.passage_text(chunk), stem=self.stemming)
+
+
+def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: bool = False):
+    """The index in ``settings.index_dir``, created for ``embedder`` if there is none."""
+    folder = settings.index_dir
+    chunking = asdict(chunking_params(settings))
+    options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
+    if rebuild:
+        IndexStore.remove(folder)
+    if IndexStore.exists(folder):
+        store = IndexStore.open(folder)
+        store.check_compatible(embedder.describe(), chunking=chunking, **options)
+        return store
+    return IndexStore.create(folder, manifest_for(embedder.describe(), chunking, **options))
+
+
+def chunking_params(settings: Settings) -> ChunkingParams:
+    return ChunkingParams(
+        target_chars=settings.chunk_target_chars,
+        overlap_sentences=settings.chunk_overlap_sentences,
+        max_sentence_chars=settings.max_sentence_chars,
+    )
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    indexer: Indexer,
+    *,
+    batch_chunks: int = 256,
+    on_progress: Callable[[int], None] | None = None,
+    on_failure: Callable[[LoadFailure], None] | None = None,
+) -> IngestReport:
+    """Ingest every article under ``paths``; failures are reported, never raised."""
+    return ingest_records(
+        documents.load(paths),
+        indexer,
+        batch_chunks=batch_chunks,
+        on_progress=on_progress,
+        on_failure=on_failure,
+    )
+
+
+def ingest_records(
+    records: Iterable[Article | LoadFailure],
+    indexer: Indexer,
+    *,
+    batch_chunks: int = 256,
+    on_progress: Callable[[int], None] | None = None,
+    on_failure: Callable[[LoadFailure], None] | None = None,
+) -> IngestReport:
+    """Ingest already-loaded articles (and count the failures among them)."""
+    report = IngestReport()
+    store = indexer.store
+    with store.writer():
+        for batch in _batches(records, store, report, batch_chunks, on_failure, on_progress):
+            prepared = indexer.prepare(batch)
+            store.add(prepared)
+            report.chunks += sum(len(p.chunks) for p in prepared)
+            if on_progress:
+                on_progress(len(batch))
+        store.save_derived()
+    return report
+
+
+def _batches(
+    records, store: IndexStore, report: IngestReport, batch_chunks, on_failure, on_progress
+) -> Iterator[list[tuple[Article, str]]]:
+    """Batches of new or changed articles, about ``batch_chunks`` chunks each."""
+    batch: list[tuple[Article, str]] = []
+    seen_keys: dict[str, str] = {}
+    size = 0
+    for record in records:
+        if isinstance(record, LoadFailure):
+            report.failed += 1
+            report.failures.append(record)
+            if on_failure:
+                on_failure(record)
+            continue
+        key = documents.content_key(record.text)
+        state = _state(store, record, key, seen_keys)
+        seen_keys.setdefault(key, record.id)
+        if state in ("unchanged", "duplicate"):
+            if state == "unchanged":
+                report.unchanged += 1
+            else:
+                report.skipped += 1
+                report.skips.append(f"{record.origin}: duplicate of an indexed article")
+            if on_progress:
+                on_progress(1)
+            continue
+        if state == "changed":
+            report.updated += 1
+        else:
+            report.ingested += 1
+        batch.append((record, key))
+        size += max(1, len(record.text) // 500)
+        if size >= batch_chunks:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _state(store: IndexStore, article: Article, key: str, seen_keys: dict[str, str]) -> str:
+    earlier = seen_keys.get(key)
+    if earlier is not None:
+        return "unchanged" if earlier == article.id else "duplicate"
+    return store.article_state(article.id, key)
+
+
+def count_records(paths: Iterable[str | Path]) -> int:
+    """A cheap count of the records under ``paths`` (for a progress bar's total)."""
+    import gzip
+
+    total = 0
+    for path in paths:
+        path = Path(path)
+        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path]
+        for file in files:
+            name = file.name.lower()
+            if name.endswith(".jsonl") or name.endswith(".jsonl.gz"):
+                opener = gzip.open if name.endswith(".gz") else open
+                try:
+                    with opener(file, "rb") as lines:
+                        total += sum(1 for line in lines if line.strip())
+                except (OSError, EOFError):
+                    total += 1
+            else:
+                total += 1
+    return total

@@ -1,0 +1,76 @@
+"""Assembles the core objects from ``Settings``: what every front end starts from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+
+from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
+from rag.ingest import Indexer, chunking_params, open_or_create_store
+from rag.retrieval import Retriever
+from rag.settings import Settings
+from rag.store import IndexStore
+
+# Keep litellm from fetching its cost map at import, and gradio from phoning home.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@dataclass
+class Pipeline:
+    """The embedder, the index and the retriever for one ``Settings``, made on demand."""
+
+    settings: Settings
+
+    def model_name(self) -> str:
+        """The model asked for, else the one that built the index, else the built-in e5."""
+        if self.settings.embedding_model:
+            return self.settings.embedding_model
+        if IndexStore.exists(self.settings.index_dir):
+            return IndexStore.open(self.settings.index_dir).manifest["embedder"]["model"]
+        return BUILTIN_E5
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        s = self.settings
+        return load_embedder(
+            self.model_name(),
+            models_dir=s.models_dir,
+            query_prefix=s.query_prefix,
+            passage_prefix=s.passage_prefix,
+            batch_size=s.embedding_batch_size,
+            threads=s.threads or None,
+        )
+
+    def open_store(self) -> IndexStore:
+        """The existing index, checked against the embedder."""
+        store = IndexStore.open(self.settings.index_dir)
+        store.check_compatible(self.embedder.describe())
+        return store
+
+    def indexer(self, *, rebuild: bool = False) -> Indexer:
+        store = open_or_create_store(self.settings, self.embedder, rebuild=rebuild)
+        return Indexer(
+            store=store,
+            embedder=self.embedder,
+            chunking=chunking_params(self.settings),
+            embed_titles=self.settings.embed_titles,
+            stemming=self.settings.stemming,
+        )
+
+    def retriever(self, store: IndexStore | None = None) -> Retriever:
+        s = self.settings
+        store = store or self.open_store()
+        return Retriever(
+            store=store,
+            embedder=self.embedder,
+            k=s.top_k,
+            candidates=s.candidates,
+            rrf_k=s.rrf_k,
+            dense_weight=s.dense_weight,
+            bm25_weight=s.bm25_weight,
+            bm25_weight_cross_script=s.bm25_weight_cross_script,
+            duplicate_threshold=s.duplicate_threshold,
+            stemming=store.manifest.get("stemming", True),  # as the index was tokenised
+        )

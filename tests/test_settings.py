@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+
+def test_defaults_toml_environment_and_overrides_in_that_order(tmp_path):
+    config = tmp_path / "rag.toml"
+    config.write_text('top_k = 7\ncandidates = 80\nindex_dir = "elsewhere"\n', encoding="utf-8")
+    settings = Settings.load(config, environ={"RAG_CANDIDATES": "90", "RAG_EMBED_TITLES": "no"},
+                             index_dir=Path("cli-dir"))
+    assert settings.top_k == 7  # from the file
+    assert settings.candidates == 90  # the environment beats the file
+    assert settings.embed_titles is False
+    assert settings.index_dir == Path("cli-dir")  # an explicit override beats both
+    assert settings.rrf_k == 60  # a default
+
+
+def test_config_file_named_by_environment(tmp_path):
+    config = tmp_path / "other.toml"
+    config.write_text("top_k = 3\n", encoding="utf-8")
+    assert Settings.load(environ={"RAG_CONFIG": str(config)}).top_k == 3
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"RAG_TOP_K": "many"}, "setting top_k must be int, got 'many'"),
+        ({"RAG_TOP_K": "0"}, "top_k must be at least 1, got 0"),
+        ({"RAG_EMBED_TITLES": "maybe"}, "setting embed_titles must be bool, got 'maybe'"),
+        ({"RAG_CONFIG": "/nonexistent/rag.toml"}, "config file /nonexistent/rag.toml does not exist"),
+    ],
+)
+def test_bad_values_name_the_setting(environ, message):
+    with pytest.raises(ConfigError) as raised:
+        Settings.load(environ=environ)
+    assert str(raised.value) == message
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path):
+    config = tmp_path / "rag.toml"
+    config.write_text("top_kk = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting\\(s\\) top_kk; known: "):
+        Settings.load(config, environ={})
+
+
+def test_broken_toml_is_reported(tmp_path):
+    config = tmp_path / "rag.toml"
+    config.write_text("top_k = = 3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Settings.load(config, environ={})
