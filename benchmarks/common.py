@@ -27,7 +27,9 @@ class Question:
     language: str
 
 
-def squad_articles_and_questions(path: Path, prefix: str, language: str, contexts: Path | None = None):
+def squad_articles_and_questions(
+    path: Path, prefix: str, language: str, contexts: Path | None = None
+):
     """Paragraphs of a SQuAD file as articles, and its questions with their gold paragraph.
 
     With ``contexts``, questions come from ``path`` and paragraphs from the parallel file
@@ -37,15 +39,31 @@ def squad_articles_and_questions(path: Path, prefix: str, language: str, context
     contexts_data = json.loads((contexts or path).read_text(encoding="utf-8"))["data"]
     articles, questions = [], []
     for a, (q_doc, c_doc) in enumerate(zip(questions_data, contexts_data, strict=True)):
-        for p, (q_par, c_par) in enumerate(zip(q_doc["paragraphs"], c_doc["paragraphs"], strict=True)):
+        for p, (q_par, c_par) in enumerate(
+            zip(q_doc["paragraphs"], c_doc["paragraphs"], strict=True)
+        ):
             article_id = f"{prefix}-{a}-{p}"
-            articles.append(Article(id=article_id, title=c_doc.get("title", ""), text=c_par["context"],
-                                    source=prefix))
+            articles.append(
+                Article(
+                    id=article_id,
+                    title=c_doc.get("title", ""),
+                    text=c_par["context"],
+                    source=prefix,
+                )
+            )
             gold_starts = {qa["id"]: qa["answers"][0] for qa in c_par["qas"]}
             for qa in q_par["qas"]:
                 gold = gold_starts[qa["id"]]
-                questions.append(Question(qa["id"], qa["question"], article_id, gold["answer_start"],
-                                          tuple(x["text"] for x in qa["answers"]), language))
+                questions.append(
+                    Question(
+                        qa["id"],
+                        qa["question"],
+                        article_id,
+                        gold["answer_start"],
+                        tuple(x["text"] for x in qa["answers"]),
+                        language,
+                    )
+                )
     return articles, questions
 
 

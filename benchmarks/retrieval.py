@@ -19,7 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, ingest_timed, mrr_at, news_articles, recall_at, squad_articles_and_questions  # noqa: E402
+from common import (
+    DATA,
+    ingest_timed,
+    mrr_at,
+    news_articles,
+    recall_at,
+    squad_articles_and_questions,
+)  # noqa: E402
 
 from rag.arabic import tokenize  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -43,7 +50,10 @@ def build(pipeline: Pipeline, articles, distractor_chunks: int):
 
 def gold_rank(hit_chunks, question) -> int | None:
     for rank, chunk in enumerate(hit_chunks, start=1):
-        if chunk.article_id == question.article_id and chunk.start <= question.answer_start < chunk.end:
+        if (
+            chunk.article_id == question.article_id
+            and chunk.start <= question.answer_start < chunk.end
+        ):
             return rank
     return None
 
@@ -65,7 +75,9 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20):
         ranks["hybrid"].append(gold_rank([h.chunk for h in result.hits], question))
     table = {
         name: {
-            "R@1": recall_at(r, 1), "R@5": recall_at(r, 5), "R@20": recall_at(r, 20),
+            "R@1": recall_at(r, 1),
+            "R@5": recall_at(r, 5),
+            "R@20": recall_at(r, 20),
             "MRR@10": mrr_at(r, 10),
         }
         for name, r in ranks.items()
@@ -74,7 +86,9 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--distractor-chunks", type=int, default=20000)
     parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
     parser.add_argument("--model", default="e5-small")
@@ -91,20 +105,29 @@ def main():
     pipeline = Pipeline(Settings.load(**overrides))
 
     xq_articles, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "xquad", "ar")
-    _, xq_en = squad_articles_and_questions(DATA / "qa/xquad-dev.en.json", "xquad", "en",
-                                            contexts=DATA / "qa/xquad-dev.ar.json")
+    _, xq_en = squad_articles_and_questions(
+        DATA / "qa/xquad-dev.en.json", "xquad", "en", contexts=DATA / "qa/xquad-dev.ar.json"
+    )
     arcd_articles, arcd = squad_articles_and_questions(DATA / "qa/arcd-train.json", "arcd", "ar")
     if args.reuse and (args.index_dir / "manifest.json").exists():
         store, chunks, seconds = pipeline.open_store(), None, None
     else:
-        store, chunks, seconds = build(pipeline, xq_articles + arcd_articles, args.distractor_chunks)
-    results = {"settings": {k: str(v) for k, v in overrides.items()}, "chunks": store.stats()["chunks"]}
+        store, chunks, seconds = build(
+            pipeline, xq_articles + arcd_articles, args.distractor_chunks
+        )
+    results = {
+        "settings": {k: str(v) for k, v in overrides.items()},
+        "chunks": store.stats()["chunks"],
+    }
     if chunks:
         results["ingest_chunks_per_s"] = chunks / seconds
     for name, questions in (("xquad-ar", xq_ar), ("xquad-en", xq_en), ("arcd", arcd)):
         table, latencies = evaluate(pipeline, store, questions)
-        results[name] = {**table, "median_search_ms": 1000 * statistics.median(latencies),
-                         "p95_search_ms": 1000 * sorted(latencies)[int(0.95 * len(latencies))]}
+        results[name] = {
+            **table,
+            "median_search_ms": 1000 * statistics.median(latencies),
+            "p95_search_ms": 1000 * sorted(latencies)[int(0.95 * len(latencies))],
+        }
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ _LATIN_LETTER = re.compile("[A-Za-z]")
 _ARTICLE_PREFIXES = ("وال", "فال", "بال", "كال", "لل", "ال")
 _SUFFIXES = ("ات", "ون", "ين", "ان", "ها", "يه")
 
+
 def normalize(text: str) -> str:
     """Fold the spellings that vary in Arabic news (and case in Latin) to one key.
 

@@ -114,8 +114,12 @@ def search_command(
     source: Annotated[
         list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
     ] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")
+    ] = None,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
     config: Config = None,
@@ -130,8 +134,11 @@ def search_command(
         filters = Filters(tuple(source or ()), date_from, date_to)
         result = pipeline.retriever().search(query, k=k, filters=filters)
         if as_json:
-            payload = {"query": query, "hits": [_hit_dict(h) for h in result.hits],
-                       "timings": result.timings}
+            payload = {
+                "query": query,
+                "hits": [_hit_dict(h) for h in result.hits],
+                "timings": result.timings,
+            }
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         if not result.hits:
@@ -155,7 +162,9 @@ def _format_hit(rank: int, hit: Hit) -> str:
         f"{name} #{r}" for name, r in (("dense", hit.dense_rank), ("bm25", hit.bm25_rank)) if r
     )
     lines = [f"{rank}. {chunk.title or '(untitled)'}" + (f"  [{where}]" if where else "")]
-    lines.append(f"   {chunk.id}  score {hit.score:.4f} ({ranks})" + (f"  {chunk.url}" if chunk.url else ""))
+    lines.append(
+        f"   {chunk.id}  score {hit.score:.4f} ({ranks})" + (f"  {chunk.url}" if chunk.url else "")
+    )
     if hit.best_sentence:
         lines.append(f"   » {hit.best_sentence.text}")
     if hit.duplicates:
@@ -179,9 +188,13 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
         typer.echo(f"index:    {stats['index_dir']}")
         typer.echo(f"articles: {stats['articles']}")
         typer.echo(f"chunks:   {stats['chunks']}")
-        typer.echo(f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}")
-        typer.echo(f"model:    {embedder['model']} ({embedder['backend']}, {embedder['dimension']} "
-                   f"dimensions, weights {embedder['weights_sha256'][:12]})")
+        typer.echo(
+            f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}"
+        )
+        typer.echo(
+            f"model:    {embedder['model']} ({embedder['backend']}, {embedder['dimension']} "
+            f"dimensions, weights {embedder['weights_sha256'][:12]})"
+        )
         typer.echo(f"disk:     {stats['disk_bytes'] / 1e6:.1f} MB")
         typer.echo("sources:")
         for name, count in stats["sources"].items():
@@ -207,6 +220,41 @@ def delete_command(
             removed = store.delete(article_id)
             store.save_derived()
         typer.echo(f"deleted article {article_id} ({removed} chunks)")
+
+    _run(body)
+
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@app.command("chat")
+def chat_command(
+    index_dir: IndexDir = None,
+    seeds: Annotated[
+        Path, typer.Option("--seeds", help="Articles to index when there is no index.")
+    ] = SEEDS_DIR,
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 3,
+    config: Config = None,
+):
+    """Ask questions in the terminal (builds the index from seeds/ when there is none)."""
+
+    def body():
+        pipeline = _pipeline(config, index_dir=index_dir)
+        report = pipeline.ensure_index(seeds)
+        if report:
+            typer.echo(
+                f"built the index in {pipeline.settings.index_dir} from {seeds}: {report.summary()}"
+            )
+        retriever = pipeline.retriever()
+        typer.echo(
+            'Ask a question (for example "What did Araghchi say about enrichment?"); Ctrl-D quits.'
+        )
+        for line in sys.stdin:
+            question = line.strip()
+            if question:
+                for rank, hit in enumerate(retriever.search(question, k=k).hits, start=1):
+                    typer.echo(_format_hit(rank, hit))
+            typer.echo("> ", nl=False)
 
     _run(body)
 

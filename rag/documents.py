@@ -108,7 +108,8 @@ def _load_json(text: str, origin: str) -> Iterator[Article | LoadFailure]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DocumentError(f"broken JSON at line {err.lineno} column {err.colno}: {err.msg}")
+        message = f"broken JSON at line {err.lineno} column {err.colno}: {err.msg}"
+        raise DocumentError(message) from None
     if isinstance(data, dict):
         yield make_article(data, origin)
     elif isinstance(data, list):

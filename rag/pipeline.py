@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
-from rag.ingest import Indexer, chunking_params, open_or_create_store
+from rag.ingest import Indexer, IngestReport, chunking_params, ingest, open_or_create_store
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore
@@ -74,3 +75,9 @@ class Pipeline:
             duplicate_threshold=s.duplicate_threshold,
             stemming=store.manifest.get("stemming", True),  # as the index was tokenised
         )
+
+    def ensure_index(self, seeds: Path) -> IngestReport | None:
+        """Build the index from ``seeds`` when there is none yet; ``None`` if there was one."""
+        if IndexStore.exists(self.settings.index_dir):
+            return None
+        return ingest([seeds], self.indexer())

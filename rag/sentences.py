@@ -18,8 +18,12 @@ _ENDERS = frozenset(".!?؟۔…")
 _CLOSERS = frozenset("”»’\"')]}")
 _OPEN_TO_CLOSE = {"“": "”", "«": "»", "(": ")", '"': '"'}
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st no vs etc jr sr inc ltd co gen col lt sgt gov sen rep jan feb mar apr "
-    "jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m د م ص ق هـ".split()
+    {
+        *("mr", "mrs", "ms", "dr", "prof", "st", "no", "vs", "etc", "jr", "sr", "inc", "ltd"),
+        *("co", "gen", "col", "lt", "sgt", "gov", "sen", "rep", "jan", "feb", "mar", "apr"),
+        *("jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "e.g"),
+        *("i.e", "a.m", "p.m", "د", "م", "ص", "ق", "هـ"),
+    }
 )
 # A quotation left open longer than this is treated as a stray quote mark.
 _MAX_QUOTE_CHARS = 600

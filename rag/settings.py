@@ -143,9 +143,7 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
             raise ValueError
         return kind(value)
     except ValueError:
-        raise ConfigError(
-            f"setting {name} must be {kind.__name__}, got {value!r}"
-        ) from None
+        raise ConfigError(f"setting {name} must be {kind.__name__}, got {value!r}") from None
 
 
 def _to_bool(value: Any) -> bool:

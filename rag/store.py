@@ -149,11 +149,8 @@ class IndexStore:
             if recorded.get(key) != embedder.get(key):
                 raise IndexMismatchError(
                     f"the index in {self.folder} was built with embedding model "
-                    f"{recorded.get('model')!r} (weights {str(recorded.get('weights_sha256'))[:12]}, "
-                    f"dimension {recorded.get('dimension')}), not {embedder.get('model')!r} "
-                    f"(weights {str(embedder.get('weights_sha256'))[:12]}, dimension "
-                    f"{embedder.get('dimension')}); use the same model, or rebuild the index "
-                    "with `rag ingest PATH --rebuild`"
+                    f"{_describe_model(recorded)}, not {_describe_model(embedder)}; use the same "
+                    "model, or rebuild the index with `rag ingest PATH --rebuild`"
                 )
         for key, value in settings.items():
             if self.manifest.get(key) != value:
@@ -209,7 +206,9 @@ class IndexStore:
     def delete(self, article_id: str) -> int:
         """Remove an article everywhere; the number of chunks removed."""
         with self._db:
-            if not self._db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone():
+            if not self._db.execute(
+                "SELECT 1 FROM articles WHERE id = ?", (article_id,)
+            ).fetchone():
                 raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
             rows = self._delete_rows(article_id)
             self._bump_generation()
@@ -218,9 +217,12 @@ class IndexStore:
         return len(rows)
 
     def _delete_rows(self, article_id: str) -> list[int]:
-        rows = [r for (r,) in self._db.execute(
-            "SELECT row FROM chunks WHERE article_id = ?", (article_id,)
-        )]
+        rows = [
+            r
+            for (r,) in self._db.execute(
+                "SELECT row FROM chunks WHERE article_id = ?", (article_id,)
+            )
+        ]
         self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
         self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return rows
@@ -242,10 +244,15 @@ class IndexStore:
         rows = []
         for chunk, vector, tokens in zip(item.chunks, item.vectors, item.tokens, strict=True):
             cursor = self._db.execute(
-                'INSERT INTO chunks (id, article_id, ordinal, start, "end", sentences, tokens, vector)'
+                'INSERT INTO chunks (id, article_id, ordinal, start, "end", sentences, tokens,'
+                " vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    chunk.id, chunk.article_id, chunk.ordinal, chunk.start, chunk.end,
+                    chunk.id,
+                    chunk.article_id,
+                    chunk.ordinal,
+                    chunk.start,
+                    chunk.end,
                     json.dumps([[s.start, s.end] for s in chunk.sentences]),
                     " ".join(tokens),
                     np.asarray(vector, dtype=np.float32).tobytes(),
@@ -422,13 +429,32 @@ class IndexStore:
             f"({', '.join('?' * len(rows))})"
         )
         found = {}
-        for row, cid, aid, ordinal, start, end, sentences, text, title, source, date, url in (
-            self._db.execute(sql, list(rows))
-        ):
+        for (
+            row,
+            cid,
+            aid,
+            ordinal,
+            start,
+            end,
+            sentences,
+            text,
+            title,
+            source,
+            date,
+            url,
+        ) in self._db.execute(sql, list(rows)):
             found[row] = Chunk(
-                id=cid, article_id=aid, ordinal=ordinal, text=text[start:end], start=start,
-                end=end, sentences=tuple(Span(s, e) for s, e in json.loads(sentences)),
-                title=title, source=source, date=date, url=url,
+                id=cid,
+                article_id=aid,
+                ordinal=ordinal,
+                text=text[start:end],
+                start=start,
+                end=end,
+                sentences=tuple(Span(s, e) for s, e in json.loads(sentences)),
+                title=title,
+                source=source,
+                date=date,
+                url=url,
             )
         return found
 
@@ -461,6 +487,11 @@ class IndexStore:
         }
 
 
+def _describe_model(embedder: dict) -> str:
+    weights = str(embedder.get("weights_sha256"))[:12]
+    return f"{embedder.get('model')!r} (weights {weights}, dimension {embedder.get('dimension')})"
+
+
 def _new_faiss_index(dimension: int):
     import faiss
 
@@ -483,6 +514,3 @@ def _write_json_atomically(path: Path, data: dict) -> None:
 def manifest_for(embedder: dict, chunking: dict, **options) -> dict:
     """The manifest of a new index."""
     return {"embedder": embedder, "chunking": chunking, **options}
-
-
-

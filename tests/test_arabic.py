@@ -36,8 +36,15 @@ def test_normalize_leaves_the_original_untouched():
 
 @pytest.mark.parametrize(
     ("word", "stem"),
-    [("والتخصيب", "تخصيب"), ("بالقصف", "قصف"), ("للتفاوض", "تفاوض"), ("وزير", "زير"),
-     ("محادثات", "محادث"), ("من", "من"), ("ال", "ال")],
+    [
+        ("والتخصيب", "تخصيب"),
+        ("بالقصف", "قصف"),
+        ("للتفاوض", "تفاوض"),
+        ("وزير", "زير"),
+        ("محادثات", "محادث"),
+        ("من", "من"),
+        ("ال", "ال"),
+    ],
 )
 def test_light_stem_strips_proclitics_and_plural_suffixes(word, stem):
     assert light_stem(word) == stem
@@ -55,7 +62,12 @@ def test_tokenize_drops_stopwords():
 
 @pytest.mark.parametrize(
     ("text", "language"),
-    [("ماذا قال عراقجي؟", "ar"), ("What did Araghchi say?", "en"), ("قال Trump إن", "ar"), ("", "en")],
+    [
+        ("ماذا قال عراقجي؟", "ar"),
+        ("What did Araghchi say?", "en"),
+        ("قال Trump إن", "ar"),
+        ("", "en"),
+    ],
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language

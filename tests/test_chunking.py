@@ -28,8 +28,10 @@ def test_seed_chunks_carry_metadata_and_exact_offsets():
     assert all(c.title == article.title and c.article_id == article.id for c in chunks)
     holding = [c for c in chunks if ENRICHMENT_SENTENCE in c.text]
     assert holding, "the enrichment sentence must sit whole inside a chunk"
-    sentence = next(s for s in holding[0].sentences if ENRICHMENT_SENTENCE in article.text[s.start:s.end])
-    assert article.text[sentence.start:sentence.end].endswith("غير قابل للتفاوض.")
+    sentence = next(
+        s for s in holding[0].sentences if ENRICHMENT_SENTENCE in article.text[s.start : s.end]
+    )
+    assert article.text[sentence.start : sentence.end].endswith("غير قابل للتفاوض.")
 
 
 def test_chunks_cover_every_sentence_and_respect_the_target_size():
@@ -37,7 +39,9 @@ def test_chunks_cover_every_sentence_and_respect_the_target_size():
     params = ChunkingParams(target_chars=300, overlap_sentences=1)
     chunks = chunk_article(article, params)
     covered = {s for c in chunks for s in c.sentences}
-    all_sentences = {s for c in chunk_article(article, ChunkingParams(target_chars=50)) for s in c.sentences}
+    all_sentences = {
+        s for c in chunk_article(article, ChunkingParams(target_chars=50)) for s in c.sentences
+    }
     assert covered == all_sentences
     for chunk in chunks:
         assert len(chunk.text) <= 300 or len(chunk.sentences) == 1
@@ -46,10 +50,10 @@ def test_chunks_cover_every_sentence_and_respect_the_target_size():
 def test_overlap_repeats_the_last_sentence():
     article = seed_article()
     chunks = chunk_article(article, ChunkingParams(target_chars=400, overlap_sentences=1))
-    repeated = [a.sentences[-1] == b.sentences[0] for a, b in zip(chunks, chunks[1:])]
+    repeated = [a.sentences[-1] == b.sentences[0] for a, b in zip(chunks, chunks[1:], strict=False)]
     assert any(repeated)
     no_overlap = chunk_article(article, ChunkingParams(target_chars=400, overlap_sentences=0))
-    assert all(a.end <= b.start for a, b in zip(no_overlap, no_overlap[1:]))
+    assert all(a.end <= b.start for a, b in zip(no_overlap, no_overlap[1:], strict=False))
 
 
 def test_a_run_on_paragraph_is_cut_at_spaces():
@@ -61,8 +65,9 @@ def test_a_run_on_paragraph_is_cut_at_spaces():
     assert not any(c.text.startswith(" ") or c.text.endswith(" ") for c in chunks)
 
 
-@pytest.mark.parametrize("bad", [{"target_chars": 10}, {"overlap_sentences": -1},
-                                 {"max_sentence_chars": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"target_chars": 10}, {"overlap_sentences": -1}, {"max_sentence_chars": 0}]
+)
 def test_params_are_validated(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ChunkingParams(**bad)
@@ -84,8 +89,12 @@ def test_offsets_round_trip_on_real_news():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from("ab ج.؟!\n“”\"«»0123456789"), max_size=600),
-       st.integers(50, 400))
+@given(
+    st.text(alphabet=st.sampled_from('ab ج.؟!\n“”"«»0123456789'), max_size=600),
+    st.integers(50, 400),
+)
 def test_offsets_always_round_trip(text, target):
     article = Article(id="p", title="", text=text)
-    assert_offsets_round_trip(article, chunk_article(article, ChunkingParams(target, 1, max(50, target))))
+    assert_offsets_round_trip(
+        article, chunk_article(article, ChunkingParams(target, 1, max(50, target)))
+    )

@@ -11,8 +11,10 @@ from tests.conftest import SEED_FILE, SEEDS
 
 def loaded(*paths):
     records = list(load(paths))
-    return ([r for r in records if isinstance(r, Article)],
-            [r for r in records if isinstance(r, LoadFailure)])
+    return (
+        [r for r in records if isinstance(r, Article)],
+        [r for r in records if isinstance(r, LoadFailure)],
+    )
 
 
 def test_text_file_first_line_is_the_title():
@@ -34,24 +36,49 @@ def test_markdown_and_folders_are_read_recursively(tmp_path):
 
 
 def test_json_object_and_array_with_field_aliases(tmp_path):
-    (tmp_path / "one.json").write_text(json.dumps(
-        {"title": "T", "text": "نص المقال", "url": "https://x/1", "date_extracted": "2015-07-21 02:51:32",
-         "source": "aawsat", "author": "A"}), encoding="utf-8")
-    (tmp_path / "many.json").write_text(json.dumps(
-        [{"title": "B1", "body": "first body"}, {"title": "B2", "content": "second body"}]),
-        encoding="utf-8")
+    (tmp_path / "one.json").write_text(
+        json.dumps(
+            {
+                "title": "T",
+                "text": "نص المقال",
+                "url": "https://x/1",
+                "date_extracted": "2015-07-21 02:51:32",
+                "source": "aawsat",
+                "author": "A",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "many.json").write_text(
+        json.dumps(
+            [{"title": "B1", "body": "first body"}, {"title": "B2", "content": "second body"}]
+        ),
+        encoding="utf-8",
+    )
     articles, failures = loaded(tmp_path / "one.json", tmp_path / "many.json")
     assert failures == []
     one = articles[0]
     assert (one.title, one.text, one.url, one.date, one.source, one.author) == (
-        "T", "نص المقال", "https://x/1", "2015-07-21T02:51:32", "aawsat", "A")
+        "T",
+        "نص المقال",
+        "https://x/1",
+        "2015-07-21T02:51:32",
+        "aawsat",
+        "A",
+    )
     assert [a.text for a in articles[1:]] == ["first body", "second body"]
 
 
 def test_jsonl_and_gzipped_jsonl_report_bad_lines_and_keep_the_rest(tmp_path):
-    lines = [json.dumps({"title": "ok", "content": "good one"}), "{broken", "",
-             json.dumps({"title": "no content"}), json.dumps({"content": "  "}),
-             json.dumps(["not", "an", "object"]), json.dumps({"content": "good two"})]
+    lines = [
+        json.dumps({"title": "ok", "content": "good one"}),
+        "{broken",
+        "",
+        json.dumps({"title": "no content"}),
+        json.dumps({"content": "  "}),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"content": "good two"}),
+    ]
     (tmp_path / "a.jsonl").write_text("\n".join(lines), encoding="utf-8")
     with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as out:
         out.write("\n".join(lines))
@@ -71,7 +98,8 @@ def test_html_main_text_is_extracted(tmp_path):
     (tmp_path / "page.html").write_text(
         "<html><head><title>عنوان الصفحة</title></head><body><nav>القائمة</nav>"
         f"<article><h1>عنوان الصفحة</h1>{body}</article><script>alert(1)</script></body></html>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (article,), failures = loaded(tmp_path / "page.html")
     assert failures == []
     assert article.title == "عنوان الصفحة"
@@ -84,15 +112,30 @@ def test_html_main_text_is_extracted(tmp_path):
     [
         ("latin1.txt", "café\nbody".encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 3)"),
         ("empty.txt", b"  \n ", "empty file"),
-        ("broken.json", b'{"title": "x",', "broken JSON at line 1 column 15: Expecting property name enclosed in double quotes"),
+        (
+            "broken.json",
+            b'{"title": "x",',
+            "broken JSON at line 1 column 15: Expecting property name enclosed in double quotes",
+        ),
         ("scalar.json", b"42", "JSON must be an object or an array of objects"),
-        ("nocontent.json", b'{"title": "x"}', "no content field (expected one of: content, text, body)"),
+        (
+            "nocontent.json",
+            b'{"title": "x"}',
+            "no content field (expected one of: content, text, body)",
+        ),
         ("badtype.json", b'{"content": 5}', "'content' must be text, got int"),
-        ("baddate.json", b'{"content": "x", "date": "yesterday"}',
-         "unrecognised date 'yesterday' (use YYYY-MM-DD or YYYY-MM-DD hh:mm:ss)"),
+        (
+            "baddate.json",
+            b'{"content": "x", "date": "yesterday"}',
+            "unrecognised date 'yesterday' (use YYYY-MM-DD or YYYY-MM-DD hh:mm:ss)",
+        ),
         ("empty.html", b"<html><body></body></html>", "no article text found in the HTML"),
         ("broken.jsonl.gz", b"not gzip at all", "broken gzip file: Not a gzipped file (b'no')"),
-        ("image.png", b"\x89PNG", "unsupported file type (supported: .txt, .md, .json, .jsonl, .jsonl.gz, .html, .htm)"),
+        (
+            "image.png",
+            b"\x89PNG",
+            "unsupported file type (supported: .txt, .md, .json, .jsonl, .jsonl.gz, .html, .htm)",
+        ),
     ],
 )
 def test_bad_files_get_one_clear_reason(tmp_path, name, content, reason):
@@ -109,7 +152,8 @@ def test_a_bad_file_does_not_stop_the_others(tmp_path):
     assert [a.title for a in articles] == ["Title"]
     assert [f.reason for f in failures] == [
         "broken JSON at line 1 column 2: Expecting property name enclosed in double quotes",
-        "no such file or folder"]
+        "no such file or folder",
+    ]
 
 
 def test_article_id_is_stable_and_prefers_the_url():
@@ -124,9 +168,16 @@ def test_seed_folder_holds_the_seed_article():
     assert len(articles) == 1
 
 
-@pytest.mark.parametrize(("raw", "iso"), [("2015-07-21 02:51:32", "2015-07-21T02:51:32"),
-                                          ("2015-07-21", "2015-07-21"), ("21/07/2015", "2015-07-21"),
-                                          ("2015-07-21T02:51:32Z", "2015-07-21T02:51:32"), ("", "")])
+@pytest.mark.parametrize(
+    ("raw", "iso"),
+    [
+        ("2015-07-21 02:51:32", "2015-07-21T02:51:32"),
+        ("2015-07-21", "2015-07-21"),
+        ("21/07/2015", "2015-07-21"),
+        ("2015-07-21T02:51:32Z", "2015-07-21T02:51:32"),
+        ("", ""),
+    ],
+)
 def test_normalize_date(raw, iso):
     assert normalize_date(raw) == iso
 

@@ -34,12 +34,15 @@ def test_a_quotation_with_a_full_stop_inside_stays_one_sentence():
         ("هل انتهى؟ نعم! انتهى.", ["هل انتهى؟", "نعم!", "انتهى."]),
         ("قال، وأضاف؛ ثم سكت.", ["قال، وأضاف؛ ثم سكت."]),  # comma and semicolon are clauses
         ("ارتفع بنسبة 3.5 في المئة. ثم هبط.", ["ارتفع بنسبة 3.5 في المئة.", "ثم هبط."]),
-        ("Mr. Smith visited the U.S. today. He left.", ["Mr. Smith visited the U.S. today.", "He left."]),
+        (
+            "Mr. Smith visited the U.S. today. He left.",
+            ["Mr. Smith visited the U.S. today.", "He left."],
+        ),
         ("التقى د. محمد بالوزير. ثم غادر.", ["التقى د. محمد بالوزير.", "ثم غادر."]),
         ("قال «هذا جيد. جدا» ثم مشى. انتهى", ["قال «هذا جيد. جدا» ثم مشى.", "انتهى"]),
         ("See example.com now. Yes", ["See example.com now.", "Yes"]),
         ("انتهى الاجتماع۔ بدأ آخر", ["انتهى الاجتماع۔", "بدأ آخر"]),
-        ("Really?!\" he asked. Fine", ["Really?!\" he asked.", "Fine"]),
+        ('Really?!" he asked. Fine', ['Really?!" he asked.', "Fine"]),
         ("سطر أول\nسطر ثان", ["سطر أول", "سطر ثان"]),
         ("   ", []),
     ],

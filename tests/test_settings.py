@@ -9,8 +9,11 @@ from rag.settings import Settings
 def test_defaults_toml_environment_and_overrides_in_that_order(tmp_path):
     config = tmp_path / "rag.toml"
     config.write_text('top_k = 7\ncandidates = 80\nindex_dir = "elsewhere"\n', encoding="utf-8")
-    settings = Settings.load(config, environ={"RAG_CANDIDATES": "90", "RAG_EMBED_TITLES": "no"},
-                             index_dir=Path("cli-dir"))
+    settings = Settings.load(
+        config,
+        environ={"RAG_CANDIDATES": "90", "RAG_EMBED_TITLES": "no"},
+        index_dir=Path("cli-dir"),
+    )
     assert settings.top_k == 7  # from the file
     assert settings.candidates == 90  # the environment beats the file
     assert settings.embed_titles is False
@@ -30,7 +33,10 @@ def test_config_file_named_by_environment(tmp_path):
         ({"RAG_TOP_K": "many"}, "setting top_k must be int, got 'many'"),
         ({"RAG_TOP_K": "0"}, "top_k must be at least 1, got 0"),
         ({"RAG_EMBED_TITLES": "maybe"}, "setting embed_titles must be bool, got 'maybe'"),
-        ({"RAG_CONFIG": "/nonexistent/rag.toml"}, "config file /nonexistent/rag.toml does not exist"),
+        (
+            {"RAG_CONFIG": "/nonexistent/rag.toml"},
+            "config file /nonexistent/rag.toml does not exist",
+        ),
     ],
 )
 def test_bad_values_name_the_setting(environ, message):

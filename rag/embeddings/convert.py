@@ -334,9 +334,18 @@ def _write_transformer(folder: Path, header: _Header, vocabulary: _Vocabulary, t
 def _write_sentence_transformers_files(folder: Path, header: _Header) -> None:
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize",
-         "type": "sentence_transformers.models.Normalize"},
+        {
+            "idx": 1,
+            "name": "1",
+            "path": "1_Pooling",
+            "type": "sentence_transformers.models.Pooling",
+        },
+        {
+            "idx": 2,
+            "name": "2",
+            "path": "2_Normalize",
+            "type": "sentence_transformers.models.Normalize",
+        },
     ]
     (folder / "modules.json").write_text(json.dumps(modules, indent=2))
     (folder / "sentence_bert_config.json").write_text(
@@ -344,7 +353,9 @@ def _write_sentence_transformers_files(folder: Path, header: _Header) -> None:
     )
     prompts = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
     (folder / "config_sentence_transformers.json").write_text(
-        json.dumps({"prompts": prompts, "default_prompt_name": None, "similarity_fn_name": "cosine"})
+        json.dumps(
+            {"prompts": prompts, "default_prompt_name": None, "similarity_fn_name": "cosine"}
+        )
     )
     pooling = folder / "1_Pooling"
     pooling.mkdir()

