@@ -36,16 +36,16 @@ from rag.settings import Settings  # noqa: E402
 def build(pipeline: Pipeline, articles, distractor_chunks: int):
     indexer = pipeline.indexer(rebuild=True)
     chunks, seconds = ingest_timed(articles, indexer)
-    skip = 0
-    while chunks < distractor_chunks + len(articles):
-        batch = list(news_articles(limit=500, skip=skip))
-        skip += 500
+    distractors, skip = 0, 0
+    while distractors < distractor_chunks:
+        batch = list(news_articles(limit=50, skip=skip))
+        skip += 50
         if not batch:
             break
         added, spent = ingest_timed(batch, indexer)
-        chunks += added
+        distractors += added
         seconds += spent
-    return indexer.store, chunks, seconds
+    return indexer.store, chunks + distractors, seconds
 
 
 def gold_rank(hit_chunks, question) -> int | None:

@@ -16,7 +16,7 @@ from rag.ingest import count_records, ingest
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
 from rag.settings import Settings
-from rag.types import Hit
+from rag.types import Answer, Citation, Hit
 
 app = typer.Typer(
     help="Question answering over news articles, with citations to the exact source passages.",
@@ -224,6 +224,71 @@ def delete_command(
     _run(body)
 
 
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="A question, in any language.")],
+    k: Annotated[int | None, typer.Option("-k", help="How many passages to read.")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="From this date.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Up to this date.")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Answer in this language (ar, en).")
+    ] = None,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="A litellm model name (default: none, extractive).")
+    ] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream")] = True,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Answer QUESTION with citations to the exact source sentences."""
+
+    def body():
+        pipeline = _pipeline(config, verbose, index_dir=index_dir, llm_model=llm)
+        filters = Filters(tuple(source or ()), date_from, date_to)
+        streamed = stream and not as_json and pipeline.settings.llm_model
+        on_token = (lambda t: typer.echo(t, nl=False)) if streamed else None
+        answer = pipeline.answerer().answer(
+            question, k=k, filters=filters, language=language, on_token=on_token
+        )
+        if as_json:
+            typer.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+            return
+        if streamed:
+            typer.echo("\n")
+        typer.echo(format_answer(answer, show_text=not streamed or answer.mode != "generated"))
+
+    _run(body)
+
+
+def format_answer(answer: Answer, *, show_text: bool = True) -> str:
+    """The answer, its notes, then the numbered sources with the sentence each supports."""
+    lines = [answer.text, ""] if show_text else []
+    lines += [f"note: {note}" for note in answer.notes]
+    for claim in answer.claims:
+        if not claim.supported:
+            lines.append(f"unsupported: {claim.text}")
+    if answer.citations:
+        lines.append("Sources:")
+        lines += [_format_citation(c) for c in answer.citations]
+    if answer.uncited:
+        lines.append("Also retrieved (not cited):")
+        lines += [_format_citation(c) for c in answer.uncited]
+    return "\n".join(lines).rstrip()
+
+
+def _format_citation(citation: Citation) -> str:
+    where = ", ".join(x for x in (citation.source, citation.date[:10], citation.url) if x)
+    head = f"[{citation.marker}] {citation.title or '(untitled)'}" + (
+        f" ({where})" if where else ""
+    )
+    return f"{head}\n    “{citation.quote}” (characters {citation.start}-{citation.end})"
+
+
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 
@@ -233,7 +298,7 @@ def chat_command(
     seeds: Annotated[
         Path, typer.Option("--seeds", help="Articles to index when there is no index.")
     ] = SEEDS_DIR,
-    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 3,
+    k: Annotated[int | None, typer.Option("-k", help="How many passages to read.")] = None,
     config: Config = None,
 ):
     """Ask questions in the terminal (builds the index from seeds/ when there is none)."""

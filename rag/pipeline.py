@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from rag.answering import Answerer
+from rag.citations import CitationChecker
 from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
+from rag.extractive import ExtractiveAnswerer
+from rag.generation import Generator, LLMConfig
 from rag.ingest import Indexer, IngestReport, chunking_params, ingest, open_or_create_store
+from rag.prompts import Prompts
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore
-
-# Keep litellm from fetching its cost map at import, and gradio from phoning home.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 @dataclass
@@ -74,6 +74,42 @@ class Pipeline:
             bm25_weight_cross_script=s.bm25_weight_cross_script,
             duplicate_threshold=s.duplicate_threshold,
             stemming=store.manifest.get("stemming", True),  # as the index was tokenised
+        )
+
+    def generator(self) -> Generator | None:
+        """The configured language model, or ``None`` for extractive answers."""
+        s = self.settings
+        if not s.llm_model:
+            return None
+        fallbacks = tuple(m.strip() for m in s.llm_fallbacks.split(",") if m.strip())
+        return Generator(
+            LLMConfig(
+                model=s.llm_model,
+                api_base=s.llm_api_base,
+                api_key=s.llm_api_key,
+                fallbacks=fallbacks,
+                timeout=s.llm_timeout,
+                retries=s.llm_retries,
+                temperature=s.llm_temperature,
+            )
+        )
+
+    def answerer(self, store: IndexStore | None = None) -> Answerer:
+        s = self.settings
+        return Answerer(
+            retriever=self.retriever(store),
+            extractive=ExtractiveAnswerer(
+                max_sentences=s.answer_max_sentences,
+                threshold_same_language=s.abstain_threshold,
+                threshold_cross_language=s.abstain_threshold_cross_language,
+            ),
+            checker=CitationChecker(
+                self.embedder,
+                threshold_same_language=s.support_threshold,
+                threshold_cross_language=s.support_threshold_cross_language,
+            ),
+            generator=self.generator(),
+            prompts=Prompts(s.prompts_dir),
         )
 
     def ensure_index(self, seeds: Path) -> IngestReport | None:

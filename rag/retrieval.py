@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from rag.arabic import detect_language, tokenize
 from rag.embeddings import Embedder
 from rag.store import IndexStore
-from rag.types import Chunk, Hit, Sentence
+from rag.types import Hit
 
 
 @dataclass(frozen=True)
@@ -134,29 +134,18 @@ class Retriever:
         return [hit for hit, _ in kept]
 
     def _attach_best_sentences(self, query_vector: np.ndarray, hits: Sequence[Hit]) -> None:
-        sentences = [(hit, s) for hit in hits for s in _sentences_of(hit.chunk)]
+        sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]
         if not sentences:
             return
         vectors = self.embedder.embed_passages([s.text for _, s in sentences])
-        scores = vectors @ query_vector
-        best: dict[int, tuple[float, Sentence]] = {}
-        for (hit, sentence), score in zip(sentences, scores, strict=True):
-            if id(hit) not in best or score > best[id(hit)][0]:
-                best[id(hit)] = (float(score), sentence)
+        for (hit, sentence), score in zip(sentences, vectors @ query_vector, strict=True):
+            hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
-            hit.best_sentence = best[id(hit)][1]
+            hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
-
-
-def _sentences_of(chunk: Chunk) -> list[Sentence]:
-    offset = chunk.start
-    return [
-        Sentence(text=chunk.text[s.start - offset : s.end - offset], start=s.start, end=s.end)
-        for s in chunk.sentences
-    ]
 
 
 def _looks_like_iso_date(value: str) -> bool:

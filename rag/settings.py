@@ -29,6 +29,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_CONFIG_FILE = "rag.toml"
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,34 @@ class Settings:
     # chunks whose word sets overlap this much (Jaccard) are one story: keep the best
     duplicate_threshold: float = 0.8
     stemming: bool = True
+    # answers
+    prompts_dir: Path = field(default_factory=lambda: _PACKAGE_ROOT / "prompts")
+    answer_max_sentences: int = 3
+    # the best sentence's similarity below which the extractive answer abstains (calibrated
+    # on XQuAD-dev; see docs/benchmarks.md), for questions in the passage's language / across
+    abstain_threshold: float = 0.80
+    abstain_threshold_cross_language: float = 0.74
+    # a generated claim is supported when its best cited sentence scores at least this
+    support_threshold: float = 0.82
+    support_threshold_cross_language: float = 0.76
+    # a language model through litellm ("" = none: extractive answers)
+    llm_model: str = ""
+    llm_api_base: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_fallbacks: str = ""  # comma-separated litellm model names, tried in order
+    llm_timeout: float = 30.0
+    llm_retries: int = 1
+    llm_temperature: float = 0.0
 
     def __post_init__(self):
-        positive = ("embedding_batch_size", "chunk_target_chars", "top_k", "candidates", "rrf_k")
+        positive = (
+            "embedding_batch_size",
+            "chunk_target_chars",
+            "top_k",
+            "candidates",
+            "rrf_k",
+            "answer_max_sentences",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -46,14 +46,22 @@ class Chunk:
     date: str = ""
     url: str = ""
 
+    def sentence_quotes(self) -> list[Sentence]:
+        """The chunk's sentences as quotes with absolute offsets."""
+        return [
+            Sentence(self.text[s.start - self.start : s.end - self.start], s.start, s.end)
+            for s in self.sentences
+        ]
+
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence quoted from an article, with its absolute offsets."""
+    """One sentence quoted from an article, with its absolute offsets (and a match score)."""
 
     text: str
     start: int
     end: int
+    score: float = 0.0
 
 
 @dataclass
@@ -67,4 +75,50 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     best_sentence: Sentence | None = None
+    sentences: list[Sentence] = field(default_factory=list)  # scored against the query
     duplicates: list[str] = field(default_factory=list)  # chunk ids collapsed into this hit
+
+
+@dataclass
+class Citation:
+    """A numbered source of an answer and the sentence of it that supports the answer."""
+
+    marker: int  # the n of [n] in the answer text
+    article_id: str
+    chunk_id: str
+    title: str
+    source: str
+    date: str
+    url: str
+    quote: str  # verbatim from the article
+    start: int  # article_text[start:end] == quote
+    end: int
+
+
+@dataclass
+class Claim:
+    """One sentence of an answer, the markers it carries, and whether the sources back it."""
+
+    text: str
+    markers: list[int]
+    supported: bool
+    support: float = 0.0  # the best similarity to a sentence of a cited source
+
+
+@dataclass
+class Answer:
+    """What every front end shows: the answer, its citations, and how it was made."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    uncited: list[Citation]  # retrieved sources that the answer does not cite
+    claims: list[Claim]
+    question_language: str
+    answer_language: str
+    abstained: bool
+    mode: str  # "extractive" or "generated"
+    model: str = ""  # the language model that wrote a generated answer
+    standalone_question: str = ""  # the question as searched (follow-ups rewritten)
+    notes: list[str] = field(default_factory=list)  # shown to the user, e.g. a fallback
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage

@@ -1,0 +1,255 @@
+"""From a question to an ``Answer``: retrieve, then generate (and check) or extract.
+
+With no language model configured the answer is extractive: verbatim sentences with
+citations. With one, the model writes the answer from numbered sources; markers are checked
+and each claim verified against what it cites. If every model fails, the user still gets
+the extractive answer, with a note saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.arabic import detect_language
+from rag.citations import CitationChecker
+from rag.extractive import ExtractiveAnswerer
+from rag.followup import format_history, rewrite_by_rule
+from rag.generation import GenerationError, Generator
+from rag.prompts import LANGUAGE_NAMES, Prompts
+from rag.retrieval import Filters, Retriever
+from rag.types import Answer, Citation, Claim, Hit, Sentence
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class Answerer:
+    """Answers questions over one index. Example::
+
+    answerer = Answerer(retriever, ExtractiveAnswerer(), CitationChecker(embedder))
+    answerer.answer("What did Araghchi say about enrichment?").citations[0].quote
+    """
+
+    retriever: Retriever
+    extractive: ExtractiveAnswerer
+    checker: CitationChecker
+    generator: Generator | None = None
+    prompts: Prompts = Prompts()
+
+    def answer(
+        self,
+        question: str,
+        *,
+        history: list[dict] | None = None,
+        k: int | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``language`` ("ar"/"en") overrides the question's own."""
+        question = validate_question(question)
+        if language is not None and language not in LANGUAGE_NAMES:
+            known = ", ".join(sorted(LANGUAGE_NAMES))
+            raise ValueError(f"language must be one of {known}, got {language!r}")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        standalone = self._standalone(question, history or [])
+        timings["rewrite"] = time.perf_counter() - started
+        result = self.retriever.search(standalone, k=k, filters=filters)
+        timings.update(result.timings)
+        question_language = detect_language(question)
+        wanted = language or question_language
+        began = time.perf_counter()
+        if self.generator is None:
+            answer = self._extractive(question, result.hits, wanted, notes=[])
+        else:
+            answer = self._generated(question, result.hits, wanted, on_token)
+        timings["answer"] = time.perf_counter() - began
+        answer.question_language = question_language
+        answer.standalone_question = standalone
+        answer.timings = timings
+        return answer
+
+    # ----- follow-ups ------------------------------------------------------------------
+
+    def _standalone(self, question: str, history: list[dict]) -> str:
+        if not history:
+            return question
+        if self.generator is None:
+            return rewrite_by_rule(question, history)
+        prompt = self.prompts.render(
+            "condense_question", history=format_history(history), question=question
+        )
+        try:
+            rewritten, _ = self.generator.complete([{"role": "user", "content": prompt}])
+        except GenerationError:
+            return rewrite_by_rule(question, history)
+        return rewritten.strip().splitlines()[0].strip() or question
+
+    # ----- extractive --------------------------------------------------------------------
+
+    def _extractive(
+        self, question: str, hits: list[Hit], language: str, notes: list[str]
+    ) -> Answer:
+        selection = self.extractive.select(question, hits)
+        if selection.abstained:
+            return self._abstention(question, hits, language, notes, mode="extractive")
+        numbering: dict[str, int] = {}
+        citations: list[Citation] = []
+        claims: list[Claim] = []
+        for hit, sentence in selection.picks:
+            if hit.chunk.id not in numbering:
+                numbering[hit.chunk.id] = len(numbering) + 1
+                citations.append(citation_for(numbering[hit.chunk.id], hit, sentence))
+            marker = numbering[hit.chunk.id]
+            claims.append(Claim(f"{sentence.text} [{marker}]", [marker], True, sentence.score))
+        intro = self.prompts.localized("extractive_intro", language)
+        text = (
+            intro
+            + "\n"
+            + "\n".join(f"«{c.text.rsplit(' [', 1)[0]}» [{c.markers[0]}]" for c in claims)
+        )
+        return Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            uncited=_uncited(hits, set(numbering), len(citations)),
+            claims=claims,
+            question_language="",
+            answer_language=detect_language(" ".join(c.text for c in claims)),
+            abstained=False,
+            mode="extractive",
+            notes=notes,
+        )
+
+    def _abstention(self, question, hits, language, notes, *, mode: str, model: str = "") -> Answer:
+        return Answer(
+            question=question,
+            text=self.prompts.localized("abstain", language),
+            citations=[],
+            uncited=_uncited(hits, set(), 0),
+            claims=[],
+            question_language="",
+            answer_language=language,
+            abstained=True,
+            mode=mode,
+            model=model,
+            notes=notes,
+        )
+
+    # ----- generated ---------------------------------------------------------------------
+
+    def _generated(self, question, hits, language, on_token) -> Answer:
+        if not hits:
+            return self._abstention(question, hits, language, [], mode="generated")
+        messages = self._messages(question, hits, language)
+        try:
+            text, model = self.generator.complete(messages, on_token)
+            if detect_language(text) != language:
+                log.info("answer language is not %s: asking once more", language)
+                retry = self.prompts.render(
+                    "answer_language_retry", language=LANGUAGE_NAMES[language]
+                )
+                messages += [
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": retry},
+                ]
+                text, model = self.generator.complete(messages, on_token)
+        except GenerationError as err:
+            note = f"{err}; this is a quotation-based answer instead."
+            return self._extractive(question, hits, language, notes=[note])
+        return self._checked(question, hits, language, text, model)
+
+    def _messages(self, question: str, hits: list[Hit], language: str) -> list[dict]:
+        sources = "\n\n".join(
+            f"<source {n}>\n{_source_header(hit)}\n{hit.chunk.text}\n</source {n}>"
+            for n, hit in enumerate(hits, start=1)
+        )
+        system = self.prompts.render("answer_system", language=LANGUAGE_NAMES[language])
+        user = self.prompts.render("answer_user", sources=sources, question=question)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _checked(self, question, hits, language, text, model) -> Answer:
+        checked = self.checker.check(text, hits)
+        notes = []
+        if checked.dropped_markers:
+            dropped = ", ".join(f"[{m}]" for m in checked.dropped_markers)
+            notes.append(f"removed citation markers that point at no source: {dropped}")
+        unsupported = [c for c in checked.claims if not c.supported]
+        if unsupported and any(c.markers for c in checked.claims):
+            notes.append(
+                f"{len(unsupported)} sentence(s) of the answer are not supported by the sources"
+            )
+        cited = sorted(checked.quotes)
+        citations = [
+            citation_for(marker, hits[marker - 1], checked.quotes[marker]) for marker in cited
+        ]
+        cited_ids = {hits[m - 1].chunk.id for m in cited}
+        return Answer(
+            question=question,
+            text=checked.text,
+            citations=citations,
+            uncited=_uncited(hits, cited_ids, None),
+            claims=checked.claims,
+            question_language="",
+            answer_language=detect_language(checked.text),
+            abstained=not cited,
+            mode="generated",
+            model=model,
+            notes=notes,
+        )
+
+
+def validate_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("the question is empty")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    return question
+
+
+def citation_for(marker: int, hit: Hit, sentence: Sentence) -> Citation:
+    chunk = hit.chunk
+    return Citation(
+        marker=marker,
+        article_id=chunk.article_id,
+        chunk_id=chunk.id,
+        title=chunk.title,
+        source=chunk.source,
+        date=chunk.date,
+        url=chunk.url,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+    )
+
+
+def _uncited(hits: list[Hit], cited_ids: set[str], first_marker: int | None) -> list[Citation]:
+    """Retrieved but uncited sources. Generated answers keep the numbering the model saw;
+    extractive ones number them after the cited sources."""
+    uncited = []
+    for position, hit in enumerate(hits, start=1):
+        if hit.chunk.id in cited_ids:
+            continue
+        marker = position if first_marker is None else first_marker + len(uncited) + 1
+        sentence = hit.best_sentence or hit.chunk.sentence_quotes()[0]
+        uncited.append(citation_for(marker, hit, sentence))
+    return uncited
+
+
+def _source_header(hit: Hit) -> str:
+    chunk = hit.chunk
+    parts = [
+        f"title: {chunk.title}" if chunk.title else "",
+        f"source: {chunk.source}" if chunk.source else "",
+        f"date: {chunk.date[:10]}" if chunk.date else "",
+    ]
+    return " | ".join(p for p in parts if p)

@@ -1,0 +1,85 @@
+"""The offline answerer: the one to three retrieved sentences that best answer the question.
+
+A sentence's score is its embedding similarity to the question plus a small bonus for the
+question's words it contains (Arabic-normalised). The answer abstains when the best
+similarity is below a threshold calibrated on XQuAD (see docs/benchmarks.md): one for a
+question in the passages' language, a lower one across languages, where e5's similarities
+run lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.arabic import detect_language, tokenize
+from rag.types import Hit, Sentence
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen sentences, each with the hit it comes from, best first."""
+
+    picks: list[tuple[Hit, Sentence]]
+    best_similarity: float
+    abstained: bool
+
+
+@dataclass(frozen=True)
+class ExtractiveAnswerer:
+    max_sentences: int = 3
+    margin: float = 0.02  # how far below the best a further sentence may score
+    lexical_bonus: float = 0.05
+    threshold_same_language: float = 0.80
+    threshold_cross_language: float = 0.74
+
+    def __post_init__(self):
+        if not 1 <= self.max_sentences <= 10:
+            raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
+
+    def select(self, question: str, hits: list[Hit]) -> Selection:
+        candidates = self._scored(question, hits)
+        if not candidates:
+            return Selection([], 0.0, abstained=True)
+        best_score, best_hit, best = candidates[0]
+        threshold = self.threshold_for(question, best.text)
+        if best.score < threshold:
+            return Selection([], best.score, abstained=True)
+        picks = [(best_hit, best)]
+        for score, hit, sentence in candidates[1:]:
+            if len(picks) == self.max_sentences or score < best_score - self.margin:
+                break
+            if sentence.score >= threshold and not _repeats(sentence, picks):
+                picks.append((hit, sentence))
+        return Selection(picks, best.score, abstained=False)
+
+    def threshold_for(self, question: str, passage: str) -> float:
+        same = detect_language(question) == detect_language(passage)
+        return self.threshold_same_language if same else self.threshold_cross_language
+
+    def _scored(self, question: str, hits: list[Hit]) -> list[tuple[float, Hit, Sentence]]:
+        question_words = set(tokenize(question))
+        seen: set[tuple[str, int]] = set()
+        scored = []
+        for hit in hits:
+            for sentence in hit.sentences:
+                key = (hit.chunk.article_id, sentence.start)
+                if key in seen:  # the same sentence in two overlapping chunks
+                    continue
+                seen.add(key)
+                overlap = _share(question_words, set(tokenize(sentence.text)))
+                scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))
+        return sorted(scored, key=lambda item: -item[0])
+
+
+def _share(wanted: set[str], found: set[str]) -> float:
+    return len(wanted & found) / len(wanted) if wanted else 0.0
+
+
+def _repeats(sentence: Sentence, picks: list[tuple[Hit, Sentence]]) -> bool:
+    """A wire copy of a sentence already picked."""
+    words = set(tokenize(sentence.text, stem=False))
+    for _, picked in picks:
+        other = set(tokenize(picked.text, stem=False))
+        if words and len(words & other) / len(words | other) >= 0.8:
+            return True
+    return False

@@ -1,0 +1,109 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1, real HTTP and SSE, for tests.
+
+Each request is answered by ``server.reply(request_body) -> Reply``; every request body is
+kept in ``server.requests``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    status: int = 200
+    delay: float = 0.0  # seconds before answering
+    garbage: bool = False  # a body that is not JSON
+    drop_after: int | None = None  # close the stream after this many tokens
+
+
+class FakeLLM:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.reply = lambda body: Reply("ok")
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                reply = fake.reply(body)
+                time.sleep(reply.delay)
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": "boom", "type": "server_error"}})
+                elif reply.garbage:
+                    self._raw(200, b"this is not json", "application/json")
+                elif body.get("stream"):
+                    self._stream(body, reply)
+                else:
+                    self._send(200, _completion(body["model"], reply.text))
+
+            def _send(self, status, payload):
+                self._raw(status, json.dumps(payload).encode(), "application/json")
+
+            def _raw(self, status, data, content_type):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, body, reply):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                tokens = _tokens(reply.text)
+                for i, token in enumerate(tokens):
+                    if reply.drop_after is not None and i == reply.drop_after:
+                        self.wfile.flush()
+                        self.connection.close()
+                        return
+                    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 0,
+                             "model": body["model"],
+                             "choices": [{"index": 0, "delta": {"content": token}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                end = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": body["model"],
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                self.wfile.flush()
+
+        return Handler
+
+
+def _tokens(text: str) -> list[str]:
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+
+
+def _completion(model: str, text: str) -> dict:
+    return {
+        "id": "c1", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
