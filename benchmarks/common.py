@@ -90,3 +90,12 @@ def recall_at(ranks: list[int | None], k: int) -> float:
 
 def mrr_at(ranks: list[int | None], k: int) -> float:
     return sum(1 / r for r in ranks if r is not None and r <= k) / len(ranks)
+
+
+def emit(results: dict, out: Path | None) -> None:
+    """Print the results as JSON, and write them to ``out`` if given."""
+    text = json.dumps(results, indent=2, ensure_ascii=False)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")

@@ -11,7 +11,6 @@ character offset.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -19,14 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (
+from common import (  # noqa: E402
     DATA,
+    emit,
     ingest_timed,
     mrr_at,
     news_articles,
     recall_at,
     squad_articles_and_questions,
-)  # noqa: E402
+)
 
 from rag.arabic import tokenize  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -128,10 +128,7 @@ def main():
             "median_search_ms": 1000 * statistics.median(latencies),
             "p95_search_ms": 1000 * sorted(latencies)[int(0.95 * len(latencies))],
         }
-    print(json.dumps(results, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+    emit(results, args.out)
 
 
 if __name__ == "__main__":

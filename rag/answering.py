@@ -98,7 +98,14 @@ class Answerer:
     ) -> Answer:
         selection = self.extractive.select(question, hits)
         if selection.abstained:
-            return self._abstention(question, hits, language, notes, mode="extractive")
+            return self._abstention(
+                question,
+                hits,
+                language,
+                notes,
+                mode="extractive",
+                confidence=selection.best_similarity,
+            )
         numbering: dict[str, int] = {}
         citations: list[Citation] = []
         claims: list[Claim] = []
@@ -125,9 +132,10 @@ class Answerer:
             abstained=False,
             mode="extractive",
             notes=notes,
+            confidence=selection.best_similarity,
         )
 
-    def _abstention(self, question, hits, language, notes, *, mode: str, model: str = "") -> Answer:
+    def _abstention(self, question, hits, language, notes, *, mode: str, confidence=0.0) -> Answer:
         return Answer(
             question=question,
             text=self.prompts.localized("abstain", language),
@@ -138,8 +146,8 @@ class Answerer:
             answer_language=language,
             abstained=True,
             mode=mode,
-            model=model,
             notes=notes,
+            confidence=confidence,
         )
 
     # ----- generated ---------------------------------------------------------------------
@@ -202,6 +210,7 @@ class Answerer:
             mode="generated",
             model=model,
             notes=notes,
+            confidence=max((c.support for c in checked.claims), default=0.0),
         )
 
 

@@ -31,6 +31,12 @@ IndexDir = Annotated[
 Config = Annotated[Path | None, typer.Option("--config", help="A TOML settings file.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+TopK = Annotated[int | None, typer.Option("-k", help="How many passages.")]
+Sources = Annotated[
+    list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+]
+DateFrom = Annotated[str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")]
+DateTo = Annotated[str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")]
 
 
 def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeline:
@@ -110,16 +116,10 @@ def _progress_bar(total: int):
 @app.command("search")
 def search_command(
     query: Annotated[str, typer.Argument(help="A question, in any language.")],
-    k: Annotated[int | None, typer.Option("-k", help="How many passages.")] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
-    ] = None,
-    date_from: Annotated[
-        str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")
-    ] = None,
-    date_to: Annotated[
-        str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")
-    ] = None,
+    k: TopK = None,
+    source: Sources = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
     config: Config = None,
@@ -215,10 +215,7 @@ def delete_command(
         from rag.store import IndexStore
 
         settings = Settings.load(config, index_dir=index_dir)
-        store = IndexStore.open(settings.index_dir)
-        with store.writer():
-            removed = store.delete(article_id)
-            store.save_derived()
+        removed = IndexStore.open(settings.index_dir).delete(article_id)
         typer.echo(f"deleted article {article_id} ({removed} chunks)")
 
     _run(body)
@@ -227,12 +224,10 @@ def delete_command(
 @app.command("ask")
 def ask_command(
     question: Annotated[str, typer.Argument(help="A question, in any language.")],
-    k: Annotated[int | None, typer.Option("-k", help="How many passages to read.")] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
-    ] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="From this date.")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Up to this date.")] = None,
+    k: TopK = None,
+    source: Sources = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
     language: Annotated[
         str | None, typer.Option("--language", help="Answer in this language (ar, en).")
     ] = None,

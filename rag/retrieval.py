@@ -25,6 +25,7 @@ class Filters:
     sources: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    exclude_articles: tuple[str, ...] = ()  # e.g. to ask a question without its article
 
     def __post_init__(self):
         for name in ("date_from", "date_to"):
@@ -80,7 +81,9 @@ class Retriever:
         timings: dict[str, float] = {}
         clock = _Clock(timings)
         filters = filters or Filters()
-        allowed = self.store.filter_rows(filters.sources, filters.date_from, filters.date_to)
+        allowed = self.store.filter_rows(
+            filters.sources, filters.date_from, filters.date_to, filters.exclude_articles
+        )
         if query_vector is None:
             query_vector = self.embedder.embed_query(query)
         clock.lap("embed_query")

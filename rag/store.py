@@ -399,6 +399,7 @@ class IndexStore:
         sources: Sequence[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        exclude_articles: Sequence[str] = (),
     ) -> np.ndarray | None:
         """Chunk rows whose article matches the filters; ``None`` when there are no filters."""
         clauses, params = [], []
@@ -411,6 +412,9 @@ class IndexStore:
         if date_to:
             clauses.append("a.date != '' AND substr(a.date, 1, ?) <= ?")
             params += [len(date_to), date_to]
+        if exclude_articles:
+            clauses.append(f"a.id NOT IN ({', '.join('?' * len(exclude_articles))})")
+            params += list(exclude_articles)
         if not clauses:
             return None
         sql = "SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id WHERE " + (

@@ -119,6 +119,9 @@ class Answer:
     abstained: bool
     mode: str  # "extractive" or "generated"
     model: str = ""  # the language model that wrote a generated answer
+    # extractive: the best sentence's similarity to the question (what abstention compares);
+    # generated: the best support of a claim by a cited sentence
+    confidence: float = 0.0
     standalone_question: str = ""  # the question as searched (follow-ups rewritten)
     notes: list[str] = field(default_factory=list)  # shown to the user, e.g. a fallback
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage

@@ -86,9 +86,7 @@ def test_delete_removes_an_article_everywhere(tmp_path, pipeline):
     ingest([source], pipeline.indexer())
     store = pipeline.open_store()
     victim = pipeline.retriever(store).search("معرض الكتاب").hits[0].chunk.article_id
-    with store.writer():
-        assert store.delete(victim) >= 1
-        store.save_derived()
+    assert store.delete(victim) >= 1
     with pytest.raises(ArticleNotFoundError, match=victim):
         store.delete(victim)
     reopened = pipeline.open_store()

@@ -1,0 +1,106 @@
+"""Extractive answers on XQuAD-dev (Arabic questions, and English questions over the Arabic
+paragraphs), over the retrieval benchmark's index (build it first with retrieval.py).
+
+    python benchmarks/answers.py --index-dir index/benchmark-retrieval \
+        --out docs/benchmarks/answers.json
+
+Answerable: the question as it is. Unanswerable: the same question with its gold paragraph
+left out of retrieval. Reports the share of answerable questions whose answer contains the
+gold answer (Arabic-normalised), whose first citation is the gold paragraph, and the
+abstention rates; and calibrates the abstention thresholds: the highest threshold whose
+false abstention on answerable questions stays within --max-false-abstention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import DATA, emit, squad_articles_and_questions  # noqa: E402
+
+from rag.arabic import normalize  # noqa: E402
+from rag.pipeline import Pipeline  # noqa: E402
+from rag.retrieval import Filters  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+
+def contains(answer_text: str, golds) -> bool:
+    text = normalize(answer_text)
+    return any(normalize(g).strip() and normalize(g).strip() in text for g in golds)
+
+
+def run(answerer, questions):
+    rows = []
+    for q in questions:
+        answerable = answerer.answer(q.text)
+        hidden = answerer.answer(q.text, filters=Filters(exclude_articles=(q.article_id,)))
+        rows.append(
+            {
+                "id": q.id,
+                "contains": (not answerable.abstained) and contains(answerable.text, q.answers),
+                "first_gold": bool(answerable.citations)
+                and answerable.citations[0].article_id == q.article_id,
+                "best_answerable": answerable.confidence,
+                "best_unanswerable": hidden.confidence,
+            }
+        )
+    return rows
+
+
+def summarize(rows, threshold):
+    n = len(rows)
+    answered = [r for r in rows if r["best_answerable"] >= threshold]
+    return {
+        "questions": n,
+        "threshold": round(threshold, 4),
+        "gold_contained": sum(r["contains"] and r["best_answerable"] >= threshold for r in rows)
+        / n,
+        "first_citation_gold": sum(
+            r["first_gold"] and r["best_answerable"] >= threshold for r in rows
+        )
+        / n,
+        "abstention_answerable": 1 - len(answered) / n,
+        "abstention_unanswerable": sum(r["best_unanswerable"] < threshold for r in rows) / n,
+    }
+
+
+def calibrate(rows, max_false_abstention):
+    scores = sorted(r["best_answerable"] for r in rows)
+    return scores[int(max_false_abstention * len(scores))]
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--max-false-abstention", type=float, default=0.10)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    pipeline = Pipeline(Settings.load(index_dir=args.index_dir))
+    answerer = pipeline.answerer()
+    _, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "xquad", "ar")
+    _, xq_en = squad_articles_and_questions(
+        DATA / "qa/xquad-dev.en.json", "xquad", "en", contexts=DATA / "qa/xquad-dev.ar.json"
+    )
+    results = {}
+    for name, questions, setting in (
+        ("xquad-ar", xq_ar, "abstain_threshold"),
+        ("xquad-en", xq_en, "abstain_threshold_cross_language"),
+    ):
+        rows = run(answerer, questions[: args.limit])
+        calibrated = calibrate(rows, args.max_false_abstention)
+        results[name] = {
+            "at_current_setting": summarize(rows, getattr(pipeline.settings, setting)),
+            "calibrated": summarize(rows, calibrated),
+            "setting": setting,
+        }
+    emit(results, args.out)
+
+
+if __name__ == "__main__":
+    main()

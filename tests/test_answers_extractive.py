@@ -1,0 +1,128 @@
+"""The offline answerer on the real seed index, and the `rag ask` command."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.answering import MAX_QUESTION_CHARS
+from rag.cli import app
+from rag.followup import looks_like_follow_up, rewrite_by_rule
+from tests.conftest import ENRICHMENT_SENTENCE
+
+ENRICHMENT_QUOTE = (
+    "وقبل جولة ثانية من المحادثات من المقرر عقدها في روما يوم السبت، قال عراقجي أمس "
+    "الأربعاء إن حق إيران في تخصيب اليورانيوم غير قابل للتفاوض."
+)
+
+
+@pytest.fixture
+def answerer(seed_pipeline):
+    return seed_pipeline.answerer()
+
+
+@pytest.mark.parametrize(
+    "question", ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
+)
+def test_araghchi_question_quotes_the_enrichment_sentence_with_offsets(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.mode == "extractive" and not answer.abstained
+    quoted = [c for c in answer.citations if c.quote == ENRICHMENT_QUOTE]
+    assert len(quoted) == 1
+    citation = quoted[0]
+    article = answerer.retriever.store.article(citation.article_id)
+    assert article.text[citation.start : citation.end] == ENRICHMENT_QUOTE
+    assert f"«{ENRICHMENT_QUOTE}» [{citation.marker}]" in answer.text
+    assert citation.title == article.title and citation.chunk_id.startswith(article.id + ":")
+    assert 1 <= len(answer.claims) <= 3 and all(c.supported for c in answer.claims)
+    assert answer.question_language == ("ar" if question.startswith("ماذا") else "en")
+
+
+def test_arabic_question_quotes_only_the_enrichment_sentence_first(answerer):
+    answer = answerer.answer("ماذا قال عراقجي عن تخصيب اليورانيوم؟")
+    assert answer.citations[0].quote == ENRICHMENT_QUOTE
+    assert answer.text.startswith("مقتطفات حرفية من المقالات المفهرسة")
+
+
+@pytest.mark.parametrize("question", ["Who won the 2022 World Cup?", "من فاز بكأس العالم 2022؟"])
+def test_an_unanswerable_question_abstains(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.abstained and answer.citations == [] and answer.claims == []
+    assert answer.text in (
+        "The indexed articles do not answer this.",
+        "لا تجيب المقالات المفهرسة عن هذا السؤال.",
+    )
+    assert answer.uncited  # what was retrieved is still shown
+
+
+def test_answer_reports_timings_per_stage(answerer):
+    answer = answerer.answer("ماذا قال عراقجي عن تخصيب اليورانيوم؟")
+    assert {"rewrite", "embed_query", "dense", "bm25", "fuse", "sentences", "answer"} <= set(
+        answer.timings
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("   ", "the question is empty"),
+        (
+            "x" * (MAX_QUESTION_CHARS + 1),
+            f"the question is {MAX_QUESTION_CHARS + 1} characters long; the limit is {MAX_QUESTION_CHARS}",
+        ),
+    ],
+)
+def test_bad_questions_are_refused_with_a_reason(answerer, question, message):
+    with pytest.raises(ValueError) as raised:
+        answerer.answer(question)
+    assert str(raised.value) == message
+
+
+def test_unknown_answer_language_is_refused(answerer):
+    with pytest.raises(ValueError, match="language must be one of ar, en, got 'fr'"):
+        answerer.answer("x", language="fr")
+
+
+def test_follow_up_rule_keeps_the_topic(answerer):
+    history = [
+        {"role": "user", "content": "What did Araghchi say about enrichment?"},
+        {"role": "assistant", "content": "..."},
+    ]
+    assert looks_like_follow_up("and what did Russia say?")
+    assert looks_like_follow_up("وماذا قالت روسيا؟")
+    assert not looks_like_follow_up("What did the Russian foreign ministry say about the JCPOA?")
+    assert rewrite_by_rule("and what did Russia say?", history) == (
+        "and what did Russia say? (araghchi enrichment)"
+    )
+    answer = answerer.answer("and what did Russia say?", history=history)
+    assert answer.standalone_question == "and what did Russia say? (araghchi enrichment)"
+
+
+def test_rag_ask_prints_answer_and_sources(seed_pipeline):
+    runner = CliRunner()
+    index = str(seed_pipeline.settings.index_dir)
+    result = runner.invoke(
+        app, ["ask", "ماذا قال عراقجي عن تخصيب اليورانيوم؟", "--index-dir", index, "-k", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "مقتطفات حرفية من المقالات المفهرسة (دون استخدام نموذج لغوي):",
+        f"«{ENRICHMENT_QUOTE}» [1]",
+    ]
+    assert "Sources:" in lines
+    source = lines.index("Sources:")
+    assert lines[source + 1].startswith("[1] خامنئي يبعث برسالة لبوتين")
+    assert lines[source + 2] == f"    “{ENRICHMENT_QUOTE}” (characters 578-715)"
+
+
+def test_rag_ask_json(seed_pipeline):
+    runner = CliRunner()
+    index = str(seed_pipeline.settings.index_dir)
+    result = runner.invoke(
+        app, ["ask", "Who won the 2022 World Cup?", "--index-dir", index, "--json"]
+    )
+    payload = json.loads(result.stdout)
+    assert payload["abstained"] is True and payload["mode"] == "extractive"
+    assert payload["citations"] == [] and payload["question_language"] == "en"
+    assert ENRICHMENT_SENTENCE not in payload["text"]
