@@ -73,7 +73,9 @@ class Pipeline:
             bm25_weight=s.bm25_weight,
             bm25_weight_cross_script=s.bm25_weight_cross_script,
             duplicate_threshold=s.duplicate_threshold,
-            stemming=store.manifest.get("stemming", True),  # as the index was tokenised
+            stemming=store.manifest.get("stemming", True),  # as the index was built
+            embed_titles=store.manifest.get("embed_titles", True),
+            rerank_by_sentence=s.rerank_by_sentence,
         )
 
     def generator(self) -> Generator | None:

@@ -56,8 +56,10 @@ class Retriever:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     bm25_weight_cross_script: float = 0.2
-    duplicate_threshold: float = 0.95
+    duplicate_threshold: float = 0.8
     stemming: bool = True
+    embed_titles: bool = True  # sentences are embedded like their chunks: after the headline
+    rerank_by_sentence: bool = True
 
     def __post_init__(self):
         if self.k < 1:
@@ -97,6 +99,8 @@ class Retriever:
         clock.lap("fuse")
         if best_sentences:
             self._attach_best_sentences(query_vector, hits)
+            if self.rerank_by_sentence:
+                hits = _rerank_by_sentence(hits)
             clock.lap("sentences")
         return SearchResult(hits=hits, timings=timings)
 
@@ -140,11 +144,25 @@ class Retriever:
         sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]
         if not sentences:
             return
-        vectors = self.embedder.embed_passages([s.text for _, s in sentences])
+        vectors = self.embedder.embed_passages(
+            [
+                f"{h.chunk.title}\n{s.text}" if self.embed_titles and h.chunk.title else s.text
+                for h, s in sentences
+            ]
+        )
         for (hit, sentence), score in zip(sentences, vectors @ query_vector, strict=True):
             hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
+
+
+def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
+    """Order the hits by their best sentence's similarity to the question.
+
+    A chunk's vector averages several sentences; the one sentence that answers can be
+    drowned out. Over the few hits shown this sharper signal decides the order.
+    """
+    return sorted(hits, key=lambda hit: -hit.best_sentence.score)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -61,6 +61,8 @@ class Settings:
     # chunks whose word sets overlap this much (Jaccard) are one story: keep the best
     duplicate_threshold: float = 0.8
     stemming: bool = True
+    # order the hits shown by their best sentence's similarity (see docs/benchmarks.md)
+    rerank_by_sentence: bool = True
     # answers
     prompts_dir: Path = field(default_factory=lambda: _PACKAGE_ROOT / "prompts")
     answer_max_sentences: int = 3
