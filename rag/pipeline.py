@@ -29,7 +29,7 @@ class Pipeline:
         if self.settings.embedding_model:
             return self.settings.embedding_model
         if IndexStore.exists(self.settings.index_dir):
-            return IndexStore.open(self.settings.index_dir).manifest["embedder"]["model"]
+            return IndexStore.read_manifest(self.settings.index_dir)["embedder"]["model"]
         return BUILTIN_E5
 
     @cached_property

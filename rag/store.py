@@ -114,6 +114,11 @@ class IndexStore:
 
     @classmethod
     def open(cls, folder: Path) -> IndexStore:
+        return cls(Path(folder), cls.read_manifest(folder))
+
+    @staticmethod
+    def read_manifest(folder: Path) -> dict:
+        """The manifest of the index in ``folder``, checked for a format this code reads."""
         folder = Path(folder)
         path = folder / MANIFEST
         if not path.exists():
@@ -129,7 +134,7 @@ class IndexStore:
                 f"{folder} has index format {manifest.get('format_version')}, this version reads "
                 f"format {FORMAT_VERSION}; rebuild it with `rag ingest ... --rebuild`"
             )
-        return cls(folder, manifest)
+        return manifest
 
     @staticmethod
     def exists(folder: Path) -> bool:
