@@ -51,16 +51,17 @@ def squad_articles_and_questions(
                     source=prefix,
                 )
             )
-            gold_starts = {qa["id"]: qa["answers"][0] for qa in c_par["qas"]}
+            # answers come from the contexts' file: they are what the passages contain
+            gold = {qa["id"]: qa["answers"] for qa in c_par["qas"]}
             for qa in q_par["qas"]:
-                gold = gold_starts[qa["id"]]
+                answers = gold[qa["id"]]
                 questions.append(
                     Question(
                         qa["id"],
                         qa["question"],
                         article_id,
-                        gold["answer_start"],
-                        tuple(x["text"] for x in qa["answers"]),
+                        answers[0]["answer_start"],
+                        tuple(x["text"] for x in answers),
                         language,
                     )
                 )
