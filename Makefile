@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	$(BIN)/rag chat
+	$(BIN)/rag serve
 
 test: install
 	$(BIN)/python -m pytest

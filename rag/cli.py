@@ -1,4 +1,4 @@
-"""The ``rag`` command line: ingest, search, stats, delete."""
+"""The ``rag`` command line: ingest, search, ask, chat, serve, stats, delete, feedback."""
 
 from __future__ import annotations
 
@@ -315,6 +315,84 @@ def chat_command(
                 for rank, hit in enumerate(retriever.search(question, k=k).hits, start=1):
                     typer.echo(_format_hit(rank, hit))
             typer.echo("> ", nl=False)
+
+    _run(body)
+
+
+@app.command("serve")
+def serve_command(
+    index_dir: IndexDir = None,
+    host: Annotated[str | None, typer.Option("--host", help="Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default 7860.")] = None,
+    seeds: Annotated[
+        Path, typer.Option("--seeds", help="Articles to index when there is no index.")
+    ] = SEEDS_DIR,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Serve the web chat, the HTTP API (/v1, /docs) and Slack (if configured)."""
+
+    def body():
+        from rag.server import serve
+
+        pipeline = _pipeline(config, verbose, index_dir=index_dir, host=host, port=port)
+        settings = pipeline.settings
+        typer.echo(f"starting the chat at http://{settings.host}:{settings.port} (Ctrl-C stops)")
+        serve(settings, seeds=seeds)
+
+    _run(body)
+
+
+@app.command("slack")
+def slack_command(
+    socket: Annotated[
+        bool, typer.Option("--socket", help="Connect over Socket Mode (needs slack_app_token).")
+    ] = False,
+    index_dir: IndexDir = None,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Run the Slack app alone. Over HTTP, `rag serve` already serves it at /slack/events."""
+
+    def body():
+        if not socket:
+            raise _fail("use `rag slack --socket`, or `rag serve` for the Events API over HTTP", 2)
+        from rag.service import Service
+        from rag.slack import run_socket_mode
+
+        settings = _pipeline(config, verbose, index_dir=index_dir).settings
+        if not settings.slack_bot_token:
+            raise _fail("set slack_bot_token (RAG_SLACK_BOT_TOKEN, xoxb-...)")
+        typer.echo("connecting to Slack over Socket Mode (Ctrl-C stops)")
+        run_socket_mode(Service.start(settings))
+
+    _run(body)
+
+
+feedback_app = typer.Typer(help="Answers rated in the web chat, Slack or the API.")
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export_command(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="JSONL file (default: standard output).")
+    ] = None,
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Write the feedback as JSONL in the format `rag eval` reads."""
+
+    def body():
+        from rag.feedback import FeedbackStore
+
+        store = FeedbackStore(Settings.load(config, index_dir=index_dir).index_dir)
+        if out is None:
+            count = store.export(sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8") as handle:
+                count = store.export(handle)
+        typer.echo(f"exported {count} rated answers", err=True)
 
     _run(body)
 

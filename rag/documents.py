@@ -114,7 +114,7 @@ def _load_json(text: str, origin: str) -> Iterator[Article | LoadFailure]:
         yield make_article(data, origin)
     elif isinstance(data, list):
         for position, record in enumerate(data):
-            yield _record_or_failure(record, f"{origin}[{position}]")
+            yield record_or_failure(record, f"{origin}[{position}]")
     else:
         raise DocumentError("JSON must be an object or an array of objects")
 
@@ -137,7 +137,7 @@ def _load_jsonl(path: Path, *, compressed: bool) -> Iterator[Article | LoadFailu
                 except DocumentError as err:
                     yield LoadFailure(origin, str(err))
                     continue
-                yield _record_or_failure(record, origin)
+                yield record_or_failure(record, origin)
     except (gzip.BadGzipFile, EOFError) as err:
         yield LoadFailure(str(path), f"broken gzip file: {err}")
         return
@@ -145,7 +145,7 @@ def _load_jsonl(path: Path, *, compressed: bool) -> Iterator[Article | LoadFailu
         yield LoadFailure(str(path), "empty file")
 
 
-def _record_or_failure(record: object, origin: str) -> Article | LoadFailure:
+def record_or_failure(record: object, origin: str) -> Article | LoadFailure:
     try:
         return make_article(record, origin)
     except DocumentError as err:

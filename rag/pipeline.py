@@ -50,8 +50,9 @@ class Pipeline:
         store.check_compatible(self.embedder.describe())
         return store
 
-    def indexer(self, *, rebuild: bool = False) -> Indexer:
-        store = open_or_create_store(self.settings, self.embedder, rebuild=rebuild)
+    def indexer(self, *, rebuild: bool = False, store: IndexStore | None = None) -> Indexer:
+        """Writes into ``store`` if given, else into the settings' index (made if missing)."""
+        store = store or open_or_create_store(self.settings, self.embedder, rebuild=rebuild)
         return Indexer(
             store=store,
             embedder=self.embedder,

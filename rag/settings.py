@@ -81,6 +81,22 @@ class Settings:
     llm_timeout: float = 30.0
     llm_retries: int = 1
     llm_temperature: float = 0.0
+    # the server (web chat, HTTP API, Slack): loopback unless told otherwise
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # API keys, comma-separated; "" for read keys means the read API is open (loopback use).
+    # Admin keys may also write (ingest, delete). Never logged.
+    api_keys: str = field(default="", repr=False)
+    admin_keys: str = field(default="", repr=False)
+    rate_limit_per_minute: int = 120  # per key (or per client address without keys)
+    max_body_bytes: int = 5_000_000
+    max_concurrent_answers: int = 8  # beyond this, /v1/ask answers 503 with Retry-After
+    cors_origins: str = ""  # comma-separated; "" = no cross-origin access
+    # Slack: enabled when both are set
+    slack_bot_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)  # Socket Mode only
+    slack_api_url: str = ""  # "" = Slack's own; tests point it at a local server
 
     def __post_init__(self):
         positive = (
@@ -90,6 +106,10 @@ class Settings:
             "candidates",
             "rrf_k",
             "answer_max_sentences",
+            "port",
+            "rate_limit_per_minute",
+            "max_body_bytes",
+            "max_concurrent_answers",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -119,6 +139,10 @@ class Settings:
         values.update(_from_environ(environ))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**_coerce_all(values))
+
+    def key_list(self, name: str) -> tuple[str, ...]:
+        """A comma-separated setting (``api_keys``, ``admin_keys``, ...) as a tuple."""
+        return tuple(part.strip() for part in getattr(self, name).split(",") if part.strip())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **_coerce_all(changes))

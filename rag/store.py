@@ -25,9 +25,11 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,19 @@ DATABASE = "index.sqlite"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 DERIVED = "derived.json"
+
+
+
+def _synchronized(method):
+    """One thread at a time: a server shares one store between its request threads."""
+
+    @wraps(method)
+    def locked(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -91,6 +106,7 @@ class IndexStore:
         self.folder = Path(folder)
         self.manifest = manifest
         self.dimension = int(manifest["embedder"]["dimension"])
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -179,6 +195,7 @@ class IndexStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @_synchronized
     def article_state(self, article_id: str, content_key: str) -> str:
         """``new``, ``unchanged``, ``changed`` (same id, new content) or ``duplicate``."""
         row = self._db.execute(
@@ -191,6 +208,7 @@ class IndexStore:
         ).fetchone()
         return "duplicate" if duplicate else "new"
 
+    @_synchronized
     def add(self, prepared: Sequence[PreparedArticle]) -> None:
         """Store articles (replacing any with the same id) in one transaction."""
         if not prepared:
@@ -208,6 +226,7 @@ class IndexStore:
         self._faiss_add(np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors))
         self._bm25_stale = True
 
+    @_synchronized
     def delete(self, article_id: str) -> int:
         """Remove an article everywhere; the number of chunks removed."""
         with self._db:
@@ -272,6 +291,7 @@ class IndexStore:
             "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
 
+    @_synchronized
     def generation(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
@@ -294,6 +314,7 @@ class IndexStore:
             if self.generation():
                 self.save_derived()
 
+    @_synchronized
     def save_derived(self) -> None:
         """Bring BM25 up to date and write the derived files, atomically, stamped."""
         import faiss
@@ -368,6 +389,7 @@ class IndexStore:
 
     # ----- reading ---------------------------------------------------------------------
 
+    @_synchronized
     def dense_search(
         self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
@@ -383,6 +405,7 @@ class IndexStore:
         scores, rows = self._faiss.search(query, min(n, self._faiss.ntotal), params=params)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
+    @_synchronized
     def bm25_search(
         self, tokens: list[str], n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
@@ -399,6 +422,7 @@ class IndexStore:
         top = top[np.argsort(-scores[top])]
         return [(int(self._bm25_rows[i]), float(scores[i])) for i in top if scores[i] > 0]
 
+    @_synchronized
     def filter_rows(
         self,
         sources: Sequence[str] | None = None,
@@ -427,6 +451,7 @@ class IndexStore:
         )
         return np.fromiter((r for (r,) in self._db.execute(sql, params)), dtype=np.int64)
 
+    @_synchronized
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
         """The chunks at ``rows`` (with their article's metadata), by row."""
         if not rows:
@@ -467,6 +492,7 @@ class IndexStore:
             )
         return found
 
+    @_synchronized
     def article(self, article_id: str) -> Article:
         row = self._db.execute(
             "SELECT id, title, text, url, source, date, author, origin FROM articles WHERE id = ?",
@@ -476,10 +502,15 @@ class IndexStore:
             raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
         return Article(*row)
 
+    @_synchronized
     def stats(self) -> dict:
         count = self._db.execute
         sources = count(
             "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC"
+        ).fetchall()
+        months = count(
+            "SELECT substr(date, 1, 7), COUNT(*) FROM articles WHERE date != '' "
+            "GROUP BY 1 ORDER BY 1"
         ).fetchall()
         first, last = count("SELECT MIN(NULLIF(date, '')), MAX(date) FROM articles").fetchone()
         return {
@@ -488,6 +519,7 @@ class IndexStore:
             "chunks": count("SELECT COUNT(*) FROM chunks").fetchone()[0],
             "vectors": int(self._faiss.ntotal),
             "sources": {source or "(none)": n for source, n in sources},
+            "months": dict(months),
             "first_date": first or "",
             "last_date": last or "",
             "embedder": self.manifest["embedder"],

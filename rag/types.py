@@ -125,3 +125,12 @@ class Answer:
     standalone_question: str = ""  # the question as searched (follow-ups rewritten)
     notes: list[str] = field(default_factory=list)  # shown to the user, e.g. a fallback
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Answer:
+        """The inverse of ``dataclasses.asdict``: for answers kept as JSON (web state, API)."""
+        fields = dict(data)
+        fields["citations"] = [Citation(**c) for c in data["citations"]]
+        fields["uncited"] = [Citation(**c) for c in data["uncited"]]
+        fields["claims"] = [Claim(**c) for c in data["claims"]]
+        return cls(**fields)

@@ -50,3 +50,30 @@ def seed_pipeline(tmp_path_factory, e5_embedder) -> Pipeline:
     report = ingest([SEEDS], pipeline.indexer())
     assert report.ingested == 1
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def fake_slack():
+    from tests.fake_slack import FakeSlack
+
+    slack = FakeSlack()
+    yield slack
+    slack.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, fake_slack):
+    """One real server (web chat, API, Slack) over an index built from seeds/ at start-up."""
+    from tests.live_server import SLACK_SECRET, start_server
+
+    folder = tmp_path_factory.mktemp("live")
+    server = start_server(
+        folder / "index",
+        SEEDS,
+        folder / "server.log",
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SLACK_SECRET,
+        slack_api_url=fake_slack.base_url,
+    )
+    yield server
+    server.stop()

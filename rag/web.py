@@ -1,0 +1,371 @@
+"""The web chat (Gradio): streaming answers, a sources panel, feedback and a library tab.
+
+Built by ``build_web(service)`` and mounted on the FastAPI app of ``rag.server``; it only
+calls the ``Service``. Every text from an article or an answer is escaped (``web_html``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict
+from html import escape
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.answering import MAX_QUESTION_CHARS  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from rag.retrieval import Filters  # noqa: E402
+from rag.service import Service  # noqa: E402
+from rag.types import Answer, Article  # noqa: E402
+from rag.web_html import answer_html, sources_html, stats_html  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن التخصيب؟"]
+UPLOAD_TYPES = [".txt", ".md", ".json", ".jsonl", ".gz", ".html", ".htm"]
+
+LABELS = {
+    "en": {
+        "title": "News Q&A with citations",
+        "chat_tab": "Chat",
+        "library_tab": "Library",
+        "question": "Your question",
+        "placeholder": "Ask about the news, in Arabic or English…",
+        "send": "Ask",
+        "new_chat": "New chat",
+        "filters": "Filters",
+        "source_filter": "Newspaper / source",
+        "date_from": "From (YYYY-MM-DD)",
+        "date_to": "To (YYYY-MM-DD)",
+        "examples": "Examples",
+        "sources": "Sources",
+        "also_retrieved": "Also retrieved, not cited ({n})",
+        "no_sources": "Sources of the answer appear here.",
+        "unsupported": "Not supported by the cited source",
+        "mode_extractive": "Quoted from the sources (no language model configured)",
+        "mode_generated": "Written by a language model from the sources",
+        "too_long": "The question is too long: {n} characters, the limit is {limit}.",
+        "thanks": "Thank you, your feedback was saved.",
+        "failed": "Something went wrong while answering; please try again.",
+        "add_title": "Title",
+        "add_text": "Article text",
+        "add_source": "Source",
+        "add_date": "Date (YYYY-MM-DD)",
+        "add_url": "URL",
+        "add_button": "Add article",
+        "upload": "Or upload a file (.txt .md .json .jsonl .jsonl.gz .html)",
+        "upload_button": "Add file",
+        "added": "Added: {summary}",
+        "add_failed": "Not added: {reasons}",
+        "empty_text": "Paste the article's text first.",
+        "no_file": "Choose a file first.",
+        "totals": "{articles} articles, {chunks} passages, from {first_date} to {last_date}",
+        "source": "Source",
+        "month": "Month",
+        "ui_language": "Interface",
+    },
+    "ar": {
+        "title": "أسئلة وأجوبة حول الأخبار مع المصادر",
+        "chat_tab": "المحادثة",
+        "library_tab": "المكتبة",
+        "question": "سؤالك",
+        "placeholder": "اسأل عن الأخبار بالعربية أو الإنجليزية…",
+        "send": "اسأل",
+        "new_chat": "محادثة جديدة",
+        "filters": "تصفية",
+        "source_filter": "الصحيفة / المصدر",
+        "date_from": "من تاريخ (YYYY-MM-DD)",
+        "date_to": "إلى تاريخ (YYYY-MM-DD)",
+        "examples": "أمثلة",
+        "sources": "المصادر",
+        "also_retrieved": "مصادر أخرى لم يُستشهد بها ({n})",
+        "no_sources": "تظهر مصادر الإجابة هنا.",
+        "unsupported": "لا يدعمه المصدر المذكور",
+        "mode_extractive": "مقتبس من المصادر (لا يوجد نموذج لغوي)",
+        "mode_generated": "كتبه نموذج لغوي اعتمادًا على المصادر",
+        "too_long": "السؤال طويل جدًا: {n} حرفًا، والحد الأقصى {limit}.",
+        "thanks": "شكرًا، تم حفظ تقييمك.",
+        "failed": "حدث خطأ أثناء الإجابة؛ حاول مرة أخرى.",
+        "add_title": "العنوان",
+        "add_text": "نص المقال",
+        "add_source": "المصدر",
+        "add_date": "التاريخ (YYYY-MM-DD)",
+        "add_url": "الرابط",
+        "add_button": "أضف المقال",
+        "upload": "أو ارفع ملفًا (.txt .md .json .jsonl .jsonl.gz .html)",
+        "upload_button": "أضف الملف",
+        "added": "تمت الإضافة: {summary}",
+        "add_failed": "لم تتم الإضافة: {reasons}",
+        "empty_text": "الصق نص المقال أولًا.",
+        "no_file": "اختر ملفًا أولًا.",
+        "totals": "{articles} مقالًا، {chunks} مقطعًا، من {first_date} إلى {last_date}",
+        "source": "المصدر",
+        "month": "الشهر",
+        "ui_language": "الواجهة",
+    },
+}
+
+CSS = """
+.answer, .source, .passage, .note, textarea, .library-stats td {
+  font-family: "Noto Sans", "Noto Naskh Arabic", "Noto Sans Arabic", system-ui, sans-serif;
+  unicode-bidi: plaintext;
+}
+textarea { unicode-bidi: plaintext; }
+.source { border-top: 1px solid #ddd; padding: .4em 0; }
+.source .meta { color: #666; font-size: .85em; }
+mark.quote { background: #fff3a8; }
+mark.unsupported { background: #ffd6d6; text-decoration: underline wavy #c00; }
+.note { color: #8a5300; }
+.mode { color: #888; font-size: .8em; }
+a.marker { text-decoration: none; font-weight: 600; }
+"""
+
+THEME = gr.themes.Default(
+    # local fonts only: the page must not reach for a font server (offline, no tracking)
+    font=["Noto Sans", "Noto Naskh Arabic", "system-ui", "sans-serif"],
+    font_mono=["DejaVu Sans Mono", "monospace"],
+)
+
+
+def build_web(service: Service) -> gr.Blocks:
+    """The Gradio app for one ``Service``."""
+    with gr.Blocks(title=LABELS["en"]["title"], analytics_enabled=False) as web:
+        ui_language = gr.State("en")
+        answers = gr.State([])  # one answer dict per assistant message, in order
+        with gr.Row():
+            heading = gr.Markdown(f"## {LABELS['en']['title']}")
+            language_choice = gr.Radio(
+                [("English", "en"), ("العربية", "ar")],
+                value="en",
+                label=LABELS["en"]["ui_language"],
+                elem_id="ui-language",
+                scale=0,
+            )
+        with gr.Tabs():
+            with gr.Tab(LABELS["en"]["chat_tab"], id="chat") as chat_tab, gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat", height=520, sanitize_html=True, show_label=False
+                    )
+                    notice = gr.Markdown(elem_id="notice")
+                    question = gr.Textbox(
+                        label=LABELS["en"]["question"],
+                        placeholder=LABELS["en"]["placeholder"],
+                        elem_id="question",
+                        lines=2,
+                    )
+                    with gr.Row():
+                        send = gr.Button(LABELS["en"]["send"], variant="primary", elem_id="send")
+                        new_chat = gr.Button(LABELS["en"]["new_chat"], elem_id="new-chat")
+                    gr.Examples(EXAMPLES, inputs=[question], label=LABELS["en"]["examples"])
+                    with gr.Accordion(LABELS["en"]["filters"], open=False) as filters_box:
+                        source_filter = gr.Dropdown(
+                            choices=service.sources(),
+                            multiselect=True,
+                            label=LABELS["en"]["source_filter"],
+                            elem_id="source-filter",
+                        )
+                        date_from = gr.Textbox(label=LABELS["en"]["date_from"], elem_id="from")
+                        date_to = gr.Textbox(label=LABELS["en"]["date_to"], elem_id="to")
+                with gr.Column(scale=2):
+                    sources_panel = gr.HTML(
+                        sources_html(_empty_answer(), {}, LABELS["en"]), elem_id="sources"
+                    )
+            with gr.Tab(LABELS["en"]["library_tab"], id="library") as library_tab:
+                stats_panel = gr.HTML(_stats(service, "en"), elem_id="library-stats")
+                add_title = gr.Textbox(label=LABELS["en"]["add_title"], elem_id="add-title")
+                add_text = gr.Textbox(label=LABELS["en"]["add_text"], lines=6, elem_id="add-text")
+                with gr.Row():
+                    add_source = gr.Textbox(label=LABELS["en"]["add_source"], elem_id="add-source")
+                    add_date = gr.Textbox(label=LABELS["en"]["add_date"], elem_id="add-date")
+                    add_url = gr.Textbox(label=LABELS["en"]["add_url"], elem_id="add-url")
+                add_button = gr.Button(LABELS["en"]["add_button"], elem_id="add-article")
+                upload = gr.File(
+                    label=LABELS["en"]["upload"], file_types=UPLOAD_TYPES, elem_id="upload"
+                )
+                upload_button = gr.Button(LABELS["en"]["upload_button"], elem_id="add-file")
+                library_notice = gr.Markdown(elem_id="library-notice")
+
+        def respond(text, chat, given, sources, start, end, lang):
+            yield from _respond(service, text, chat, given, sources, start, end, lang)
+
+        chat_inputs = [question, chatbot, answers, source_filter, date_from, date_to, ui_language]
+        chat_outputs = [question, chatbot, answers, sources_panel, notice]
+        send.click(respond, chat_inputs, chat_outputs)
+        question.submit(respond, chat_inputs, chat_outputs)
+        new_chat.click(
+            lambda lang: ([], [], sources_html(_empty_answer(), {}, LABELS[lang]), ""),
+            [ui_language],
+            [chatbot, answers, sources_panel, notice],
+        )
+
+        def like(given, lang, data: gr.LikeData):
+            return _record_feedback(service, given, lang, data)
+
+        chatbot.like(like, [answers, ui_language], [notice])
+
+        library_outputs = [library_notice, stats_panel, source_filter]
+
+        def add_pasted(title, text, source, date, url, lang):
+            return _add_pasted(service, title, text, source, date, url, lang)
+
+        add_button.click(
+            add_pasted,
+            [add_title, add_text, add_source, add_date, add_url, ui_language],
+            library_outputs,
+        )
+
+        def add_uploaded(path, lang):
+            return _add_uploaded(service, path, lang)
+
+        upload_button.click(add_uploaded, [upload, ui_language], library_outputs)
+
+        relabelled = [
+            heading, language_choice, chat_tab, library_tab, question, send, new_chat,
+            filters_box, source_filter, date_from, date_to, add_title, add_text, add_source,
+            add_date, add_url, add_button, upload, upload_button, stats_panel,
+        ]  # fmt: skip
+
+        def relabel(lang):
+            return [lang, *_relabel(service, lang)]
+
+        language_choice.change(relabel, [language_choice], [ui_language, *relabelled])
+    return web
+
+
+def _relabel(service: Service, lang: str) -> list:
+    t = LABELS[lang]
+    return [
+        f"## {t['title']}",
+        gr.update(label=t["ui_language"]),
+        gr.update(label=t["chat_tab"]),
+        gr.update(label=t["library_tab"]),
+        gr.update(label=t["question"], placeholder=t["placeholder"]),
+        gr.update(value=t["send"]),
+        gr.update(value=t["new_chat"]),
+        gr.update(label=t["filters"]),
+        gr.update(label=t["source_filter"]),
+        gr.update(label=t["date_from"]),
+        gr.update(label=t["date_to"]),
+        gr.update(label=t["add_title"]),
+        gr.update(label=t["add_text"]),
+        gr.update(label=t["add_source"]),
+        gr.update(label=t["add_date"]),
+        gr.update(label=t["add_url"]),
+        gr.update(value=t["add_button"]),
+        gr.update(label=t["upload"]),
+        gr.update(value=t["upload_button"]),
+        _stats(service, lang),
+    ]
+
+
+# ----- chat -----------------------------------------------------------------------------
+
+
+def _respond(service, text, chat, given, sources, start, end, lang):
+    """Yields (question box, chat, answers, sources panel, notice) as the answer streams."""
+    t = LABELS[lang]
+    question = (text or "").strip()
+    if not question:  # an empty question is ignored
+        yield gr.update(), chat, given, gr.update(), ""
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        too_long = t["too_long"].format(n=len(question), limit=MAX_QUESTION_CHARS)
+        yield gr.update(), chat, given, gr.update(), too_long
+        return
+    try:
+        filters = Filters(
+            tuple(sources or ()), (start or "").strip() or None, (end or "").strip() or None
+        )
+    except ValueError as err:
+        yield gr.update(), chat, given, gr.update(), str(err)
+        return
+    history = _history(given)
+    chat = [*chat, {"role": "user", "content": question}, {"role": "assistant", "content": "…"}]
+    yield "", chat, given, gr.update(), ""
+    partial = ""
+    try:
+        for piece in service.ask_streaming(question, history=history, filters=filters):
+            if isinstance(piece, Answer):
+                answer = piece
+                break
+            partial += piece
+            chat[-1] = {"role": "assistant", "content": escape(partial)}
+            yield "", chat, given, gr.update(), ""
+    except (RagError, ValueError) as err:
+        yield question, chat[:-2], given, gr.update(), str(err)
+        return
+    except Exception:  # the page must show a message, never hang or show a traceback
+        log.exception("answering failed")
+        yield question, chat[:-2], given, gr.update(), t["failed"]
+        return
+    chat[-1] = {"role": "assistant", "content": answer_html(answer, t)}
+    articles = _articles_of(service, answer)
+    yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
+
+
+def _history(given: list[dict]) -> list[dict]:
+    history = []
+    for answer in given:
+        history.append({"role": "user", "content": answer["question"]})
+        history.append({"role": "assistant", "content": answer["text"]})
+    return history
+
+
+def _articles_of(service: Service, answer: Answer) -> dict[str, Article]:
+    found = {}
+    for citation in [*answer.citations, *answer.uncited]:
+        try:
+            found[citation.article_id] = service.article(citation.article_id)
+        except RagError:  # deleted since it was retrieved: the quote alone is shown
+            continue
+    return found
+
+
+def _empty_answer() -> Answer:
+    return Answer("", "", [], [], [], "", "", False, "extractive")
+
+
+def _record_feedback(service: Service, given: list[dict], lang: str, data) -> str:
+    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+    position = int(index) // 2  # user, assistant, user, assistant, ...
+    if data.liked not in (True, False) or not 0 <= position < len(given):
+        return ""
+    service.feedback.record(
+        Answer.from_dict(given[position]), 1 if data.liked else -1, channel="web"
+    )
+    return LABELS[lang]["thanks"]
+
+
+# ----- library --------------------------------------------------------------------------
+
+
+def _stats(service: Service, lang: str) -> str:
+    return stats_html(service.stats(), LABELS[lang])
+
+
+def _add_pasted(service, title, text, source, date, url, lang):
+    t = LABELS[lang]
+    if not (text or "").strip():
+        return t["empty_text"], gr.update(), gr.update()
+    record = {"title": title, "content": text, "source": source, "date": date, "url": url}
+    return _library_result(service, service.add_records([record], origin="web"), lang)
+
+
+def _add_uploaded(service, path, lang):
+    if not path:
+        return LABELS[lang]["no_file"], gr.update(), gr.update()
+    return _library_result(service, service.add_file(path), lang)
+
+
+def _library_result(service, report, lang):
+    t = LABELS[lang]
+    if report.failures:
+        reasons = "; ".join(f.reason for f in report.failures)
+        message = t["add_failed"].format(reasons=reasons)
+    else:
+        message = t["added"].format(summary=report.summary())
+    return message, _stats(service, lang), gr.update(choices=service.sources())

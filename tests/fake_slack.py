@@ -1,0 +1,77 @@
+"""A small fake of Slack's Web API on 127.0.0.1 (real HTTP), for the Slack app's tests.
+
+``slack_sdk`` is pointed at it with ``base_url``; every call is kept in ``calls`` as
+(method, parameters). ``thread`` is what ``conversations.replies`` returns.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+
+class FakeSlack:
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self.thread: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def posted(self, method: str = "chat.postMessage") -> list[dict]:
+        with self._lock:
+            return [params for name, params in self.calls if name == method]
+
+    def wait_for(self, predicate, timeout: float = 90.0) -> list[dict]:
+        """The posted messages matching ``predicate``, once there is at least one."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.posted() if predicate(m)]
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"no matching chat.postMessage within {timeout} s: {self.calls}")
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                method = self.path.rsplit("/", 1)[-1]
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = dict(parse_qsl(raw))
+                with fake._lock:
+                    fake.calls.append((method, params))
+                payload = {"ok": True}
+                if method == "auth.test":
+                    payload.update(user_id="UBOT", bot_id="BBOT", team_id="T1", user="rag")
+                elif method == "chat.postMessage":
+                    payload.update(channel=params.get("channel"), ts=f"{time.time():.6f}")
+                elif method == "conversations.replies":
+                    payload.update(messages=fake.thread)
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler

@@ -1,0 +1,165 @@
+"""The Slack app: signed requests to the real server; replies go to a fake Slack Web API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from rag.slack import SECTION_LIMIT, answer_messages
+from rag.types import Answer, Citation
+from tests.conftest import ENRICHMENT_SENTENCE
+from tests.live_server import SLACK_SECRET
+
+
+def _signed(body: str, *, secret: str = SLACK_SECRET, age: float = 0.0, **headers) -> dict:
+    timestamp = str(int(time.time() - age))
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/json",
+        **headers,
+    }
+
+
+def _mention(text: str, *, thread_ts: str | None = None) -> tuple[str, str, str]:
+    """(body, event id, ts) of an app_mention event."""
+    event_id = f"Ev{uuid.uuid4().hex[:10]}"
+    ts = f"{time.time():.6f}"
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "ts": ts,
+             "channel": "C1", "event_ts": ts}  # fmt: skip
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    body = {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+    }
+    return json.dumps(body), event_id, ts
+
+
+def _post(live_server, body: str, headers: dict) -> httpx.Response:
+    return httpx.post(f"{live_server.url}/slack/events", content=body, headers=headers, timeout=30)
+
+
+def _text_of(message: dict) -> str:
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return "\n".join(b["text"]["text"] for b in blocks or [] if b.get("type") == "section")
+
+
+def test_a_mention_is_answered_in_its_thread_with_citations(live_server, fake_slack):
+    body, _, ts = _mention("What did Araghchi say about enrichment?")
+    started = time.monotonic()
+    response = _post(live_server, body, _signed(body))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3  # acknowledged within Slack's limit
+    reply = fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
+    assert reply["channel"] == "C1"
+    text = _text_of(reply)
+    assert "*[1]*" in text and ENRICHMENT_SENTENCE in text
+    buttons = json.loads(reply["blocks"])[-1] if isinstance(reply["blocks"], str) else reply["blocks"][-1]
+    assert [e["action_id"] for e in buttons["elements"]] == ["feedback_up", "feedback_down"]
+
+
+def test_a_retried_event_is_answered_once(live_server, fake_slack):
+    body, _, ts = _mention("What did Araghchi say about enrichment?")
+    assert _post(live_server, body, _signed(body)).status_code == 200
+    fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)
+    retry = _signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert _post(live_server, body, retry).status_code == 200
+    time.sleep(3)
+    assert len([m for m in fake_slack.posted() if m.get("thread_ts") == ts]) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"secret": "not-the-secret"},
+        {"age": 6 * 60},  # older than five minutes: a replay
+    ],
+    ids=["bad-signature", "stale-timestamp"],
+)
+def test_forged_or_replayed_requests_get_401(live_server, fake_slack, headers):
+    body, _, ts = _mention("What did Araghchi say about enrichment?")
+    response = _post(live_server, body, _signed(body, **headers))
+    assert response.status_code == 401
+    time.sleep(1)
+    assert not [m for m in fake_slack.posted() if m.get("thread_ts") == ts]
+
+
+def test_a_follow_up_in_a_thread_reads_the_thread(live_server, fake_slack):
+    first = f"{time.time() - 60:.6f}"
+    fake_slack.thread = [
+        {"user": "U1", "text": "<@UBOT> What did Araghchi say about enrichment?", "ts": first},
+        {"bot_id": "BBOT", "text": "Araghchi said Iran's right to enrichment is not negotiable.",
+         "ts": f"{time.time() - 50:.6f}"},  # fmt: skip
+        {"user": "U1", "text": "<@UBOT> and what about Rome?", "ts": f"{time.time():.6f}"},
+    ]
+    body, _, _ = _mention("and what about Rome?", thread_ts=first)
+    assert _post(live_server, body, _signed(body)).status_code == 200
+    fake_slack.wait_for(lambda m: m.get("thread_ts") == first)
+    assert any(
+        name == "conversations.replies" and params.get("ts") == first
+        for name, params in fake_slack.calls
+    )
+
+
+def test_feedback_button_is_stored(live_server, fake_slack):
+    import sqlite3
+
+    body, _, ts = _mention("What did Araghchi say about enrichment?")
+    _post(live_server, body, _signed(body))
+    reply = fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
+    blocks = json.loads(reply["blocks"]) if isinstance(reply["blocks"], str) else reply["blocks"]
+    key = blocks[-1]["elements"][0]["value"]
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "channel": {"id": "C1"},
+        "api_app_id": "A1",
+        "actions": [{"action_id": "feedback_up", "value": key, "type": "button",
+                     "block_id": "b1", "action_ts": f"{time.time():.6f}"}],  # fmt: skip
+        "trigger_id": "t1",
+    }
+    form = urlencode({"payload": json.dumps(payload)})
+    headers = _signed(form)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    assert _post(live_server, form, headers).status_code == 200
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with sqlite3.connect(live_server.index_dir / "feedback.sqlite3") as db:
+            rows = db.execute("SELECT rating, channel FROM feedback WHERE channel = 'slack'").fetchall()
+        if rows:
+            break
+        time.sleep(0.3)
+    assert rows == [(1, "slack")]
+
+
+def test_long_answers_are_split_within_slack_limits():
+    citation = Citation(1, "a1", "a1:0", "T", "wire", "2025-01-01", "https://x.org/a",
+                        "quote", 0, 5)  # fmt: skip
+    long_text = ("word " * 4000).strip()
+    answer = Answer("q", long_text, [citation], [], [], "en", "en", False, "extractive")
+    messages = answer_messages(answer, "key")
+    sections = [b for m in messages for b in m if b["type"] == "section"]
+    assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in sections)
+    assert all(len(m) <= 50 for m in messages)
+    joined = " ".join(b["text"]["text"] for b in sections[:-1])
+    assert joined.split() == long_text.split()
+    assert "<https://x.org/a|T>" in sections[-1]["text"]["text"]
