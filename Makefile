@@ -3,7 +3,14 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint
+.PHONY: install run test lint browser
+
+# Debian's chromium and Arabic fonts for the browser tests (never `playwright install`)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && fc-list | grep -q "Noto Naskh Arabic" || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core; }
 
 install: $(VENV)/.installed
 
@@ -16,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/rag serve
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

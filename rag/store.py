@@ -349,7 +349,7 @@ class IndexStore:
             self._faiss.remove_ids(np.asarray(rows, dtype=np.int64))
 
     def _rebuild_bm25(self) -> None:
-        import bm25s
+        bm25s = _quiet_bm25s()
 
         rows, corpus = [], []
         for row, tokens in self._db.execute("SELECT row, tokens FROM chunks ORDER BY row"):
@@ -377,7 +377,7 @@ class IndexStore:
         shutil.rmtree(old, ignore_errors=True)
 
     def _load_bm25(self) -> None:
-        import bm25s
+        bm25s = _quiet_bm25s()
 
         folder = self.folder / BM25_DIR
         self._bm25_rows = np.load(folder / "rows.npy")
@@ -531,6 +531,14 @@ class IndexStore:
 def _describe_model(embedder: dict) -> str:
     weights = str(embedder.get("weights_sha256"))[:12]
     return f"{embedder.get('model')!r} (weights {weights}, dimension {embedder.get('dimension')})"
+
+
+def _quiet_bm25s():
+    """bm25s sets its own logger to DEBUG when imported; our logs are quiet by default."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 def _new_faiss_index(dimension: int):

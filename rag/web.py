@@ -114,6 +114,7 @@ CSS = """
   unicode-bidi: plaintext;
 }
 textarea { unicode-bidi: plaintext; }
+.answer > div, .passage, .source header, .source .meta { text-align: start; }
 .source { border-top: 1px solid #ddd; padding: .4em 0; }
 .source .meta { color: #666; font-size: .85em; }
 mark.quote { background: #fff3a8; }

@@ -92,7 +92,9 @@ def test_invalid_requests_get_422_with_a_clear_message(http, body, words):
 
 def test_a_body_that_is_not_json_gets_422(http):
     response = http.post(
-        "/v1/ask", content=b"{not json", headers={**_auth(READ_KEY), "Content-Type": "application/json"}
+        "/v1/ask",
+        content=b"{not json",
+        headers={**_auth(READ_KEY), "Content-Type": "application/json"},
     )
     assert response.status_code == 422 and _error(response)["code"] == "invalid_request"
 
@@ -142,7 +144,9 @@ def test_writes_need_an_admin_key_and_are_searchable_at_once(http):
 
 
 def test_a_batch_reports_each_bad_article(http):
-    batch = {"articles": [{"title": "ok", "content": "fine text"}, {"title": "empty", "content": " "}]}
+    batch = {
+        "articles": [{"title": "ok", "content": "fine text"}, {"title": "empty", "content": " "}]
+    }
     response = http.post("/v1/articles", json=batch, headers=_auth(ADMIN_KEY))
     report = response.json()
     assert response.status_code == 201
@@ -193,9 +197,12 @@ def test_security_headers_and_no_keys_in_the_log(http, live_server):
     assert page.status_code == 200
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    assert "access-control-allow-origin" not in http.options(
-        "/v1/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
-    ).headers
+    assert (
+        "access-control-allow-origin"
+        not in http.options(
+            "/v1/ask",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ).headers
+    )
     log = live_server.log.read_text()
     assert READ_KEY not in log and ADMIN_KEY not in log
-

@@ -72,7 +72,9 @@ def test_a_mention_is_answered_in_its_thread_with_citations(live_server, fake_sl
     assert reply["channel"] == "C1"
     text = _text_of(reply)
     assert "*[1]*" in text and ENRICHMENT_SENTENCE in text
-    buttons = json.loads(reply["blocks"])[-1] if isinstance(reply["blocks"], str) else reply["blocks"][-1]
+    buttons = (
+        json.loads(reply["blocks"])[-1] if isinstance(reply["blocks"], str) else reply["blocks"][-1]
+    )
     assert [e["action_id"] for e in buttons["elements"]] == ["feedback_up", "feedback_down"]
 
 
@@ -106,8 +108,11 @@ def test_a_follow_up_in_a_thread_reads_the_thread(live_server, fake_slack):
     first = f"{time.time() - 60:.6f}"
     fake_slack.thread = [
         {"user": "U1", "text": "<@UBOT> What did Araghchi say about enrichment?", "ts": first},
-        {"bot_id": "BBOT", "text": "Araghchi said Iran's right to enrichment is not negotiable.",
-         "ts": f"{time.time() - 50:.6f}"},  # fmt: skip
+        {
+            "bot_id": "BBOT",
+            "text": "Araghchi said Iran's right to enrichment is not negotiable.",
+            "ts": f"{time.time() - 50:.6f}",
+        },  # fmt: skip
         {"user": "U1", "text": "<@UBOT> and what about Rome?", "ts": f"{time.time():.6f}"},
     ]
     body, _, _ = _mention("and what about Rome?", thread_ts=first)
@@ -133,8 +138,15 @@ def test_feedback_button_is_stored(live_server, fake_slack):
         "team": {"id": "T1"},
         "channel": {"id": "C1"},
         "api_app_id": "A1",
-        "actions": [{"action_id": "feedback_up", "value": key, "type": "button",
-                     "block_id": "b1", "action_ts": f"{time.time():.6f}"}],  # fmt: skip
+        "actions": [
+            {
+                "action_id": "feedback_up",
+                "value": key,
+                "type": "button",
+                "block_id": "b1",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],  # fmt: skip
         "trigger_id": "t1",
     }
     form = urlencode({"payload": json.dumps(payload)})
@@ -144,7 +156,9 @@ def test_feedback_button_is_stored(live_server, fake_slack):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with sqlite3.connect(live_server.index_dir / "feedback.sqlite3") as db:
-            rows = db.execute("SELECT rating, channel FROM feedback WHERE channel = 'slack'").fetchall()
+            rows = db.execute(
+                "SELECT rating, channel FROM feedback WHERE channel = 'slack'"
+            ).fetchall()
         if rows:
             break
         time.sleep(0.3)

@@ -1,0 +1,164 @@
+"""The web chat in a real browser: headless Debian Chromium driven by Playwright.
+
+Screenshots of the chat in English and Arabic are saved under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENRICHMENT_SENTENCE
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+QUESTION_EN = "What did Araghchi say about enrichment?"
+QUESTION_AR = "ماذا قال عراقجي عن التخصيب؟"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "install Debian's chromium (make test does: see Makefile)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.console_errors = []
+    page.dialogs = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(live_server.url + "/")
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def _ask(page, question: str) -> None:
+    before = page.locator("#sources").inner_html()
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    page.wait_for_function(
+        "before => document.querySelector('#sources').innerHTML !== before"
+        " && document.querySelector('#sources .source, #sources .sources p')",
+        arg=before,
+        timeout=120_000,
+    )
+
+
+def _screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_english_question_shows_the_arabic_quote_right_to_left(page):
+    _ask(page, QUESTION_EN)
+    quote = page.locator("#sources #src-1 mark.quote, #sources mark.quote").filter(
+        has_text=ENRICHMENT_SENTENCE
+    )
+    quote.first.wait_for()
+    assert quote.first.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    marker = page.locator("#chat a.marker").first
+    assert marker.get_attribute("href") == "#src-1"
+    title = page.locator("#sources #src-1 header")
+    assert title.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    _screenshot(page, "chat-en.png")
+
+
+def test_arabic_interface_and_question(page):
+    page.locator("#ui-language label").filter(has_text="العربية").click()
+    page.get_by_text("سؤالك").first.wait_for()
+    _ask(page, QUESTION_AR)
+    page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
+    answer_line = page.locator("#chat .answer div").nth(1)
+    assert answer_line.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    _screenshot(page, "chat-ar.png")
+
+
+def test_thumbs_up_is_stored_in_the_feedback_table(page, live_server):
+    _ask(page, QUESTION_EN)
+    page.locator("#chat .answer").first.wait_for()
+    page.get_by_role("button", name="Like", exact=True).last.click()
+    page.locator("#notice").filter(has_text="feedback was saved").wait_for()
+    with sqlite3.connect(live_server.index_dir / "feedback.sqlite3") as db:
+        rows = db.execute(
+            "SELECT rating, question, citations FROM feedback WHERE channel = 'web'"
+        ).fetchall()
+    assert (1, QUESTION_EN) in [(rating, question) for rating, question, _ in rows]
+    assert any(ENRICHMENT_SENTENCE in citations for _, _, citations in rows)
+
+
+def test_empty_question_is_ignored_and_an_over_long_one_refused(page):
+    page.locator("#question textarea").fill("   ")
+    page.locator("#send").click()
+    time.sleep(1.5)
+    assert page.locator("#chat .message").count() == 0
+    page.locator("#question textarea").fill("x" * 2001)
+    page.locator("#send").click()
+    page.locator("#notice").filter(has_text="the limit is 2000").wait_for()
+    assert page.locator("#chat .answer").count() == 0
+
+
+def _add_article(page, title: str, text: str) -> None:
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#add-title textarea, #add-title input").first.fill(title)
+    page.locator("#add-text textarea").fill(text)
+    page.locator("#add-source textarea, #add-source input").first.fill("test-wire")
+    page.locator("#add-date textarea, #add-date input").first.fill("2026-11-28")
+    page.locator("#add-article").click()
+    page.locator("#library-notice").filter(has_text="Added").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Chat").click()
+
+
+def test_an_article_added_in_the_library_answers_questions(page):
+    marker = uuid.uuid4().hex[:6]
+    _add_article(
+        page,
+        f"Desalination plant {marker} opens in Jubail",
+        f"A new desalination plant named Qatrah-{marker} opened in Jubail on Thursday. "
+        "The operator said it will produce six hundred thousand cubic metres of water a day.",
+    )
+    _ask(page, f"How much water will the Qatrah-{marker} plant produce?")
+    page.locator("#sources .source").filter(has_text=f"Qatrah-{marker}").first.wait_for()
+
+
+def test_script_in_an_article_runs_nothing(page):
+    marker = uuid.uuid4().hex[:6]
+    hostile = (
+        f"Pelican festival {marker} <script>alert('xss')</script>"
+        "<img src=x onerror=\"alert('xss')\">"
+    )
+    _add_article(
+        page,
+        hostile,
+        f"The pelican festival {marker} drew many visitors to the lake. "
+        f"<script>alert('xss')</script> <img src=x onerror=\"alert('xss')\"> "
+        f"Organisers of festival {marker} counted twelve thousand guests.",
+    )
+    _ask(page, f"How many guests came to the pelican festival {marker}?")
+    page.locator("#sources .source").filter(has_text=marker).first.wait_for()
+    time.sleep(1)
+    assert page.dialogs == []
+    assert page.locator("#sources script, #sources img").count() == 0
+    assert "<script>alert('xss')</script>" in page.locator("#sources").inner_text()
+    assert not [e for e in page.console_errors if "xss" in e.lower()]
