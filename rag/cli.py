@@ -343,6 +343,68 @@ def serve_command(
     _run(body)
 
 
+@app.command("eval")
+def eval_command(
+    dataset: Annotated[
+        list[str], typer.Argument(help="DATASET (SQuAD .json or .jsonl), or: compare RUN_A RUN_B")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder, e.g. runs/NAME.")] = None,
+    index: Annotated[Path | None, typer.Option("--index", help="Evaluate this index.")] = None,
+    build_from_contexts: Annotated[
+        bool, typer.Option("--build-from-contexts", help="Index the dataset's paragraphs.")
+    ] = False,
+    contexts: Annotated[
+        Path | None, typer.Option("--contexts", help="Parallel SQuAD file giving the paragraphs.")
+    ] = None,
+    distractors: Annotated[
+        Path | None, typer.Option("--distractors", help="Articles added to the built index.")
+    ] = None,
+    distractor_limit: Annotated[int, typer.Option("--distractor-limit")] = 2000,
+    llm: Annotated[str | None, typer.Option("--llm", help="litellm model for answers.")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="litellm model as judge.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="First N questions.")] = None,
+    no_hidden: Annotated[
+        bool, typer.Option("--no-hidden-gold", help="Skip asking without the gold article.")
+    ] = False,
+    config: Config = None,
+):
+    """Evaluate answer accuracy; `rag eval compare RUN_A RUN_B` compares two runs."""
+
+    def body():
+        from rag.evaluation.datasets import load_dataset
+        from rag.evaluation.report import compare_runs, format_comparison
+        from rag.evaluation.runner import EvalOptions, load_run, run_evaluation
+
+        if dataset[0] == "compare":
+            if len(dataset) != 3:
+                raise _fail("usage: rag eval compare RUN_A RUN_B", 2)
+            typer.echo(format_comparison(compare_runs(load_run(dataset[1]), load_run(dataset[2]))))
+            return
+        if len(dataset) != 1:
+            raise _fail("give one dataset file (or: rag eval compare RUN_A RUN_B)", 2)
+        if out is None:
+            raise _fail("--out is required, e.g. --out runs/xquad-ar", 2)
+        if index is not None and build_from_contexts:
+            raise _fail("use --index or --build-from-contexts, not both", 2)
+        data = load_dataset(Path(dataset[0]), contexts=contexts)
+        options = EvalOptions(out, index, build_from_contexts, distractors, distractor_limit,
+                              llm, judge, limit, not no_hidden)  # fmt: skip
+        settings = _pipeline(config).settings
+        summary = run_evaluation(data, options, settings, sys.argv, progress=_stage_bar)
+        for name, value in summary["metrics"].items():
+            typer.echo(f"{name:<26} {value['mean']:.3f}  (n={value['n']})")
+        typer.echo(f"wrote {out}/results.jsonl, summary.json and report.html")
+
+    _run(body)
+
+
+def _stage_bar(label: str, total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="", file=sys.stderr, leave=False)
+    return lambda n=1: bar.update(n)
+
+
 @app.command("slack")
 def slack_command(
     socket: Annotated[
@@ -378,20 +440,23 @@ def feedback_export_command(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="JSONL file (default: standard output).")
     ] = None,
+    include_negative: Annotated[
+        bool, typer.Option("--include-negative", help="Also 👎 answers (no gold; for review).")
+    ] = False,
     index_dir: IndexDir = None,
     config: Config = None,
 ):
-    """Write the feedback as JSONL in the format `rag eval` reads."""
+    """Write 👍 answers as JSONL in the format `rag eval` reads."""
 
     def body():
         from rag.feedback import FeedbackStore
 
         store = FeedbackStore(Settings.load(config, index_dir=index_dir).index_dir)
         if out is None:
-            count = store.export(sys.stdout)
+            count = store.export(sys.stdout, include_negative=include_negative)
         else:
             with open(out, "w", encoding="utf-8") as handle:
-                count = store.export(handle)
+                count = store.export(handle, include_negative=include_negative)
         typer.echo(f"exported {count} rated answers", err=True)
 
     _run(body)

@@ -117,10 +117,16 @@ class FeedbackStore:
             values[6] = json.loads(values[6])
             yield FeedbackRow(*values)
 
-    def export(self, out) -> int:
-        """Write every row as an evaluation record, one JSON object a line; how many."""
+    def export(self, out, *, include_negative: bool = False) -> int:
+        """Write rated answers as evaluation records, one JSON object a line; how many.
+
+        👍 answers become questions whose gold answers are the quotes they cited; 👎 ones
+        (no gold known) only with ``include_negative``, for review rather than scoring.
+        """
         count = 0
         for row in self.rows():
+            if row.rating < 0 and not include_negative:
+                continue
             out.write(json.dumps(row.as_eval_record(), ensure_ascii=False) + "\n")
             count += 1
         return count

@@ -1,0 +1,1 @@
+"""Evaluating answer accuracy: datasets, metrics, the run itself, and its report."""

@@ -1,0 +1,161 @@
+"""Evaluation datasets: SQuAD-format JSON (XQuAD, ARCD, TyDi) and JSONL question files.
+
+SQuAD paragraphs become articles (``--build-from-contexts`` indexes them); each question
+knows its gold paragraph and the gold answer's offset in it. Parallel XQuAD files can be
+paired: questions from one language, paragraphs (and gold answers) from another.
+
+JSONL: one object a line with ``question``, ``answers`` (list of strings), and optionally
+``gold_article``, ``gold_url``, ``answerable`` (default true), ``lang``, ``id``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag.arabic import detect_language
+from rag.errors import RagError
+from rag.types import Article
+
+
+class DatasetError(RagError):
+    """A dataset file that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    answers: tuple[str, ...]  # gold answers; empty for unanswerable questions
+    lang: str
+    answerable: bool = True
+    gold_article: str | None = None
+    gold_url: str | None = None
+    answer_start: int | None = None  # offset of the first gold answer in the gold article
+
+
+@dataclass
+class Dataset:
+    name: str
+    questions: list[EvalQuestion]
+    contexts: list[Article] = field(default_factory=list)  # SQuAD paragraphs as articles
+
+
+def load_dataset(path: Path, *, contexts: Path | None = None) -> Dataset:
+    """A dataset from ``path`` (``.json``: SQuAD; ``.jsonl``: one question a line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
+    if path.suffix == ".jsonl":
+        if contexts is not None:
+            raise DatasetError("--contexts pairs SQuAD files; a JSONL dataset has no paragraphs")
+        return Dataset(path.stem, list(_jsonl_questions(path)))
+    if path.suffix == ".json":
+        return _squad(path, contexts)
+    raise DatasetError(f"{path}: expected a SQuAD .json or a .jsonl file")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{path}: line {err.lineno}: not valid JSON: {err.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise DatasetError(f'{path}: not SQuAD format (expected {{"data": [...]}})')
+    return data
+
+
+def _squad(path: Path, contexts: Path | None) -> Dataset:
+    questions_doc = _read_json(path)["data"]
+    contexts_doc = _read_json(contexts)["data"] if contexts else questions_doc
+    if len(questions_doc) != len(contexts_doc):
+        raise DatasetError(f"{path} and {contexts} are not parallel: different article counts")
+    name = path.stem if contexts is None else f"{path.stem}+{Path(contexts).stem}"
+    articles, questions = [], []
+    for a, (q_doc, c_doc) in enumerate(zip(questions_doc, contexts_doc, strict=True)):
+        q_pars, c_pars = _paragraphs(q_doc, path, a), _paragraphs(c_doc, contexts or path, a)
+        if len(q_pars) != len(c_pars):
+            raise DatasetError(f"{path}: data[{a}] is not parallel to {contexts}")
+        for p, (q_par, c_par) in enumerate(zip(q_pars, c_pars, strict=True)):
+            where = f"{path}: data[{a}].paragraphs[{p}]"
+            context = c_par.get("context")
+            if not isinstance(context, str) or not context.strip():
+                raise DatasetError(f"{where}: no context")
+            article_id = f"{path.stem.split('.')[0]}-{a}-{p}"
+            articles.append(Article(article_id, str(c_doc.get("title", "")), context,
+                                    source=path.stem.split(".")[0]))  # fmt: skip
+            gold = {qa.get("id"): qa for qa in c_par.get("qas", [])}
+            for qa in q_par.get("qas", []):
+                questions.append(_squad_question(qa, gold.get(qa.get("id"), qa), article_id, where))
+    return Dataset(name, questions, articles)
+
+
+def _paragraphs(doc: object, path: Path, index: int) -> list[dict]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("paragraphs"), list):
+        raise DatasetError(f"{path}: data[{index}] has no paragraphs list")
+    return doc["paragraphs"]
+
+
+def _squad_question(qa: dict, gold: dict, article_id: str, where: str) -> EvalQuestion:
+    if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
+        raise DatasetError(f"{where}: a question without 'question' text")
+    answers = gold.get("answers") or []
+    impossible = bool(gold.get("is_impossible", False)) or not answers
+    return EvalQuestion(
+        id=str(qa.get("id", "")),
+        question=qa["question"],
+        answers=tuple(a["text"] for a in answers if isinstance(a, dict) and "text" in a),
+        lang=detect_language(qa["question"]),
+        answerable=not impossible,
+        gold_article=article_id,
+        answer_start=None if impossible else answers[0].get("answer_start"),
+    )
+
+
+def _jsonl_questions(path: Path):
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path}: not UTF-8 text ({err.reason})") from None
+    count = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}: line {number}: not valid JSON: {err.msg}") from None
+        yield _jsonl_question(record, f"{path}: line {number}", number)
+        count += 1
+    if not count:
+        raise DatasetError(f"{path}: no questions")
+
+
+def _jsonl_question(record: object, where: str, number: int) -> EvalQuestion:
+    if not isinstance(record, dict):
+        raise DatasetError(f"{where}: expected a JSON object")
+    question = record.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise DatasetError(f"{where}: missing 'question'")
+    answers = record.get("answers", [])
+    if isinstance(answers, str):
+        answers = [answers]
+    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+        raise DatasetError(f"{where}: 'answers' must be a list of strings")
+    answerable = record.get("answerable")
+    if answerable is None:
+        answerable = bool(answers)
+    if not isinstance(answerable, bool):
+        raise DatasetError(f"{where}: 'answerable' must be true or false")
+    return EvalQuestion(
+        id=str(record.get("id", number)),
+        question=question,
+        answers=tuple(answers),
+        lang=record.get("lang") or detect_language(question),
+        answerable=answerable,
+        gold_article=record.get("gold_article") or None,
+        gold_url=record.get("gold_url") or None,
+    )

@@ -1,0 +1,239 @@
+"""`rag eval`: metric functions by hand, dataset readers, and a small end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from rag.evaluation import metrics as m
+from rag.evaluation.datasets import DatasetError, EvalQuestion, load_dataset
+from rag.evaluation.report import compare_runs
+from rag.evaluation.runner import citation_holds_answer, is_gold_chunk
+from rag.types import Chunk, Citation
+from tests.conftest import SHARED_DATA
+
+XQUAD_AR = SHARED_DATA / "qa" / "xquad-dev.ar.json"
+XQUAD_EN = SHARED_DATA / "qa" / "xquad-dev.en.json"
+
+
+# ----- metrics, against values computed by hand ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The Eiffel Tower!", "eiffel tower"),
+        ("  a  cat, an owl ", "cat owl"),
+        ("أَعْلَنَ الرَّئِيسُ", "اعلن الرييس"),  # diacritics; hamza on yeh folded
+        ("مدرسة «الأمل»؟", "مدرسه الامل"),  # ta marbuta, alef with hamza, Arabic punctuation
+        ("٢٠١٥ م", "2015 م"),  # Arabic-Indic digits
+        ("إلى مستشفى", "الي مستشفي"),  # alef with hamza below, alef maqsura
+    ],
+)
+def test_normalize_answer(text, expected):
+    assert m.normalize_answer(text) == expected
+
+
+def test_exact_match_and_f1_by_hand():
+    assert m.exact_match("The Eiffel tower.", ["eiffel tower", "x"]) == 1.0
+    assert m.exact_match("Eiffel", ["eiffel tower"]) == 0.0
+    # prediction "paris france city" vs gold "paris city": common 2; P=2/3, R=1 -> F1 0.8
+    assert m.token_f1("Paris, France city", ["Paris city"]) == pytest.approx(0.8)
+    # the best gold counts
+    assert m.token_f1("عام 2015", ["1990", "عام ٢٠١٥"]) == pytest.approx(1.0)
+    assert m.token_f1("nothing shared", ["other words"]) == 0.0
+
+
+def test_containment_respects_word_boundaries():
+    assert m.contains_answer("قال إنّ حق إيران في التخصيب", ["ايران"]) == 1.0
+    assert m.contains_answer("the category", ["cat"]) == 0.0
+    assert m.contains_answer("anything", [""]) == 0.0
+
+
+def test_ranking_metrics_by_hand():
+    assert m.recall_at(3, 5) == 1.0 and m.recall_at(6, 5) == 0.0 and m.recall_at(None, 5) == 0
+    assert m.reciprocal_rank(4) == 0.25 and m.reciprocal_rank(11) == 0.0
+    # relevant at ranks 2 and 4: DCG = 1/log2(3) + 1/log2(5); ideal = 1 + 1/log2(3)
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    assert m.ndcg_at([False, True, False, True], 10) == pytest.approx(dcg / (1 + 1 / math.log2(3)))
+    assert m.ndcg_at([False] * 5) == 0.0
+    assert m.percentile([10, 20, 30, 40], 50) == 25.0 and m.percentile([], 95) == 0.0
+
+
+def test_gold_chunk_and_citation_rules():
+    q = EvalQuestion("q1", "?", ("تخصيب",), "ar", gold_article="a1", answer_start=120)
+    assert is_gold_chunk(Chunk("a1:1", "a1", 1, "text", 100, 200, ()), q)
+    assert not is_gold_chunk(Chunk("a1:0", "a1", 0, "text", 0, 100, ()), q)
+    other_article = Chunk("b:0", "b", 0, "x", 0, 9, ())
+    assert not is_gold_chunk(other_article, q)
+    assert is_gold_chunk(other_article, q, ["a1:3"])  # a collapsed near-copy of the gold
+    covering = Citation(1, "a1", "a1:1", "t", "", "", "", "quote", 110, 130)
+    elsewhere = Citation(2, "a1", "a1:2", "t", "", "", "", "no answer here", 300, 330)
+    wrong_article = Citation(3, "a2", "a2:0", "t", "", "", "", "تخصيب", 0, 5)
+    assert citation_holds_answer(covering, q)
+    assert not citation_holds_answer(elsewhere, q)
+    assert not citation_holds_answer(wrong_article, q)
+
+
+# ----- dataset readers ----------------------------------------------------------------
+
+
+def test_squad_reader_and_parallel_pairing():
+    arabic = load_dataset(XQUAD_AR)
+    assert len(arabic.questions) == 612 and len(arabic.contexts) == 120
+    q = arabic.questions[0]
+    context = next(a for a in arabic.contexts if a.id == q.gold_article)
+    assert context.text[q.answer_start :].startswith(q.answers[0])
+    paired = load_dataset(XQUAD_EN, contexts=XQUAD_AR)
+    first = paired.questions[0]
+    assert first.lang == "en" and first.answers == q.answers  # gold from the Arabic side
+    assert paired.contexts[0].text == arabic.contexts[0].text
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_jsonl_reader(tmp_path):
+    path = _write(
+        tmp_path,
+        "qs.jsonl",
+        '{"question": "Who?", "answers": ["Araghchi"], "gold_article": "a1"}\n\n'
+        '{"question": "ماذا؟", "answers": [], "answerable": false, "id": "x"}\n',
+    )
+    questions = load_dataset(path).questions
+    assert [q.lang for q in questions] == ["en", "ar"]
+    assert questions[0].answerable and not questions[1].answerable and questions[1].id == "x"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        (
+            "bad.jsonl",
+            '{"question": "ok", "answers": []}\n{"question": \n',
+            "bad.jsonl: line 2: not valid JSON",
+        ),
+        ("bad.jsonl", '{"answers": ["x"]}\n', "bad.jsonl: line 1: missing 'question'"),
+        (
+            "bad.jsonl",
+            '{"question": "q", "answers": [1]}\n',
+            "line 1: 'answers' must be a list of strings",
+        ),
+        ("bad.jsonl", "\n\n", "bad.jsonl: no questions"),
+        ("bad.json", '{"data": [\n{"title": "x",\n]}', "bad.json: line 3: not valid JSON"),
+        ("bad.json", '{"version": 1}', "not SQuAD format"),
+        (
+            "bad.json",
+            '{"data": [{"paragraphs": [{"qas": []}]}]}',
+            "data[0].paragraphs[0]: no context",
+        ),
+        ("bad.csv", "question,answer\n", "expected a SQuAD .json or a .jsonl file"),
+    ],
+)
+def test_broken_datasets_get_a_clear_message(tmp_path, name, text, message):
+    with pytest.raises(DatasetError, match=None) as raised:
+        load_dataset(_write(tmp_path, name, text))
+    assert message in str(raised.value)
+
+
+def test_compare_lists_better_and_worse():
+    def row(qid, contains):
+        return {"id": qid, "question": qid, "answerable": True,
+                "metrics": {"contains_answer": contains, "f1": 0.0}}  # fmt: skip
+
+    a = ({"metrics": {"f1": {"mean": 0.5, "n": 2}}}, [row("q1", 0.0), row("q2", 1.0)])
+    b = ({"metrics": {"f1": {"mean": 0.75, "n": 2}}}, [row("q1", 1.0), row("q2", 0.0)])
+    result = compare_runs(a, b)
+    assert result["metrics"]["f1"]["delta"] == pytest.approx(0.25)
+    assert [x["id"] for x in result["better"]] == ["q1"]
+    assert [x["id"] for x in result["worse"]] == ["q2"]
+
+
+# ----- end to end ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_xquad(tmp_path_factory) -> Path:
+    """The first two paragraphs of the first two XQuAD-dev articles, in Arabic."""
+    data = json.loads(XQUAD_AR.read_text(encoding="utf-8"))
+    for article in data["data"]:
+        article["paragraphs"] = article["paragraphs"][:2]
+    data["data"] = data["data"][:2]
+    path = tmp_path_factory.mktemp("data") / "xquad-small.ar.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_end_to_end_eval_writes_results_and_a_report_that_opens(small_xquad, tmp_path, models_dir):
+    out = tmp_path / "runs" / "small"
+    result = CliRunner().invoke(
+        app,
+        ["eval", str(small_xquad), "--build-from-contexts", "--limit", "8", "--out", str(out)],
+        env={"RAG_MODELS_DIR": str(models_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 8
+    assert {"recall@5", "f1", "contains_answer", "citation_recall"} <= set(rows[0]["metrics"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["metrics"]["recall@20"]["mean"] > 0.5
+    assert summary["run"]["index"]["embedder"]["model"] and summary["run"]["git_commit"]
+
+    compared = CliRunner().invoke(app, ["eval", "compare", str(out), str(out)])
+    assert compared.exit_code == 0 and "0 questions better" in compared.output
+
+    _open_report_in_chromium(out / "report.html")
+
+
+def _open_report_in_chromium(report: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        table = page.locator("table.metrics").first
+        table.wait_for()
+        assert "recall@5" in table.inner_text() and "contains_answer" in table.inner_text()
+        assert page.locator("img[alt='recall at k']").evaluate("e => e.naturalWidth") > 0
+        browser.close()
+
+
+def test_eval_errors_are_one_line(tmp_path):
+    broken = _write(tmp_path, "broken.jsonl", "not json\n")
+    result = CliRunner().invoke(app, ["eval", str(broken), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "broken.jsonl: line 1: not valid JSON" in result.output
+    missing = CliRunner().invoke(app, ["eval", str(broken)])
+    assert missing.exit_code == 2 and "--out is required" in missing.output
+
+
+def test_exported_feedback_is_a_dataset_rag_eval_reads(tmp_path):
+    from rag.feedback import FeedbackStore
+    from rag.types import Answer
+
+    citation = Citation(1, "a1", "a1:0", "t", "wire", "2025-04-16", "", "quoted sentence", 3, 18)
+    answer = Answer("What did Araghchi say?", "«quoted sentence» [1]", [citation], [], [],
+                    "en", "en", False, "extractive")  # fmt: skip
+    store = FeedbackStore(tmp_path)
+    store.record(answer, 1, channel="web")
+    store.record(answer, -1, channel="slack")
+    with open(tmp_path / "liked.jsonl", "w", encoding="utf-8") as out:
+        assert store.export(out) == 1  # 👍 only: a 👎 has no gold answer to score against
+    questions = load_dataset(tmp_path / "liked.jsonl").questions
+    assert questions[0].answers == ("quoted sentence",) and questions[0].gold_article == "a1"
+    with open(tmp_path / "all.jsonl", "w", encoding="utf-8") as out:
+        assert store.export(out, include_negative=True) == 2
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert rows[1]["feedback"]["rating"] == -1 and rows[1]["feedback"]["channel"] == "slack"
