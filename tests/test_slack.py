@@ -177,3 +177,44 @@ def test_long_answers_are_split_within_slack_limits():
     joined = " ".join(b["text"]["text"] for b in sections[:-1])
     assert joined.split() == long_text.split()
     assert "<https://x.org/a|T>" in sections[-1]["text"]["text"]
+
+
+def test_the_ask_slash_command_answers_in_a_thread(live_server, fake_slack):
+    channel = f"C{uuid.uuid4().hex[:8].upper()}"
+    form = urlencode({
+        "command": "/ask", "text": "What did Araghchi say about enrichment?",
+        "channel_id": channel, "user_id": "U1", "team_id": "T1",
+        "response_url": "http://127.0.0.1:9/unused", "trigger_id": "t1",
+    })  # fmt: skip
+    headers = _signed(form)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    started = time.monotonic()
+    assert _post(live_server, form, headers).status_code == 200
+    assert time.monotonic() - started < 3
+    posts = fake_slack.wait_for(lambda m: m.get("channel") == channel and m.get("thread_ts"))
+    assert ENRICHMENT_SENTENCE in _text_of(posts[0])
+    heading = [
+        m for m in fake_slack.posted() if m.get("channel") == channel and not m.get("thread_ts")
+    ]
+    assert "asked: What did Araghchi say about enrichment?" in heading[0]["text"]
+
+
+def test_a_direct_message_is_answered_and_bot_messages_are_not(live_server, fake_slack):
+    def message(text: str, **extra) -> tuple[str, str]:
+        ts = f"{time.time():.6f}"
+        event = {"type": "message", "channel_type": "im", "channel": "D1", "user": "U1",
+                 "text": text, "ts": ts, **extra}  # fmt: skip
+        body = {"team_id": "T1", "api_app_id": "A1", "type": "event_callback", "event": event,
+                "event_id": f"Ev{uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
+                "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}]}  # fmt: skip
+        return json.dumps(body), ts
+
+    body, ts = message("What did Araghchi say about enrichment?")
+    assert _post(live_server, body, _signed(body)).status_code == 200
+    assert ENRICHMENT_SENTENCE in _text_of(
+        fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
+    )
+    own, own_ts = message("an answer the bot posted", bot_id="BBOT")
+    assert _post(live_server, own, _signed(own)).status_code == 200
+    time.sleep(2)
+    assert not [m for m in fake_slack.posted() if m.get("thread_ts") == own_ts]

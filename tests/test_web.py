@@ -162,3 +162,22 @@ def test_script_in_an_article_runs_nothing(page):
     assert page.locator("#sources script, #sources img").count() == 0
     assert "<script>alert('xss')</script>" in page.locator("#sources").inner_text()
     assert not [e for e in page.console_errors if "xss" in e.lower()]
+
+
+def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
+    marker = uuid.uuid4().hex[:6]
+    good = tmp_path / f"oasis-{marker}.txt"
+    good.write_text(
+        f"Oasis {marker} reopens\nThe Oasis-{marker} garden reopened after three years of work.",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Caf\xe9 title\nna\xefve text".encode("latin-1"))
+    page.get_by_role("tab", name="Library").click()
+    for path, expected in ((bad, "not UTF-8"), (good, "Added: ingested 1")):
+        if path is good:  # take the refused file away first
+            page.locator("#upload button[aria-label='Clear']").click()
+        page.locator("#upload input[type=file]").set_input_files(str(path))
+        page.locator("#upload").filter(has_text=path.stem).wait_for()
+        page.locator("#add-file").click()
+        page.locator("#library-notice").filter(has_text=expected).wait_for(timeout=60_000)
