@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answering import MAX_QUESTION_CHARS
-from rag.errors import ArticleNotFoundError, RagError
+from rag.errors import ArticleNotFoundError, IndexWriteError, RagError
 from rag.retrieval import Filters
 from rag.service import Service
 from rag.settings import Settings
@@ -241,6 +241,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def not_found(request, err):
         return _error_response(404, "article_not_found", str(err))
 
+    @app.exception_handler(IndexWriteError)
+    async def unwritable(request, err):
+        return _error_response(503, "index_unwritable", str(err), {"Retry-After": "60"})
+
     @app.exception_handler(RagError)
     async def rag_error(request, err):
         return _error_response(400, "request_failed", str(err))
@@ -300,17 +304,21 @@ def api_router(service: Service) -> APIRouter:
     access = Access(settings)
     metrics = Metrics()
     answering = threading.BoundedSemaphore(settings.max_concurrent_answers)
+    writing = threading.BoundedSemaphore(4)  # writes are serialised: a short queue, then 503
     router = APIRouter()
 
     def count(endpoint: str, status: int = 200) -> None:
         metrics.requests.labels(endpoint, str(status)).inc()
 
+    def slot(semaphore, endpoint: str):
+        if not semaphore.acquire(blocking=False):
+            count(endpoint, 503)
+            raise ApiError(503, "overloaded", f"too many {endpoint} requests in progress; "
+                           "retry shortly", {"Retry-After": "1"})  # fmt: skip
+        return semaphore
+
     def answer_slot():
-        if not answering.acquire(blocking=False):
-            count("ask", 503)
-            raise ApiError(503, "overloaded", "too many answers in progress; retry shortly",
-                           {"Retry-After": "1"})  # fmt: skip
-        return answering
+        return slot(answering, "ask")
 
     @router.get("/healthz", tags=["health"])
     def healthz():
@@ -319,7 +327,8 @@ def api_router(service: Service) -> APIRouter:
     @router.get("/readyz", tags=["health"])
     def readyz():
         stats = service.stats()
-        return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"]}
+        return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"],
+                "vectors": stats["vectors"]}  # fmt: skip
 
     @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics_endpoint():
@@ -345,7 +354,11 @@ def api_router(service: Service) -> APIRouter:
     @router.post("/v1/search", tags=["search"])
     def search(body: SearchIn, _: str = Depends(access.reader)):
         filters = body.filters.to_filters() if body.filters else None
-        result = service.search(body.query, k=body.k, filters=filters)
+        held = slot(answering, "search")
+        try:
+            result = service.search(body.query, k=body.k, filters=filters)
+        finally:
+            held.release()
         count("search")
         return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings}
 
@@ -358,7 +371,11 @@ def api_router(service: Service) -> APIRouter:
     def add_articles(body: ArticleIn | ArticlesIn, _: str = Depends(access.admin)):
         """Ingest one article, or ``{"articles": [...]}``; searchable when this returns."""
         items = body.articles if isinstance(body, ArticlesIn) else [body]
-        report = service.add_records([item.model_dump() for item in items], origin="api")
+        held = slot(writing, "ingest")
+        try:
+            report = service.add_records([item.model_dump() for item in items], origin="api")
+        finally:
+            held.release()
         count("ingest", 201)
         return report.as_dict()
 

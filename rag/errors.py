@@ -25,5 +25,13 @@ class IndexNotFoundError(RagError):
     """There is no index in the folder the user named."""
 
 
+class IndexExistsError(RagError):
+    """An index was to be created where one already is."""
+
+
 class ArticleNotFoundError(RagError):
     """No article has the id the user gave."""
+
+
+class IndexWriteError(RagError):
+    """The index folder cannot be written (disk full, read-only); nothing was changed."""

@@ -16,6 +16,7 @@ from rag.arabic import tokenize
 from rag.chunking import ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder
+from rag.errors import IndexExistsError
 from rag.settings import Settings
 from rag.store import IndexStore, PreparedArticle, manifest_for
 from rag.types import Article, Chunk
@@ -92,11 +93,14 @@ def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: boo
     options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
     if rebuild:
         IndexStore.remove(folder)
-    if IndexStore.exists(folder):
-        store = IndexStore.open(folder)
-        store.check_compatible(embedder.describe(), chunking=chunking, **options)
-        return store
-    return IndexStore.create(folder, manifest_for(embedder.describe(), chunking, **options))
+    if not IndexStore.exists(folder):
+        try:
+            return IndexStore.create(folder, manifest_for(embedder.describe(), chunking, **options))
+        except IndexExistsError:
+            pass  # another ingest created it a moment ago: write into that one
+    store = IndexStore.open(folder)
+    store.check_compatible(embedder.describe(), chunking=chunking, **options)
+    return store
 
 
 def chunking_params(settings: Settings) -> ChunkingParams:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import documents
 from rag.answering import Answerer
 from rag.documents import LoadFailure
+from rag.errors import IndexWriteError
 from rag.feedback import FeedbackStore
 from rag.ingest import Indexer, IngestReport, ingest_records
 from rag.pipeline import Pipeline
@@ -107,7 +110,7 @@ class Service:
 
     def add_articles(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
         """Index articles now (one writer at a time); failures are counted, never raised."""
-        with self._write_lock:
+        with self._write_lock, _writes_reported():
             return ingest_records(records, self.indexer)
 
     def add_records(self, records: Iterable[dict], origin: str) -> IngestReport:
@@ -122,7 +125,7 @@ class Service:
         return self.add_articles(documents.load_file(Path(path)))
 
     def delete(self, article_id: str) -> int:
-        with self._write_lock, self.store.writer():
+        with self._write_lock, _writes_reported(), self.store.writer():
             removed = self.store.delete(article_id)
             self.store.save_derived()
         return removed
@@ -139,3 +142,15 @@ class Service:
     def close(self) -> None:
         self.feedback.close()
         self.store.close()
+
+
+@contextmanager
+def _writes_reported():
+    """A write the disk refuses becomes one clear error; SQLite has rolled it back."""
+    try:
+        yield
+    except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as err:
+        log.error("index write failed: %s", err)
+        raise IndexWriteError(
+            f"the index cannot be written ({err}); nothing was changed, and reading still works"
+        ) from None

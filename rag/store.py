@@ -34,7 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.errors import (
+    ArticleNotFoundError,
+    IndexExistsError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    RagError,
+)
 from rag.types import Article, Chunk, Span
 
 log = logging.getLogger(__name__)
@@ -122,10 +128,13 @@ class IndexStore:
     def create(cls, folder: Path, manifest: dict) -> IndexStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        if (folder / MANIFEST).exists():
-            raise RagError(f"{folder} already holds an index; open it, or rebuild it")
         manifest = {"format_version": FORMAT_VERSION, **manifest}
-        _write_json_atomically(folder / MANIFEST, manifest)
+        try:  # exclusive: of two processes creating one index at once, exactly one wins
+            _create_json(folder / MANIFEST, manifest)
+        except FileExistsError:
+            raise IndexExistsError(
+                f"{folder} already holds an index; open it, or rebuild it"
+            ) from None
         return cls(folder, manifest)
 
     @classmethod
@@ -315,17 +324,27 @@ class IndexStore:
                 self.save_derived()
 
     @_synchronized
-    def save_derived(self) -> None:
-        """Bring BM25 up to date and write the derived files, atomically, stamped."""
+    def save_derived(self) -> bool:
+        """Bring BM25 up to date and write the derived files, atomically, stamped.
+
+        ``False`` when they cannot be written (disk full, read-only folder): what SQLite
+        committed is kept and served from memory, and the files are rebuilt on next open.
+        """
         import faiss
 
         if self._bm25_stale:
             self._rebuild_bm25()
         temporary = self.folder / (VECTORS + ".tmp")
-        faiss.write_index(self._faiss, str(temporary))
-        os.replace(temporary, self.folder / VECTORS)
-        self._save_bm25()
-        _write_json_atomically(self.folder / DERIVED, {"generation": self.generation()})
+        try:
+            faiss.write_index(self._faiss, str(temporary))
+            os.replace(temporary, self.folder / VECTORS)
+            self._save_bm25()
+            _write_json_atomically(self.folder / DERIVED, {"generation": self.generation()})
+        except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
+            log.warning("derived files not saved (%s); rebuilt when next opened", err)
+            temporary.unlink(missing_ok=True)
+            return False
+        return True
 
     def _rebuild_faiss(self):
         index = _new_faiss_index(self.dimension)
@@ -558,6 +577,18 @@ def _write_json_atomically(path: Path, data: dict) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(temporary, path)
+
+
+def _create_json(path: Path, data: dict) -> None:
+    """Write ``path`` complete, or raise ``FileExistsError`` if it is already there."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=path.name, suffix=".new", delete=False, encoding="utf-8"
+    ) as temporary:
+        temporary.write(json.dumps(data, indent=2, ensure_ascii=False))
+    try:
+        os.link(temporary.name, path)
+    finally:
+        os.unlink(temporary.name)
 
 
 def manifest_for(embedder: dict, chunking: dict, **options) -> dict:

@@ -41,7 +41,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(index_dir: Path, seeds: Path, log: Path, **settings: str) -> LiveServer:
+def start_server(
+    index_dir: Path, seeds: Path, log: Path, *, preexec=None, **settings: str
+) -> LiveServer:
     """Start ``rag serve`` (it builds the index from ``seeds``) and wait until it is ready."""
     port = free_port()
     env = {
@@ -55,7 +57,9 @@ def start_server(index_dir: Path, seeds: Path, log: Path, **settings: str) -> Li
     command = [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir),
                "--port", str(port), "--seeds", str(seeds)]  # fmt: skip
     handle = open(log, "w")  # noqa: SIM115 - the process writes to it until stopped
-    process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=preexec
+    )
     server = LiveServer(f"http://127.0.0.1:{port}", index_dir, process, log)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
