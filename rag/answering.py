@@ -9,6 +9,7 @@ the extractive answer, with a note saying why.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from rag.types import Answer, Citation, Claim, Hit, Sentence
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+# C0/C1 controls except tab and newline; bidi embeddings, overrides and isolates
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -215,9 +218,13 @@ class Answerer:
 
 
 def validate_question(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
+    """The question without control and bidi-override characters (they carry no meaning for
+    search, and can disguise text); ``ValueError`` if it is empty or too long."""
+    if not isinstance(question, str):
         raise ValueError("the question is empty")
-    question = question.strip()
+    question = _INVISIBLE.sub("", question).strip()
+    if not question:
+        raise ValueError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(
             f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"

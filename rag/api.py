@@ -234,7 +234,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, err: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            err.status_code, "http_error"
+        )
         return _error_response(err.status_code, code, str(err.detail), err.headers)
 
     @app.exception_handler(ArticleNotFoundError)

@@ -26,6 +26,7 @@ CONTENT_FIELDS = ("content", "text", "body")
 DATE_FIELDS = ("date", "date_extracted")
 SUFFIXES = (".txt", ".md", ".json", ".jsonl", ".jsonl.gz", ".html", ".htm")
 _SPACES = re.compile(r"\s+")
+TOO_DEEP = "JSON nested too deeply to be an article"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ def _load_json(text: str, origin: str) -> Iterator[Article | LoadFailure]:
     except json.JSONDecodeError as err:
         message = f"broken JSON at line {err.lineno} column {err.colno}: {err.msg}"
         raise DocumentError(message) from None
+    except RecursionError:
+        raise DocumentError(TOO_DEEP) from None
     if isinstance(data, dict):
         yield make_article(data, origin)
     elif isinstance(data, list):
@@ -133,6 +136,9 @@ def _load_jsonl(path: Path, *, compressed: bool) -> Iterator[Article | LoadFailu
                     record = json.loads(_decode(raw))
                 except json.JSONDecodeError as err:
                     yield LoadFailure(origin, f"broken JSON: {err.msg} (column {err.colno})")
+                    continue
+                except RecursionError:
+                    yield LoadFailure(origin, TOO_DEEP)
                     continue
                 except DocumentError as err:
                     yield LoadFailure(origin, str(err))

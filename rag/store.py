@@ -53,7 +53,6 @@ BM25_DIR = "bm25"
 DERIVED = "derived.json"
 
 
-
 def _synchronized(method):
     """One thread at a time: a server shares one store between its request threads."""
 

@@ -8,12 +8,19 @@ right-to-left and English left-to-right, whatever the page's own direction.
 from __future__ import annotations
 
 import re
-from html import escape
+from html import escape as _escape_html
 
 from rag.types import Answer, Article, Citation
 
 PASSAGE_CONTEXT_CHARS = 280  # shown either side of a quoted sentence
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# bidi embeddings, overrides and isolates from a web page could make text read as another
+# text; the page shows it without them (the stored article keeps them).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def escape(text: str, quote: bool = True) -> str:
+    return _escape_html(_BIDI_CONTROLS.sub("", text), quote=quote)
 
 
 def answer_html(answer: Answer, labels: dict[str, str]) -> str:

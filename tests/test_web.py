@@ -181,3 +181,11 @@ def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
         page.locator("#upload").filter(has_text=path.stem).wait_for()
         page.locator("#add-file").click()
         page.locator("#library-notice").filter(has_text=expected).wait_for(timeout=60_000)
+
+
+def test_html_and_bidi_controls_in_a_question_run_nothing(page):
+    _ask(page, f"<img src=x onerror=\"alert('q')\"> \u202e{QUESTION_EN}")
+    page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
+    time.sleep(1)
+    assert page.dialogs == []
+    assert page.locator("#chat img[src='x']").count() == 0
