@@ -285,7 +285,11 @@ def _respond(service, text, chat, given, sources, start, end, lang):
         yield gr.update(), chat, given, gr.update(), str(err)
         return
     history = _history(given)
-    chat = [*chat, {"role": "user", "content": escape(question)}, {"role": "assistant", "content": "…"}]
+    chat = [
+        *chat,
+        {"role": "user", "content": escape(question)},
+        {"role": "assistant", "content": "…"},
+    ]
     yield "", chat, given, gr.update(), ""
     partial = ""
     try:
