@@ -6,7 +6,9 @@ each hit carries the sentence of its chunk that best matches the question.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -62,6 +64,7 @@ class Retriever:
     rerank_by_sentence: bool = True
 
     def __post_init__(self):
+        self._sentence_vectors = _SentenceVectors(self.embedder)
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
         if self.candidates < 1:
@@ -144,16 +147,44 @@ class Retriever:
         sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]
         if not sentences:
             return
-        vectors = self.embedder.embed_passages(
-            [
-                f"{h.chunk.title}\n{s.text}" if self.embed_titles and h.chunk.title else s.text
-                for h, s in sentences
-            ]
-        )
+        texts = [
+            f"{h.chunk.title}\n{s.text}" if self.embed_titles and h.chunk.title else s.text
+            for h, s in sentences
+        ]
+        vectors = self._sentence_vectors.embed(texts)
         for (hit, sentence), score in zip(sentences, vectors @ query_vector, strict=True):
             hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
+
+
+class _SentenceVectors:
+    """Passage vectors of sentences, kept for the most recently used ones.
+
+    Popular stories are asked about again and again; embedding their sentences once saves
+    most of a question's encoder time. Bounded, so memory stays flat.
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 20_000):
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = dict(zip(missing, self.embedder.embed_passages(missing), strict=True))
+            known.update(fresh)
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        return np.vstack([known[t] for t in texts])
 
 
 def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
