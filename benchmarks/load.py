@@ -16,7 +16,6 @@ import argparse
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -98,7 +97,7 @@ def drive(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
         "p99_ms": _pct(ok, 99),
         "statuses": {str(k): v for k, v in Counter(s for _, s, _ in records).items()},
         "by_kind": {str(k): v for k, v in Counter(k for k, _, _ in records).items()},
-        "failures": sum(1 for _, s, _ in records if not (s in (200, 201, 429, 503))),
+        "failures": sum(1 for _, s, _ in records if s not in (200, 201, 429, 503)),
     }
 
 
