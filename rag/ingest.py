@@ -18,7 +18,7 @@ from rag.documents import LoadFailure
 from rag.embeddings import Embedder
 from rag.errors import IndexExistsError
 from rag.settings import Settings
-from rag.store import IndexStore, PreparedArticle, manifest_for
+from rag.store import IndexStore, PreparedArticle, VectorIndexOptions, manifest_for
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -93,14 +93,26 @@ def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: boo
     options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
     if rebuild:
         IndexStore.remove(folder)
+    vectors = vector_index_options(settings)
     if not IndexStore.exists(folder):
+        manifest = manifest_for(embedder.describe(), chunking, **options)
         try:
-            return IndexStore.create(folder, manifest_for(embedder.describe(), chunking, **options))
+            return IndexStore.create(folder, manifest, vectors)
         except IndexExistsError:
             pass  # another ingest created it a moment ago: write into that one
-    store = IndexStore.open(folder)
+    store = IndexStore.open(folder, vectors)
     store.check_compatible(embedder.describe(), chunking=chunking, **options)
     return store
+
+
+def vector_index_options(settings: Settings) -> VectorIndexOptions:
+    return VectorIndexOptions(
+        kind=settings.index_type,
+        hnsw_min_vectors=settings.hnsw_min_vectors,
+        hnsw_m=settings.hnsw_m,
+        hnsw_ef_search=settings.hnsw_ef_search,
+        mmap=settings.mmap_index,
+    )
 
 
 def chunking_params(settings: Settings) -> ChunkingParams:

@@ -11,7 +11,14 @@ from rag.citations import CitationChecker
 from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.generation import Generator, LLMConfig
-from rag.ingest import Indexer, IngestReport, chunking_params, ingest, open_or_create_store
+from rag.ingest import (
+    Indexer,
+    IngestReport,
+    chunking_params,
+    ingest,
+    open_or_create_store,
+    vector_index_options,
+)
 from rag.prompts import Prompts
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -46,7 +53,7 @@ class Pipeline:
 
     def open_store(self) -> IndexStore:
         """The existing index, checked against the embedder."""
-        store = IndexStore.open(self.settings.index_dir)
+        store = IndexStore.open(self.settings.index_dir, vector_index_options(self.settings))
         store.check_compatible(self.embedder.describe())
         return store
 

@@ -63,6 +63,13 @@ class Settings:
     stemming: bool = True
     # order the hits shown by their best sentence's similarity (see docs/benchmarks.md)
     rerank_by_sentence: bool = True
+    # dense search: "auto" (exact below hnsw_min_vectors, HNSW above), "flat" or "hnsw"
+    index_type: str = "auto"
+    hnsw_min_vectors: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    # open the saved vectors memory-mapped and read-only (several servers share one copy)
+    mmap_index: bool = False
     # answers
     prompts_dir: Path = field(default_factory=lambda: _PACKAGE_ROOT / "prompts")
     answer_max_sentences: int = 3
@@ -107,6 +114,9 @@ class Settings:
             "rrf_k",
             "answer_max_sentences",
             "port",
+            "hnsw_min_vectors",
+            "hnsw_m",
+            "hnsw_ef_search",
             "rate_limit_per_minute",
             "max_body_bytes",
             "max_concurrent_answers",
@@ -114,6 +124,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.index_type not in ("auto", "flat", "hnsw"):
+            raise ConfigError(f"index_type must be auto, flat or hnsw, got {self.index_type!r}")
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
         if not 0 < self.duplicate_threshold <= 1:

@@ -39,6 +39,7 @@ from rag.errors import (
     IndexExistsError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     RagError,
 )
 from rag.types import Article, Chunk, Span
@@ -99,6 +100,33 @@ class PreparedArticle:
     tokens: list[list[str]]
 
 
+@dataclass(frozen=True)
+class VectorIndexOptions:
+    """How the dense vectors are searched (derived files only: SQLite keeps the vectors).
+
+    ``flat`` is exact; ``hnsw`` is approximate and much faster at millions of vectors (its
+    recall against exact search is in docs/benchmarks.md); ``auto`` is flat below
+    ``hnsw_min_vectors`` and HNSW above. ``mmap`` opens the saved index memory-mapped and
+    read-only, so several server processes share one copy in the page cache.
+    """
+
+    kind: str = "auto"
+    hnsw_min_vectors: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    mmap: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ("auto", "flat", "hnsw"):
+            raise ValueError(f"index type must be auto, flat or hnsw, got {self.kind!r}")
+
+    def kind_for(self, vectors: int) -> str:
+        if self.kind != "auto":
+            return self.kind
+        return "hnsw" if vectors >= self.hnsw_min_vectors else "flat"
+
+
 class IndexStore:
     """One index folder. Open with ``IndexStore.open`` or ``IndexStore.create``.
 
@@ -107,9 +135,10 @@ class IndexStore:
     [(12, 0.83), ...]
     """
 
-    def __init__(self, folder: Path, manifest: dict):
+    def __init__(self, folder: Path, manifest: dict, vectors: VectorIndexOptions | None = None):
         self.folder = Path(folder)
         self.manifest = manifest
+        self.vector_options = vectors or VectorIndexOptions()
         self.dimension = int(manifest["embedder"]["dimension"])
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False)
@@ -124,7 +153,9 @@ class IndexStore:
     # ----- opening ---------------------------------------------------------------------
 
     @classmethod
-    def create(cls, folder: Path, manifest: dict) -> IndexStore:
+    def create(
+        cls, folder: Path, manifest: dict, vectors: VectorIndexOptions | None = None
+    ) -> IndexStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         manifest = {"format_version": FORMAT_VERSION, **manifest}
@@ -134,11 +165,11 @@ class IndexStore:
             raise IndexExistsError(
                 f"{folder} already holds an index; open it, or rebuild it"
             ) from None
-        return cls(folder, manifest)
+        return cls(folder, manifest, vectors)
 
     @classmethod
-    def open(cls, folder: Path) -> IndexStore:
-        return cls(Path(folder), cls.read_manifest(folder))
+    def open(cls, folder: Path, vectors: VectorIndexOptions | None = None) -> IndexStore:
+        return cls(Path(folder), cls.read_manifest(folder), vectors)
 
     @staticmethod
     def read_manifest(folder: Path) -> dict:
@@ -203,6 +234,13 @@ class IndexStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _check_writable(self) -> None:
+        if self.vector_options.mmap:
+            raise IndexWriteError(
+                f"{self.folder} is open memory-mapped and read-only (mmap_index); "
+                "write through a process that opens it writable"
+            )
+
     @_synchronized
     def article_state(self, article_id: str, content_key: str) -> str:
         """``new``, ``unchanged``, ``changed`` (same id, new content) or ``duplicate``."""
@@ -219,6 +257,7 @@ class IndexStore:
     @_synchronized
     def add(self, prepared: Sequence[PreparedArticle]) -> None:
         """Store articles (replacing any with the same id) in one transaction."""
+        self._check_writable()
         if not prepared:
             return
         added_rows, added_vectors, removed_rows = [], [], []
@@ -237,6 +276,7 @@ class IndexStore:
     @_synchronized
     def delete(self, article_id: str) -> int:
         """Remove an article everywhere; the number of chunks removed."""
+        self._check_writable()
         with self._db:
             if not self._db.execute(
                 "SELECT 1 FROM articles WHERE id = ?", (article_id,)
@@ -308,12 +348,21 @@ class IndexStore:
 
     def _load_derived(self) -> None:
         stamp = _read_json(self.folder / DERIVED)
-        if stamp.get("generation") == self.generation() and (self.folder / VECTORS).exists():
+        current = stamp.get("generation") == self.generation() and (self.folder / VECTORS).exists()
+        wanted = self.vector_options.kind_for(int(stamp.get("vectors", 0)))
+        if current and stamp.get("index_type", "flat") == wanted:
             import faiss
 
-            self._faiss = faiss.read_index(str(self.folder / VECTORS))
+            flags = faiss.IO_FLAG_MMAP if self.vector_options.mmap else 0
+            self._faiss = faiss.read_index(str(self.folder / VECTORS), flags)
+            self._configure_search()
             self._load_bm25()
             self._bm25_stale = False
+        elif self.vector_options.mmap:
+            raise IndexWriteError(
+                f"the derived files of {self.folder} are missing or out of date; open it once "
+                "writable (e.g. `rag stats`) to rebuild them, then memory-map it"
+            )
         else:
             if self.generation():
                 log.info("derived files of %s are behind the database: rebuilding", self.folder)
@@ -338,15 +387,33 @@ class IndexStore:
             faiss.write_index(self._faiss, str(temporary))
             os.replace(temporary, self.folder / VECTORS)
             self._save_bm25()
-            _write_json_atomically(self.folder / DERIVED, {"generation": self.generation()})
+            _write_json_atomically(self.folder / DERIVED, {
+                "generation": self.generation(), "vectors": int(self._faiss.ntotal),
+                "index_type": self.index_type,
+            })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
             log.warning("derived files not saved (%s); rebuilt when next opened", err)
             temporary.unlink(missing_ok=True)
             return False
         return True
 
+    @property
+    def index_type(self) -> str:
+        import faiss
+
+        inner = faiss.downcast_index(self._faiss.index)
+        return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+    def _configure_search(self) -> None:
+        import faiss
+
+        inner = faiss.downcast_index(self._faiss.index)
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = self.vector_options.hnsw_ef_search
+
     def _rebuild_faiss(self):
-        index = _new_faiss_index(self.dimension)
+        count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        index = _new_faiss_index(self.dimension, self.vector_options, count)
         for rows, vectors in self._iter_vectors():
             index.add_with_ids(vectors, rows)
         return index
@@ -363,7 +430,9 @@ class IndexStore:
             self._faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
 
     def _faiss_remove(self, rows: list[int]) -> None:
-        if rows:
+        # HNSW cannot remove vectors: a deleted row stays in the graph until the next
+        # rebuild, and dense_search drops rows that SQLite no longer has.
+        if rows and self.index_type == "flat":
             self._faiss.remove_ids(np.asarray(rows, dtype=np.int64))
 
     def _rebuild_bm25(self) -> None:
@@ -421,7 +490,18 @@ class IndexStore:
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         scores, rows = self._faiss.search(query, min(n, self._faiss.ntotal), params=params)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+        found = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+        if self.index_type != "flat":
+            found = self._without_deleted(found)
+        return found
+
+    def _without_deleted(self, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        rows = [r for r, _ in found]
+        marks = ", ".join("?" * len(rows))
+        alive = {
+            r for (r,) in self._db.execute(f"SELECT row FROM chunks WHERE row IN ({marks})", rows)
+        }
+        return [(r, s) for r, s in found if r in alive]
 
     @_synchronized
     def bm25_search(
@@ -559,9 +639,14 @@ def _quiet_bm25s():
     return bm25s
 
 
-def _new_faiss_index(dimension: int):
+def _new_faiss_index(dimension: int, options: VectorIndexOptions, vectors: int):
     import faiss
 
+    if options.kind_for(vectors) == "hnsw":
+        inner = faiss.IndexHNSWFlat(dimension, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = options.hnsw_ef_construction
+        inner.hnsw.efSearch = options.hnsw_ef_search
+        return faiss.IndexIDMap2(inner)
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
