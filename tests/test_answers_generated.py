@@ -1,6 +1,7 @@
 """Generated answers through litellm against a real OpenAI-compatible server on 127.0.0.1."""
 
 import re
+import time
 
 import pytest
 
@@ -112,9 +113,11 @@ def test_failures_fall_back_to_the_extractive_answer(seed_pipeline, llm, reply, 
     llm.reply = lambda body: reply
     answerer = answerer_for(seed_pipeline, llm, timeout=1)
     streamed = reply.drop_after is not None
+    started = time.monotonic()
     answer = answerer.answer(
         "ماذا قال عراقجي عن تخصيب اليورانيوم؟", on_token=(lambda t: None) if streamed else None
     )
+    assert time.monotonic() - started < 15  # bounded by the 1 s timeout and the retries
     assert answer.mode == "extractive"
     assert any(
         note.startswith(why) and note.endswith("this is a quotation-based answer instead.")

@@ -157,3 +157,30 @@ def test_two_ingests_at_once_are_serialised_and_lose_nothing(tmp_path):
     data = json.loads(stats.stdout)
     assert data["articles"] == 24 and data["chunks"] == data["vectors"]
     _consistent(index_dir)
+
+
+def test_a_hanging_language_model_still_answers_through_the_api(tmp_path):
+    from tests.fake_llm import FakeLLM, Reply
+
+    llm = FakeLLM().start()
+    llm.reply = lambda body: Reply("never in time", delay=30)
+    server = start_server(
+        tmp_path / "index", SEEDS, tmp_path / "server.log",
+        llm_model="openai/test-model", llm_api_base=llm.api_base, llm_api_key="sk-test",
+        llm_timeout="1", llm_retries="0",
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=server.url, timeout=60, headers=_auth(READ_KEY)) as http:
+            started = time.monotonic()
+            answer = http.post(
+                "/v1/ask", json={"question": "What did Araghchi say about enrichment?"}
+            )
+            assert time.monotonic() - started < 20
+            body = answer.json()
+            assert answer.status_code == 200 and body["mode"] == "extractive"
+            assert any("language model failed" in note for note in body["notes"])
+            assert body["citations"]
+        assert "sk-test" not in server.log.read_text()
+    finally:
+        server.stop()
+        llm.stop()
