@@ -184,3 +184,23 @@ def test_a_hanging_language_model_still_answers_through_the_api(tmp_path):
     finally:
         server.stop()
         llm.stop()
+
+
+def test_a_read_only_replica_refuses_writes_and_keeps_answering(tmp_path, e5_embedder):
+    from rag.ingest import ingest
+
+    index_dir = tmp_path / "index"
+    pipeline = make_pipeline(index_dir, e5_embedder)
+    ingest([SEEDS], pipeline.indexer())
+    server = start_server(index_dir, SEEDS, tmp_path / "server.log", mmap_index="true")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            refused = http.post("/v1/articles", json=_article("ro"), headers=_auth(ADMIN_KEY))
+            assert refused.status_code == 503
+            assert refused.json()["error"]["code"] == "index_unwritable"
+            assert "read-only" in refused.json()["error"]["message"]
+            asked = http.post("/v1/ask", json={"question": "What did Araghchi say about enrichment?"},
+                              headers=_auth(READ_KEY))  # fmt: skip
+            assert asked.status_code == 200 and asked.json()["citations"]
+    finally:
+        server.stop()
