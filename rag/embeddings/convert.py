@@ -273,9 +273,15 @@ def convert(model_file: Path, out_dir: Path, source_sha256: str) -> Path:
                 indent=2,
             )
         )
+        if (out_dir / "rag_conversion.json").exists():
+            return out_dir  # another process finished the same conversion meanwhile
         if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
+            shutil.rmtree(out_dir)  # an incomplete folder, never a finished one
+        try:
+            staging.rename(out_dir)
+        except OSError:  # another process renamed its copy into place first
+            if not (out_dir / "rag_conversion.json").exists():
+                raise
     finally:
         if staging.exists():
             shutil.rmtree(staging)
