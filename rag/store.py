@@ -230,6 +230,10 @@ class IndexStore:
         with open(self.folder / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
+                with self._lock:
+                    if self.generation() != self._generation_seen:
+                        # another process wrote since we loaded: build on its state, not ours
+                        self._load_derived()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -272,6 +276,7 @@ class IndexStore:
         self._faiss_remove(removed_rows)
         self._faiss_add(np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors))
         self._bm25_stale = True
+        self._generation_seen = self.generation()
 
     @_synchronized
     def delete(self, article_id: str) -> int:
@@ -286,6 +291,7 @@ class IndexStore:
             self._bump_generation()
         self._faiss_remove(rows)
         self._bm25_stale = True
+        self._generation_seen = self.generation()
         return len(rows)
 
     def _delete_rows(self, article_id: str) -> list[int]:
@@ -347,6 +353,7 @@ class IndexStore:
     # ----- derived files: FAISS and BM25 -------------------------------------------------
 
     def _load_derived(self) -> None:
+        self._generation_seen = self.generation()
         stamp = _read_json(self.folder / DERIVED)
         current = stamp.get("generation") == self.generation() and (self.folder / VECTORS).exists()
         wanted = self.vector_options.kind_for(int(stamp.get("vectors", 0)))
