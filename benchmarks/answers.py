@@ -83,9 +83,9 @@ def main():
     args = parser.parse_args()
     pipeline = Pipeline(Settings.load(index_dir=args.index_dir))
     answerer = pipeline.answerer()
-    _, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "xquad", "ar")
+    _, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
     _, xq_en = squad_articles_and_questions(
-        DATA / "qa/xquad-dev.en.json", "xquad", "en", contexts=DATA / "qa/xquad-dev.ar.json"
+        DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
     )
     results = {}
     for name, questions, setting in (

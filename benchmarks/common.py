@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.documents import make_article
+from rag.evaluation.datasets import load_dataset
 from rag.ingest import Indexer, ingest_records
-from rag.types import Article
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NEWS = DATA / "news" / "saudinewsnet-2015.jsonl.gz"
@@ -27,45 +27,17 @@ class Question:
     language: str
 
 
-def squad_articles_and_questions(
-    path: Path, prefix: str, language: str, contexts: Path | None = None
-):
-    """Paragraphs of a SQuAD file as articles, and its questions with their gold paragraph.
-
-    With ``contexts``, questions come from ``path`` and paragraphs from the parallel file
-    (XQuAD English questions over Arabic paragraphs).
-    """
-    questions_data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    contexts_data = json.loads((contexts or path).read_text(encoding="utf-8"))["data"]
-    articles, questions = [], []
-    for a, (q_doc, c_doc) in enumerate(zip(questions_data, contexts_data, strict=True)):
-        for p, (q_par, c_par) in enumerate(
-            zip(q_doc["paragraphs"], c_doc["paragraphs"], strict=True)
-        ):
-            article_id = f"{prefix}-{a}-{p}"
-            articles.append(
-                Article(
-                    id=article_id,
-                    title=c_doc.get("title", ""),
-                    text=c_par["context"],
-                    source=prefix,
-                )
-            )
-            # answers come from the contexts' file: they are what the passages contain
-            gold = {qa["id"]: qa["answers"] for qa in c_par["qas"]}
-            for qa in q_par["qas"]:
-                answers = gold[qa["id"]]
-                questions.append(
-                    Question(
-                        qa["id"],
-                        qa["question"],
-                        article_id,
-                        answers[0]["answer_start"],
-                        tuple(x["text"] for x in answers),
-                        language,
-                    )
-                )
-    return articles, questions
+def squad_articles_and_questions(path: Path, language: str, contexts: Path | None = None):
+    """Paragraphs of a SQuAD file as articles, and its questions with their gold paragraph
+    (read by ``rag eval``'s own reader; with ``contexts``, paragraphs and gold answers come
+    from that parallel file: XQuAD English questions over Arabic paragraphs)."""
+    dataset = load_dataset(path, contexts=contexts)
+    questions = [
+        Question(q.id, q.question, q.gold_article, q.answer_start, q.answers, language)
+        for q in dataset.questions
+        if q.answerable
+    ]
+    return dataset.contexts, questions
 
 
 def news_articles(limit: int | None = None, skip: int = 0):

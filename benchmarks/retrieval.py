@@ -139,11 +139,11 @@ def main():
         overrides["embed_titles"] = False
     pipeline = Pipeline(Settings.load(**overrides))
 
-    xq_articles, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "xquad", "ar")
+    xq_articles, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
     _, xq_en = squad_articles_and_questions(
-        DATA / "qa/xquad-dev.en.json", "xquad", "en", contexts=DATA / "qa/xquad-dev.ar.json"
+        DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
     )
-    arcd_articles, arcd = squad_articles_and_questions(DATA / "qa/arcd-train.json", "arcd", "ar")
+    arcd_articles, arcd = squad_articles_and_questions(DATA / "qa/arcd-train.json", "ar")
     if args.reuse and (args.index_dir / "manifest.json").exists():
         store, chunks, seconds = pipeline.open_store(), None, None
     else:
