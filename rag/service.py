@@ -11,7 +11,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from rag.errors import IndexWriteError
 from rag.feedback import FeedbackStore
 from rag.ingest import Indexer, IngestReport, ingest_records
 from rag.pipeline import Pipeline
-from rag.retrieval import Filters, Retriever
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore
 from rag.types import Answer, Article
@@ -68,19 +68,10 @@ class Service:
     def settings(self) -> Settings:
         return self.pipeline.settings
 
-    def ask(
-        self,
-        question: str,
-        *,
-        history: list[dict] | None = None,
-        k: int | None = None,
-        filters: Filters | None = None,
-        language: str | None = None,
-        on_token: Callable[[str], None] | None = None,
-    ) -> Answer:
-        return self.answerer.answer(
-            question, history=history, k=k, filters=filters, language=language, on_token=on_token
-        )
+    def ask(self, question: str, **options) -> Answer:
+        """``Answerer.answer``: options are ``history``, ``k``, ``filters``, ``language``
+        and ``on_token``."""
+        return self.answerer.answer(question, **options)
 
     def ask_streaming(self, question: str, **options) -> Iterator[str | Answer]:
         """The answer's tokens as they are written, then the ``Answer`` itself.
@@ -105,8 +96,9 @@ class Service:
             raise outcome["error"]
         yield outcome["answer"]
 
-    def search(self, query: str, *, k: int | None = None, filters: Filters | None = None):
-        return self.retriever.search(query, k=k, filters=filters)
+    def search(self, query: str, **options):
+        """``Retriever.search``: options are ``k`` and ``filters``."""
+        return self.retriever.search(query, **options)
 
     def add_articles(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
         """Index articles now (one writer at a time); failures are counted, never raised."""

@@ -9,22 +9,21 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
+from tests.loopback import LoopbackServer, QuietHandler
 
-class FakeSlack:
+
+class FakeSlack(LoopbackServer):
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
         self.thread: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        super().__init__(self._handler())
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return f"{self.root}/api/"
 
     def posted(self, method: str = "chat.postMessage") -> list[dict]:
         with self._lock:
@@ -40,17 +39,10 @@ class FakeSlack:
             time.sleep(0.2)
         raise AssertionError(f"no matching chat.postMessage within {timeout} s: {self.calls}")
 
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 method = self.path.rsplit("/", 1)[-1]
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
