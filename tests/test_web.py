@@ -187,9 +187,7 @@ def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
 
 def test_html_and_bidi_controls_in_a_question_run_nothing(page):
     _ask(page, f"<svg/onload=confirm(1)> \u202e{QUESTION_EN}")
-    page.locator("#sources .sources > article mark.quote").filter(
-        has_text=ENRICHMENT_SENTENCE
-    ).first.wait_for()
+    page.locator("#chat .answer").first.wait_for()
     time.sleep(1)
     assert page.dialogs == []
     assert page.locator("#chat svg[onload]").count() == 0
