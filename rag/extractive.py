@@ -40,15 +40,17 @@ class ExtractiveAnswerer:
         candidates = self._scored(question, hits)
         if not candidates:
             return Selection([], 0.0, abstained=True)
-        best_score, best_hit, best = candidates[0]
-        threshold = self.threshold_for(question, best.text)
-        if best.score < threshold:
-            return Selection([], best.score, abstained=True)
+        # each sentence against its own threshold: an English sentence that is close but not
+        # close enough must not hide an Arabic one that answers an English question
+        passing = [c for c in candidates if c[2].score >= self.threshold_for(question, c[2].text)]
+        if not passing:
+            return Selection([], candidates[0][2].score, abstained=True)
+        best_score, best_hit, best = passing[0]
         picks = [(best_hit, best)]
-        for score, hit, sentence in candidates[1:]:
+        for score, hit, sentence in passing[1:]:
             if len(picks) == self.max_sentences or score < best_score - self.margin:
                 break
-            if sentence.score >= threshold and not _repeats(sentence, picks):
+            if not _repeats(sentence, picks):
                 picks.append((hit, sentence))
         return Selection(picks, best.score, abstained=False)
 

@@ -126,3 +126,20 @@ def test_rag_ask_json(seed_pipeline):
     assert payload["abstained"] is True and payload["mode"] == "extractive"
     assert payload["citations"] == [] and payload["question_language"] == "en"
     assert ENRICHMENT_SENTENCE not in payload["text"]
+
+
+def test_each_sentence_meets_its_own_threshold():
+    """A near-miss English sentence must not hide an Arabic one that passes the cross-language
+    threshold (found when an English article sat beside the seed in the shared test server)."""
+    from rag.extractive import ExtractiveAnswerer
+    from rag.types import Chunk, Hit, Sentence
+
+    english = Sentence("The port authority said ships may dock at night.", 0, 48, score=0.79)
+    arabic = Sentence(ENRICHMENT_SENTENCE, 0, len(ENRICHMENT_SENTENCE), score=0.77)
+    hits = [
+        Hit(Chunk("e:0", "e", 0, english.text, 0, 48, ()), 0.5, sentences=[english]),
+        Hit(Chunk("a:0", "a", 0, arabic.text, 0, arabic.end, ()), 0.4, sentences=[arabic]),
+    ]
+    selection = ExtractiveAnswerer().select("What did Araghchi say about enrichment?", hits)
+    assert not selection.abstained
+    assert [sentence.text for _, sentence in selection.picks] == [ENRICHMENT_SENTENCE]
