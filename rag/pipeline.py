@@ -126,4 +126,8 @@ class Pipeline:
         """Build the index from ``seeds`` when there is none yet; ``None`` if there was one."""
         if IndexStore.exists(self.settings.index_dir):
             return None
-        return ingest([seeds], self.indexer())
+        indexer = self.indexer()
+        try:
+            return ingest([seeds], indexer)
+        finally:
+            indexer.store.close()  # callers open their own store afterwards
