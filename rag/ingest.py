@@ -91,9 +91,9 @@ def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: boo
     folder = settings.index_dir
     chunking = asdict(chunking_params(settings))
     options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
-    if rebuild:
-        IndexStore.remove(folder)
     vectors = vector_index_options(settings)
+    if rebuild:
+        IndexStore.remove(folder, vectors)
     if not IndexStore.exists(folder):
         manifest = manifest_for(embedder.describe(), chunking, **options)
         try:
@@ -112,6 +112,10 @@ def vector_index_options(settings: Settings) -> VectorIndexOptions:
         hnsw_m=settings.hnsw_m,
         hnsw_ef_search=settings.hnsw_ef_search,
         mmap=settings.mmap_index,
+        store=settings.vector_store,
+        milvus_uri=settings.milvus_uri,
+        milvus_collection=settings.milvus_collection,
+        milvus_token=settings.milvus_token,
     )
 
 

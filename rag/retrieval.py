@@ -17,23 +17,9 @@ import numpy as np
 from rag.arabic import detect_language, tokenize
 from rag.embeddings import Embedder
 from rag.store import IndexStore
-from rag.types import Hit
+from rag.types import Filters, Hit
 
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict a search to some sources and/or a date range (inclusive, ISO dates)."""
-
-    sources: tuple[str, ...] = ()
-    date_from: str | None = None
-    date_to: str | None = None
-    exclude_articles: tuple[str, ...] = ()  # e.g. to ask a question without its article
-
-    def __post_init__(self):
-        for name in ("date_from", "date_to"):
-            value = getattr(self, name)
-            if value is not None and not _looks_like_iso_date(value):
-                raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
+__all__ = ["Filters", "Retriever", "SearchResult"]
 
 
 @dataclass
@@ -93,7 +79,7 @@ class Retriever:
             query_vector = self.embedder.embed_query(query)
         clock.lap("embed_query")
         n = max(self.candidates, 4 * k)
-        dense = self.store.dense_search(query_vector, n, allowed)
+        dense = self.store.dense_search(query_vector, n, allowed, filters)
         clock.lap("dense")
         lexical = self.store.bm25_search(tokenize(query, stem=self.stemming), n, allowed)
         clock.lap("bm25")
@@ -198,16 +184,6 @@ def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
-
-
-def _looks_like_iso_date(value: str) -> bool:
-    from datetime import date
-
-    try:
-        date.fromisoformat(value[:10])
-    except ValueError:
-        return False
-    return True
 
 
 class _Clock:

@@ -11,6 +11,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class Service:
     indexer: Indexer
     feedback: FeedbackStore
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _last_reload_check: float = field(default=0.0, repr=False)
 
     @classmethod
     def start(cls, settings: Settings, *, seeds: Path | None = None) -> Service:
@@ -71,6 +73,7 @@ class Service:
     def ask(self, question: str, **options) -> Answer:
         """``Answerer.answer``: options are ``history``, ``k``, ``filters``, ``language``
         and ``on_token``."""
+        self.pick_up_new_version()
         return self.answerer.answer(question, **options)
 
     def ask_streaming(self, question: str, **options) -> Iterator[str | Answer]:
@@ -98,7 +101,21 @@ class Service:
 
     def search(self, query: str, **options):
         """``Retriever.search``: options are ``k`` and ``filters``."""
+        self.pick_up_new_version()
         return self.retriever.search(query, **options)
+
+    def pick_up_new_version(self) -> bool:
+        """Serve what another process (an ingest, or the writer of a read-only replica's
+        index) has committed since; looked for at most every ``reload_seconds``."""
+        interval = self.settings.reload_seconds
+        now = time.monotonic()
+        if not interval or now - self._last_reload_check < interval:
+            return False
+        self._last_reload_check = now
+        if self.store.refresh():
+            log.info("picked up index version %d", self.store.generation())
+            return True
+        return False
 
     def add_articles(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
         """Index articles now (one writer at a time); failures are counted, never raised."""
@@ -126,6 +143,7 @@ class Service:
         return self.store.article(article_id)
 
     def stats(self) -> dict:
+        self.pick_up_new_version()
         return self.store.stats()
 
     def sources(self) -> list[str]:

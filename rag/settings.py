@@ -70,6 +70,15 @@ class Settings:
     hnsw_ef_search: int = 128
     # open the saved vectors memory-mapped and read-only (several servers share one copy)
     mmap_index: bool = False
+    # a read-only server looks this often (seconds) for a newer index version; 0 = never
+    reload_seconds: float = 2.0
+    # where dense vectors are searched: "faiss" (embedded) or "milvus" (through pymilvus)
+    vector_store: str = "faiss"
+    # a Milvus Lite file (ending in .db; "" = milvus.db in the index folder) or a server
+    # address such as http://milvus:19530
+    milvus_uri: str = ""
+    milvus_collection: str = ""  # "" = one named after the index
+    milvus_token: str = field(default="", repr=False)
     # answers
     prompts_dir: Path = field(default_factory=lambda: _PACKAGE_ROOT / "prompts")
     answer_max_sentences: int = 3
@@ -126,6 +135,10 @@ class Settings:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.index_type not in ("auto", "flat", "hnsw"):
             raise ConfigError(f"index_type must be auto, flat or hnsw, got {self.index_type!r}")
+        if self.vector_store not in ("faiss", "milvus"):
+            raise ConfigError(f"vector_store must be faiss or milvus, got {self.vector_store!r}")
+        if self.reload_seconds < 0:
+            raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
         if not 0 < self.duplicate_threshold <= 1:

@@ -5,9 +5,10 @@ Layout of an index folder (format 1)::
     manifest.json   format version, embedder (backend, model, weights sha256, dimension),
                     chunking parameters, tokenizer options
     index.sqlite    articles, chunks (offsets, sentence spans, BM25 tokens, vector), meta
-    vectors.faiss   dense vectors by chunk row id  (derived; rebuilt from SQLite if stale)
+    vectors.faiss   dense vectors by chunk row id  (derived; rebuilt from SQLite if stale),
+                    or a Milvus collection instead (``rag.vectors.milvus_index``)
     bm25/           bm25s index over the chunks    (derived; rebuilt from SQLite if stale)
-    derived.json    the SQLite generation the derived files were built from
+    derived.json    the SQLite generation the derived files (and Milvus) were built from
     .lock           held by a writer, so two ingests run one after the other
 
 SQLite is the source of truth. Each write is one transaction that bumps a generation
@@ -26,9 +27,10 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 
@@ -42,7 +44,9 @@ from rag.errors import (
     IndexWriteError,
     RagError,
 )
-from rag.types import Article, Chunk, Span
+from rag.types import Article, Chunk, Filters, Span
+from rag.vectors import RowMeta, VectorIndex
+from rag.vectors.faiss_index import FaissVectors
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +120,16 @@ class VectorIndexOptions:
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
     mmap: bool = False
+    store: str = "faiss"  # or "milvus"
+    milvus_uri: str = ""  # a Milvus Lite file or a server address; default: in the folder
+    milvus_collection: str = ""  # default: one named after the index
+    milvus_token: str = field(default="", repr=False)
 
     def __post_init__(self):
         if self.kind not in ("auto", "flat", "hnsw"):
             raise ValueError(f"index type must be auto, flat or hnsw, got {self.kind!r}")
+        if self.store not in ("faiss", "milvus"):
+            raise ValueError(f"vector store must be faiss or milvus, got {self.store!r}")
 
     def kind_for(self, vectors: int) -> str:
         if self.kind != "auto":
@@ -145,7 +155,7 @@ class IndexStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._faiss = None
+        self._vectors: VectorIndex | None = None
         self._bm25 = None
         self._bm25_rows = np.zeros(0, dtype=np.int64)
         self._load_derived()
@@ -158,7 +168,7 @@ class IndexStore:
     ) -> IndexStore:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"format_version": FORMAT_VERSION, **manifest}
+        manifest = {"format_version": FORMAT_VERSION, "uid": uuid.uuid4().hex, **manifest}
         try:  # exclusive: of two processes creating one index at once, exactly one wins
             _create_json(folder / MANIFEST, manifest)
         except FileExistsError:
@@ -196,8 +206,13 @@ class IndexStore:
         return (Path(folder) / MANIFEST).exists()
 
     @staticmethod
-    def remove(folder: Path) -> None:
-        """Delete an index folder's files (used by --rebuild)."""
+    def remove(folder: Path, vectors: VectorIndexOptions | None = None) -> None:
+        """Delete an index folder's files, and its Milvus collection (used by --rebuild)."""
+        if vectors and vectors.store == "milvus" and IndexStore.exists(folder):
+            manifest = IndexStore.read_manifest(folder)
+            milvus = _connect_milvus(folder, _uid(folder, manifest), manifest, vectors)
+            milvus.drop()
+            milvus.close()
         for name in (MANIFEST, DATABASE, DATABASE + "-wal", DATABASE + "-shm", VECTORS, DERIVED):
             (Path(folder) / name).unlink(missing_ok=True)
         shutil.rmtree(Path(folder) / BM25_DIR, ignore_errors=True)
@@ -219,7 +234,14 @@ class IndexStore:
                     f"not {value!r}; rebuild it with `rag ingest PATH --rebuild`"
                 )
 
+    @property
+    def uid(self) -> str:
+        """Names this index to an external vector store (older indexes: by their path)."""
+        return _uid(self.folder, self.manifest)
+
     def close(self) -> None:
+        if hasattr(self._vectors, "close"):
+            self._vectors.close()
         self._db.close()
 
     # ----- writing ---------------------------------------------------------------------
@@ -264,7 +286,7 @@ class IndexStore:
         self._check_writable()
         if not prepared:
             return
-        added_rows, added_vectors, removed_rows = [], [], []
+        added_rows, added_vectors, added_meta, removed_rows = [], [], [], []
         with self._db:
             for item in prepared:
                 removed_rows += self._delete_rows(item.article.id)
@@ -272,9 +294,13 @@ class IndexStore:
                 rows = self._insert_chunks(item)
                 added_rows += rows
                 added_vectors.append(item.vectors)
+                a = item.article
+                added_meta += [RowMeta(a.id, a.source, a.date)] * len(rows)
             self._bump_generation()
-        self._faiss_remove(removed_rows)
-        self._faiss_add(np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors))
+        self._vectors.remove(removed_rows)
+        self._vectors.add(
+            np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors), added_meta
+        )
         self._bm25_stale = True
         self._generation_seen = self.generation()
 
@@ -289,7 +315,7 @@ class IndexStore:
                 raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
             rows = self._delete_rows(article_id)
             self._bump_generation()
-        self._faiss_remove(rows)
+        self._vectors.remove(rows)
         self._bm25_stale = True
         self._generation_seen = self.generation()
         return len(rows)
@@ -355,28 +381,55 @@ class IndexStore:
     def _load_derived(self) -> None:
         self._generation_seen = self.generation()
         stamp = _read_json(self.folder / DERIVED)
-        current = stamp.get("generation") == self.generation() and (self.folder / VECTORS).exists()
-        wanted = self.vector_options.kind_for(int(stamp.get("vectors", 0)))
-        if current and stamp.get("index_type", "flat") == wanted:
-            import faiss
-
-            flags = faiss.IO_FLAG_MMAP if self.vector_options.mmap else 0
-            self._faiss = faiss.read_index(str(self.folder / VECTORS), flags)
-            self._configure_search()
-            self._load_bm25()
-            self._bm25_stale = False
-        elif self.vector_options.mmap:
+        current = stamp.get("generation") == self._generation_seen
+        if self.vector_options.mmap and not (current and (self.folder / BM25_DIR).exists()):
             raise IndexWriteError(
                 f"the derived files of {self.folder} are missing or out of date; open it once "
                 "writable (e.g. `rag stats`) to rebuild them, then memory-map it"
             )
+        if hasattr(self._vectors, "close"):
+            self._vectors.close()
+        self._vectors = self._open_vectors(stamp, current)
+        if current and (self.folder / BM25_DIR).exists():
+            self._load_bm25()
+            self._bm25_stale = False
         else:
             if self.generation():
                 log.info("derived files of %s are behind the database: rebuilding", self.folder)
-            self._faiss = self._rebuild_faiss()
             self._bm25_stale = True
             if self.generation():
                 self.save_derived()
+
+    def _open_vectors(self, stamp: dict, current: bool) -> VectorIndex:
+        options = self.vector_options
+        if options.store == "milvus":
+            return self._open_milvus(stamp, current)
+        wanted = options.kind_for(int(stamp.get("vectors", 0)))
+        path = self.folder / VECTORS
+        if current and path.exists() and stamp.get("index_type", "flat") == wanted:
+            return FaissVectors.read(path, mmap=options.mmap, ef_search=options.hnsw_ef_search)
+        if options.mmap:
+            raise IndexWriteError(f"{path} is missing or out of date; open the index writable")
+        count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return FaissVectors.build(
+            self.dimension, options.kind_for(count), self._iter_vectors(),
+            m=options.hnsw_m, ef_construction=options.hnsw_ef_construction,
+            ef_search=options.hnsw_ef_search,
+        )  # fmt: skip
+
+    def _open_milvus(self, stamp: dict, current: bool) -> VectorIndex:
+        options = self.vector_options
+        vectors = _connect_milvus(self.folder, self.uid, self.manifest, options)
+        if not (current and stamp.get("vector_store") == vectors.identity):
+            if options.mmap:
+                raise IndexWriteError(
+                    f"Milvus collection {vectors.identity} is behind {self.folder}; open the "
+                    "index writable once to bring it up to date"
+                )
+            log.info("bringing %s up to date with %s", vectors.identity, self.folder)
+            wanted = {r for (r,) in self._db.execute("SELECT row FROM chunks")}
+            vectors.sync(wanted, self._iter_vectors())
+        return vectors
 
     @_synchronized
     def save_derived(self) -> bool:
@@ -385,62 +438,50 @@ class IndexStore:
         ``False`` when they cannot be written (disk full, read-only folder): what SQLite
         committed is kept and served from memory, and the files are rebuilt on next open.
         """
-        import faiss
-
         if self._bm25_stale:
             self._rebuild_bm25()
-        temporary = self.folder / (VECTORS + ".tmp")
         try:
-            faiss.write_index(self._faiss, str(temporary))
-            os.replace(temporary, self.folder / VECTORS)
+            if isinstance(self._vectors, FaissVectors):
+                self._vectors.write(self.folder / VECTORS)
             self._save_bm25()
             _write_json_atomically(self.folder / DERIVED, {
-                "generation": self.generation(), "vectors": int(self._faiss.ntotal),
+                "generation": self.generation(), "vectors": self._vectors.count(),
                 "index_type": self.index_type,
+                "vector_store": getattr(self._vectors, "identity", "faiss"),
             })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
             log.warning("derived files not saved (%s); rebuilt when next opened", err)
-            temporary.unlink(missing_ok=True)
             return False
+        return True
+
+    @_synchronized
+    def refresh(self) -> bool:
+        """Pick up what another process committed since we loaded (a read-only replica's
+        reload). Only once that writer has also saved the derived files: until then the
+        previous version keeps being served whole."""
+        generation = self.generation()
+        if generation == self._generation_seen:
+            return False
+        if _read_json(self.folder / DERIVED).get("generation") != generation:
+            return False
+        self._load_derived()
         return True
 
     @property
     def index_type(self) -> str:
-        import faiss
-
-        inner = faiss.downcast_index(self._faiss.index)
-        return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
-
-    def _configure_search(self) -> None:
-        import faiss
-
-        inner = faiss.downcast_index(self._faiss.index)
-        if isinstance(inner, faiss.IndexHNSW):
-            inner.hnsw.efSearch = self.vector_options.hnsw_ef_search
-
-    def _rebuild_faiss(self):
-        count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        index = _new_faiss_index(self.dimension, self.vector_options, count)
-        for rows, vectors in self._iter_vectors():
-            index.add_with_ids(vectors, rows)
-        return index
+        return self._vectors.kind
 
     def _iter_vectors(self, batch: int = 50_000):
-        cursor = self._db.execute("SELECT row, vector FROM chunks ORDER BY row")
+        """(rows, vectors, metadata) of every chunk, in row order."""
+        cursor = self._db.execute(
+            "SELECT c.row, c.vector, a.id, a.source, a.date FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id ORDER BY c.row"
+        )
         while rows := cursor.fetchmany(batch):
-            ids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
-            vectors = np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32)
-            yield ids, vectors.reshape(len(rows), self.dimension)
-
-    def _faiss_add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        if len(rows):
-            self._faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
-
-    def _faiss_remove(self, rows: list[int]) -> None:
-        # HNSW cannot remove vectors: a deleted row stays in the graph until the next
-        # rebuild, and dense_search drops rows that SQLite no longer has.
-        if rows and self.index_type == "flat":
-            self._faiss.remove_ids(np.asarray(rows, dtype=np.int64))
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            meta = [RowMeta(*r[2:]) for r in rows]
+            yield ids, vectors.reshape(len(rows), self.dimension), meta
 
     def _rebuild_bm25(self) -> None:
         bm25s = _quiet_bm25s()
@@ -485,20 +526,16 @@ class IndexStore:
 
     @_synchronized
     def dense_search(
-        self, vector: np.ndarray, n: int, allowed: np.ndarray | None = None
+        self,
+        vector: np.ndarray,
+        n: int,
+        allowed: np.ndarray | None = None,
+        filters: Filters | None = None,
     ) -> list[tuple[int, float]]:
-        """The ``n`` nearest chunk rows by inner product, optionally only ``allowed`` rows."""
-        import faiss
-
-        if self._faiss.ntotal == 0 or n < 1 or (allowed is not None and not len(allowed)):
-            return []
-        query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        scores, rows = self._faiss.search(query, min(n, self._faiss.ntotal), params=params)
-        found = [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
-        if self.index_type != "flat":
+        """The ``n`` nearest chunk rows by inner product, only ``allowed`` rows (FAISS) or
+        those matching ``filters`` (Milvus evaluates them itself)."""
+        found = self._vectors.search(vector, n, allowed, filters)
+        if self.index_type == "hnsw" and found:
             found = self._without_deleted(found)
         return found
 
@@ -622,7 +659,8 @@ class IndexStore:
             "index_dir": str(self.folder),
             "articles": count("SELECT COUNT(*) FROM articles").fetchone()[0],
             "chunks": count("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            "vectors": int(self._faiss.ntotal),
+            "vectors": self._vectors.count(),
+            "vector_store": getattr(self._vectors, "identity", "faiss"),
             "sources": {source or "(none)": n for source, n in sources},
             "months": dict(months),
             "first_date": first or "",
@@ -646,15 +684,20 @@ def _quiet_bm25s():
     return bm25s
 
 
-def _new_faiss_index(dimension: int, options: VectorIndexOptions, vectors: int):
-    import faiss
+def _uid(folder: Path, manifest: dict) -> str:
+    return manifest.get("uid") or uuid.uuid5(uuid.NAMESPACE_URL, str(folder.resolve())).hex
 
-    if options.kind_for(vectors) == "hnsw":
-        inner = faiss.IndexHNSWFlat(dimension, options.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = options.hnsw_ef_construction
-        inner.hnsw.efSearch = options.hnsw_ef_search
-        return faiss.IndexIDMap2(inner)
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+def _connect_milvus(folder: Path, uid: str, manifest: dict, options: VectorIndexOptions):
+    from rag.vectors.milvus_index import MilvusVectors
+
+    return MilvusVectors.connect(
+        options.milvus_uri or str(folder / "milvus.db"),
+        options.milvus_collection or f"rag_{uid[:16]}",
+        int(manifest["embedder"]["dimension"]),
+        owner=f"rag index {uid}",
+        token=options.milvus_token,
+    )
 
 
 def _read_json(path: Path) -> dict:

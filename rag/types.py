@@ -134,3 +134,29 @@ class Answer:
         fields["uncited"] = [Citation(**c) for c in data["uncited"]]
         fields["claims"] = [Claim(**c) for c in data["claims"]]
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to some sources and/or a date range (inclusive, ISO dates)."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+    exclude_articles: tuple[str, ...] = ()  # e.g. to ask a question without its article
+
+    def __post_init__(self):
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and not _looks_like_iso_date(value):
+                raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
+
+
+def _looks_like_iso_date(value: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True

@@ -7,7 +7,9 @@ import pytest
 
 from rag.errors import IndexWriteError
 from rag.ingest import ingest
-from rag.store import IndexStore, VectorIndexOptions, _new_faiss_index
+from rag.store import IndexStore, VectorIndexOptions
+from rag.vectors import RowMeta
+from rag.vectors.faiss_index import FaissVectors
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, make_pipeline
 
 QUESTION = "What did Araghchi say about enrichment?"
@@ -18,14 +20,15 @@ def test_hnsw_recall_at_10_against_exact_search_on_synthetic_vectors():
     vectors = rng.standard_normal((3000, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     ids = np.arange(10, 3010, dtype=np.int64)
-    exact = _new_faiss_index(384, VectorIndexOptions(kind="flat"), len(vectors))
-    approximate = _new_faiss_index(384, VectorIndexOptions(kind="hnsw"), len(vectors))
-    for index in (exact, approximate):
-        index.add_with_ids(vectors, ids)
+    meta = [RowMeta("a", "", "")] * len(ids)
+    exact = FaissVectors.build(384, "flat", [(ids, vectors, meta)])
+    approximate = FaissVectors.build(384, "hnsw", [(ids, vectors, meta)])
+    assert (exact.kind, approximate.kind) == ("flat", "hnsw")
     queries = vectors[:100] + 0.3 * rng.standard_normal((100, 384)).astype(np.float32)
-    _, truth = exact.search(queries, 10)
-    _, found = approximate.search(queries, 10)
-    recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
+    recall = np.mean([
+        len({r for r, _ in exact.search(q, 10)} & {r for r, _ in approximate.search(q, 10)}) / 10
+        for q in queries
+    ])  # fmt: skip
     assert recall >= 0.95
 
 
