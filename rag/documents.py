@@ -44,13 +44,13 @@ def load(paths: Iterable[str | Path]) -> Iterator[Article | LoadFailure]:
         if not path.exists():
             yield LoadFailure(str(path), "no such file or folder")
         elif path.is_dir():
-            for file in _walk(path):
+            for file in walk(path):
                 yield from load_file(file)
         else:
             yield from load_file(path)
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def walk(folder: Path) -> Iterator[Path]:
     for file in sorted(folder.rglob("*")):
         relative = file.relative_to(folder)
         if file.is_file() and not any(part.startswith(".") for part in relative.parts):

@@ -146,19 +146,20 @@ def ingest(
 
 
 def ingest_records(
-    records: Iterable[Article | LoadFailure],
+    records: Iterable[Article | PreparedArticle | LoadFailure],
     indexer: Indexer,
     *,
     batch_chunks: int = 256,
     on_progress: Callable[[int], None] | None = None,
     on_failure: Callable[[LoadFailure], None] | None = None,
 ) -> IngestReport:
-    """Ingest already-loaded articles (and count the failures among them)."""
+    """Ingest loaded articles (and count the failures among them). Articles already chunked
+    and embedded elsewhere (``PreparedArticle``, e.g. by Ray workers) are stored as they are."""
     report = IngestReport()
     store = indexer.store
     with store.writer():
         for batch in _batches(records, store, report, batch_chunks, on_failure, on_progress):
-            prepared = indexer.prepare(batch)
+            prepared = _prepared(indexer, batch)
             store.add(prepared)
             report.chunks += sum(len(p.chunks) for p in prepared)
             if on_progress:
@@ -167,11 +168,24 @@ def ingest_records(
     return report
 
 
+def _prepared(indexer: Indexer, batch: list[_Pending]) -> list[PreparedArticle]:
+    """The batch, in order, with the articles that still need it chunked and embedded."""
+    fresh = iter(indexer.prepare([(p.article, p.key) for p in batch if p.ready is None]))
+    return [p.ready if p.ready is not None else next(fresh) for p in batch]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    article: Article
+    key: str
+    ready: PreparedArticle | None = None
+
+
 def _batches(
     records, store: IndexStore, report: IngestReport, batch_chunks, on_failure, on_progress
-) -> Iterator[list[tuple[Article, str]]]:
+) -> Iterator[list[_Pending]]:
     """Batches of new or changed articles, about ``batch_chunks`` chunks each."""
-    batch: list[tuple[Article, str]] = []
+    batch: list[_Pending] = []
     seen_keys: dict[str, str] = {}
     size = 0
     for record in records:
@@ -181,15 +195,19 @@ def _batches(
             if on_failure:
                 on_failure(record)
             continue
-        key = documents.content_key(record.text)
-        state = _state(store, record, key, seen_keys)
-        seen_keys.setdefault(key, record.id)
+        if isinstance(record, PreparedArticle):
+            pending = _Pending(record.article, record.content_key, record)
+        else:
+            pending = _Pending(record, documents.content_key(record.text))
+        article, key = pending.article, pending.key
+        state = _state(store, article, key, seen_keys)
+        seen_keys.setdefault(key, article.id)
         if state in ("unchanged", "duplicate"):
             if state == "unchanged":
                 report.unchanged += 1
             else:
                 report.skipped += 1
-                report.skips.append(f"{record.origin}: duplicate of an indexed article")
+                report.skips.append(f"{article.origin}: duplicate of an indexed article")
             if on_progress:
                 on_progress(1)
             continue
@@ -197,8 +215,8 @@ def _batches(
             report.updated += 1
         else:
             report.ingested += 1
-        batch.append((record, key))
-        size += max(1, len(record.text) // 500)
+        batch.append(pending)
+        size += len(pending.ready.chunks) if pending.ready else max(1, len(article.text) // 500)
         if size >= batch_chunks:
             yield batch
             batch, size = [], 0

@@ -80,6 +80,7 @@ class Pipeline:
             dense_weight=s.dense_weight,
             bm25_weight=s.bm25_weight,
             bm25_weight_cross_script=s.bm25_weight_cross_script,
+            query_centering=s.query_centering,
             duplicate_threshold=s.duplicate_threshold,
             stemming=store.manifest.get("stemming", True),  # as the index was built
             embed_titles=store.manifest.get("embed_titles", True),

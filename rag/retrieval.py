@@ -1,22 +1,29 @@
 """Hybrid retrieval: dense (FAISS) and BM25 candidates fused by weighted reciprocal rank.
 
-Near-duplicate chunks (wire copies of one story) are collapsed into the best of them, and
-each hit carries the sentence of its chunk that best matches the question.
+Before dense search the question's vector is centred: a share of the mean vector of generic
+questions in its language is subtracted, so passages close to every question (short,
+generic ones) stop crowding out the one that answers. An English question's names reach
+BM25 in Arabic script (``rag.transliteration``). Near-duplicate chunks (wire copies of one
+story) are collapsed into the best of them, and each hit carries the sentence of its chunk
+that best matches the question. The measurements behind each choice: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from rag.arabic import detect_language, tokenize
 from rag.embeddings import Embedder
 from rag.store import IndexStore
+from rag.transliteration import NameBridge
 from rag.types import Filters, Hit
 
 __all__ = ["Filters", "Retriever", "SearchResult"]
@@ -40,10 +47,11 @@ class Retriever:
     embedder: Embedder
     k: int = 5
     candidates: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 10
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    bm25_weight_cross_script: float = 0.2
+    bm25_weight_cross_script: float = 0.3
+    query_centering: float = 0.5
     duplicate_threshold: float = 0.8
     stemming: bool = True
     embed_titles: bool = True  # sentences are embedded like their chunks: after the headline
@@ -51,6 +59,9 @@ class Retriever:
 
     def __post_init__(self):
         self._sentence_vectors = _SentenceVectors(self.embedder)
+        self._centroids: dict[str, np.ndarray] = {}
+        self._bridge: tuple[int, NameBridge] | None = None
+        self._lock = threading.Lock()
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
         if self.candidates < 1:
@@ -79,9 +90,10 @@ class Retriever:
             query_vector = self.embedder.embed_query(query)
         clock.lap("embed_query")
         n = max(self.candidates, 4 * k)
-        dense = self.store.dense_search(query_vector, n, allowed, filters)
+        language = detect_language(query)
+        dense = self.store.dense_search(self._centred(query_vector, language), n, allowed, filters)
         clock.lap("dense")
-        lexical = self.store.bm25_search(tokenize(query, stem=self.stemming), n, allowed)
+        lexical = self.store.bm25_search(self._lexical_terms(query, language), n, allowed)
         clock.lap("bm25")
         hits = self._fuse(query, dense, lexical)
         hits = self._collapse_duplicates(hits, k)
@@ -92,6 +104,28 @@ class Retriever:
                 hits = _rerank_by_sentence(hits)
             clock.lap("sentences")
         return SearchResult(hits=hits, timings=timings)
+
+    def _centred(self, vector: np.ndarray, language: str) -> np.ndarray:
+        if not self.query_centering:
+            return vector
+        with self._lock:
+            if language not in self._centroids:
+                questions = _generic_questions().get(language) or _generic_questions()["en"]
+                self._centroids[language] = self.embedder.embed_queries(questions).mean(axis=0)
+        return vector - self.query_centering * self._centroids[language]
+
+    def _lexical_terms(self, query: str, language: str) -> list[str]:
+        """The question's BM25 tokens; for a question not in Arabic, also the Arabic
+        spellings of its names found in the index."""
+        terms = tokenize(query, stem=self.stemming)
+        if language == "ar":
+            return terms
+        generation = self.store.generation()
+        with self._lock:
+            if self._bridge is None or self._bridge[0] != generation:
+                self._bridge = (generation, NameBridge(self.store.vocabulary()))
+            bridge = self._bridge[1]
+        return terms + bridge.arabic_words(query)
 
     def _fuse(self, query, dense, lexical) -> list[tuple[int, Hit]]:
         """(row, hit) pairs, best first, by weighted reciprocal rank fusion."""
@@ -142,6 +176,18 @@ class Retriever:
             hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
+
+
+@functools.cache
+def _generic_questions() -> dict[str, list[str]]:
+    """rag/data/generic_questions.txt, by language."""
+    by_language: dict[str, list[str]] = {}
+    text = (Path(__file__).parent / "data" / "generic_questions.txt").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            language, question = line.split("\t", 1)
+            by_language.setdefault(language, []).append(question)
+    return by_language
 
 
 class _SentenceVectors:

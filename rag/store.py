@@ -268,6 +268,11 @@ class IndexStore:
             )
 
     @_synchronized
+    def content_keys(self) -> dict[str, str]:
+        """Every article id with its content key (what an ingest may skip as unchanged)."""
+        return dict(self._db.execute("SELECT id, content_key FROM articles"))
+
+    @_synchronized
     def article_state(self, article_id: str, content_key: str) -> str:
         """``new``, ``unchanged``, ``changed`` (same id, new content) or ``duplicate``."""
         row = self._db.execute(
@@ -546,6 +551,13 @@ class IndexStore:
             r for (r,) in self._db.execute(f"SELECT row FROM chunks WHERE row IN ({marks})", rows)
         }
         return [(r, s) for r, s in found if r in alive]
+
+    @_synchronized
+    def vocabulary(self) -> list[str]:
+        """The words BM25 knows (normalised, as the index tokenised them)."""
+        if self._bm25_stale:
+            self._rebuild_bm25()
+        return list(self._bm25.vocab_dict) if self._bm25 is not None else []
 
     @_synchronized
     def bm25_search(

@@ -6,6 +6,7 @@ tests/test_answers_generated.py: each gives the labelled extractive answer.)
 
 from __future__ import annotations
 
+import json
 import resource
 import sqlite3
 import subprocess
@@ -204,3 +205,39 @@ def test_a_read_only_replica_refuses_writes_and_keeps_answering(tmp_path, e5_emb
             assert asked.status_code == 200 and asked.json()["citations"]
     finally:
         server.stop()
+
+
+def test_two_read_only_servers_pick_up_what_another_process_ingests(tmp_path, e5_embedder):
+    """Stateless replicas: both memory-map one index; an ingest elsewhere reaches both."""
+    from rag.ingest import ingest
+
+    index_dir = tmp_path / "index"
+    ingest([SEEDS], make_pipeline(index_dir, e5_embedder).indexer())
+    servers = [
+        start_server(index_dir, SEEDS, tmp_path / f"server-{n}.log", mmap_index="true",
+                     reload_seconds="0.5")  # fmt: skip
+        for n in range(2)
+    ]
+    try:
+        article = tmp_path / "new.jsonl"
+        article.write_text(json.dumps(_article("zeppelin")), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(article), "--index-dir",
+             str(index_dir), "--no-progress"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        for server in servers:
+            deadline = time.monotonic() + 30
+            while True:
+                found = httpx.post(
+                    f"{server.url}/v1/search", json={"query": "harbour crane zeppelin", "k": 1},
+                    headers=_auth(READ_KEY), timeout=60,
+                ).json()["hits"]  # fmt: skip
+                if found and "zeppelin" in found[0]["chunk"]["text"]:
+                    break
+                assert time.monotonic() < deadline, f"{server.url} still serves the old index"
+                time.sleep(0.5)
+    finally:
+        for server in servers:
+            server.stop()

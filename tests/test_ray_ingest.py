@@ -1,0 +1,118 @@
+"""Ingest as a Ray Data pipeline on a local Ray instance: the same index as a plain ingest,
+and an embedding actor that dies mid-way is replaced without duplicating chunks."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from rag.embeddings import load_embedder  # noqa: E402
+from rag.ingest import ingest  # noqa: E402
+from rag.ray_ingest import ingest_with_ray  # noqa: E402
+from tests.conftest import ROOT, SEED_FILE, SHARED_DATA, make_pipeline  # noqa: E402
+
+NEWS = SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """The seed, 300 short SaudiNewsNet articles (in three files) and one broken file."""
+    folder = tmp_path_factory.mktemp("ray-corpus")
+    with gzip.open(NEWS, "rt", encoding="utf-8") as lines:
+        short = (json.loads(line) for line in lines)
+        records = list(itertools.islice((r for r in short if len(r["content"]) < 700), 300))
+    for part in range(3):
+        (folder / f"news-{part}.jsonl").write_text(
+            "\n".join(json.dumps(r, ensure_ascii=False) for r in records[part::3]),
+            encoding="utf-8",
+        )
+    (folder / "seed.txt").write_text(SEED_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    return folder
+
+
+class DiesOnce:
+    """An embedder factory whose first actor exits in the middle of its first batch."""
+
+    def __init__(self, models_dir, marker):
+        self.models_dir, self.marker = models_dir, marker
+
+    def __call__(self):
+        embedder = load_embedder("e5-small", models_dir=self.models_dir, threads=1)
+        marker = self.marker
+        original = embedder.embed_passages
+
+        def embed_passages(texts):
+            if not marker.exists():
+                marker.write_text("died")
+                import os
+
+                os._exit(1)  # the actor's process dies, as on an OOM kill
+            return original(texts)
+
+        embedder.embed_passages = embed_passages
+        return embedder
+
+
+def rows(folder):
+    db = sqlite3.connect(folder / "index.sqlite")
+    found = db.execute('SELECT id, start, "end", sentences, tokens, vector FROM chunks').fetchall()
+    db.close()
+    return {r[0]: r[1:] for r in found}
+
+
+def test_ray_builds_the_index_a_plain_ingest_builds_even_when_an_actor_dies(
+    tmp_path, corpus, e5_embedder, models_dir
+):
+    plain = make_pipeline(tmp_path / "plain", e5_embedder)
+    expected = ingest([corpus], plain.indexer())
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    marker = tmp_path / "actor-died"
+    distributed = make_pipeline(tmp_path / "ray", e5_embedder)
+    indexer = distributed.indexer()
+    report = ingest_with_ray(
+        [corpus], indexer, DiesOnce(models_dir, marker), actors=2
+    )
+    indexer.store.close()
+
+    assert marker.exists()  # an actor did die mid-way
+    counts = ("ingested", "updated", "unchanged", "skipped", "failed", "chunks")
+    assert {c: getattr(report, c) for c in counts} == {c: getattr(expected, c) for c in counts}
+    assert report.ingested > 200 and report.skipped > 0  # SaudiNewsNet repeats some stories
+    assert [f.reason for f in report.failures] == [f.reason for f in expected.failures]
+    assert any("broken.json" in f.origin for f in report.failures)
+    plain_rows, ray_rows = rows(tmp_path / "plain"), rows(tmp_path / "ray")
+    assert len(ray_rows) == report.chunks  # no chunk twice
+    assert ray_rows.keys() == plain_rows.keys()  # the same chunk ids
+    cosines = []
+    for chunk_id, (start, end, sentences, tokens, vector) in ray_rows.items():
+        assert (start, end, sentences, tokens) == plain_rows[chunk_id][:4]
+        a = np.frombuffer(vector, dtype=np.float32)
+        b = np.frombuffer(plain_rows[chunk_id][4], dtype=np.float32)
+        cosines.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+    assert min(cosines) > 0.9999
+
+
+def test_rag_ingest_ray_on_an_indexed_folder_embeds_nothing(tmp_path, corpus, e5_embedder):
+    folder = tmp_path / "index"
+    first = ingest([corpus], make_pipeline(folder, e5_embedder).indexer())
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--ray", "--ray-actors", "1",
+         "--index-dir", str(folder), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert (report["ingested"], report["updated"], report["chunks"]) == (0, 0, 0)
+    assert report["unchanged"] == first.ingested and report["failed"] == first.failed
+    assert "Traceback" not in done.stderr
