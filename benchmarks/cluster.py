@@ -15,7 +15,6 @@ filter; and the overlap of their top 10.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile

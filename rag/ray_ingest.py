@@ -146,9 +146,8 @@ def _load_file(row: dict, known) -> list[dict]:
     rows = []
     for record in documents.load_file(Path(row["path"])):
         if isinstance(record, LoadFailure):
-            rows.append(
-                {"failure": json.dumps(asdict(record)), "article": "", "key": "", "unchanged": False}
-            )
+            failure = json.dumps(asdict(record))
+            rows.append({"failure": failure, "article": "", "key": "", "unchanged": False})
             continue
         key = documents.content_key(record.text)
         rows.append({
