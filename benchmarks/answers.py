@@ -8,8 +8,8 @@ Answerable: the question as it is. Unanswerable: the same question asked of the 
 without its article (``--hide article``, the default: every paragraph of the question's
 Wikipedia article left out of retrieval), or, harder, without just its gold paragraph
 (``--hide paragraph``: the article's other paragraphs, on the same topic, remain).
-Reports the share of answerable questions whose answer contains the gold answer (Arabic-normalised), whose first citation is the gold paragraph, and the
-abstention rates; and calibrates the abstention thresholds: the highest threshold whose
+Reports the share of answerable questions whose answer contains the gold answer
+(Arabic-normalised), whose first citation is the gold paragraph, and the abstention rates; and calibrates the abstention thresholds: the highest threshold whose
 false abstention on answerable questions stays within --max-false-abstention.
 """
 
