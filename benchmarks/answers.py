@@ -10,7 +10,8 @@ Wikipedia article left out of retrieval), or, harder, without just its gold para
 (``--hide paragraph``: the article's other paragraphs, on the same topic, remain).
 Reports the share of answerable questions whose answer contains the gold answer
 (Arabic-normalised), whose first citation is the gold paragraph, and the abstention rates;
-and calibrates the abstention thresholds: the highest threshold whose false abstention on answerable questions stays within --max-false-abstention.
+and calibrates the abstention thresholds: the highest threshold whose false abstention on
+answerable questions stays within --max-false-abstention.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ def bench_ingest(args) -> dict:
         seconds = time.perf_counter() - started
         ray.shutdown()
         results["ray"] = _rates(report, seconds)
-        results["ray_vs_single"] = results["ray"]["chunks_per_s"] / (
-            results["single_process"]["chunks_per_s"]
+        results["ray_vs_single"] = (
+            results["ray"]["chunks_per_s"] / (results["single_process"]["chunks_per_s"])
         )
     return results
 

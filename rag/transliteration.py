@@ -27,9 +27,33 @@ _LATIN = [
     ("a", ("",)), ("e", ("",)), ("i", ("",)), ("o", ("",)), ("u", ("",)),
 ]  # fmt: skip
 _ARABIC = {
-    "ب": "B", "پ": "B", "ت": "T", "ط": "T", "ث": "S", "ج": "J", "چ": "J", "ح": "H", "خ": "H",
-    "ه": "H", "د": "D", "ذ": "D", "ض": "D", "ر": "R", "ز": "S", "ظ": "S", "س": "S", "ص": "S",
-    "ش": "X", "ف": "F", "ڤ": "F", "ق": "K", "ك": "K", "گ": "K", "غ": "K", "ل": "L", "م": "M",
+    "ب": "B",
+    "پ": "B",
+    "ت": "T",
+    "ط": "T",
+    "ث": "S",
+    "ج": "J",
+    "چ": "J",
+    "ح": "H",
+    "خ": "H",
+    "ه": "H",
+    "د": "D",
+    "ذ": "D",
+    "ض": "D",
+    "ر": "R",
+    "ز": "S",
+    "ظ": "S",
+    "س": "S",
+    "ص": "S",
+    "ش": "X",
+    "ف": "F",
+    "ڤ": "F",
+    "ق": "K",
+    "ك": "K",
+    "گ": "K",
+    "غ": "K",
+    "ل": "L",
+    "م": "M",
     "ن": "N",
 }  # fmt: skip  (alef, hamza, ain, waw, ya, ta marbuta: vowels or silent in names)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\b")
@@ -48,9 +72,11 @@ def latin_skeletons(word: str) -> set[str]:
     """Every skeleton the Latin spelling may stand for (a few, for ch, g, c, th)."""
     word, options = word.lower(), []
     while word:
-        group, classes = next((g, c) for g, c in _LATIN if word.startswith(g)) if word[
-            0
-        ].isalpha() and word[0] in "abcdefghijklmnopqrstuvwxyz" else (word[0], ("",))
+        group, classes = (
+            next((g, c) for g, c in _LATIN if word.startswith(g))
+            if word[0].isalpha() and word[0] in "abcdefghijklmnopqrstuvwxyz"
+            else (word[0], ("",))
+        )
         options.append(classes)
         word = word[len(group) :]
     combos = itertools.islice(itertools.product(*options), MAX_VARIANTS)

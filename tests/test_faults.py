@@ -214,8 +214,9 @@ def test_two_read_only_servers_pick_up_what_another_process_ingests(tmp_path, e5
     index_dir = tmp_path / "index"
     ingest([SEEDS], make_pipeline(index_dir, e5_embedder).indexer())
     servers = [
-        start_server(index_dir, SEEDS, tmp_path / f"server-{n}.log", mmap_index="true",
-                     reload_seconds="0.5")  # fmt: skip
+        start_server(
+            index_dir, SEEDS, tmp_path / f"server-{n}.log", mmap_index="true", reload_seconds="0.5"
+        )  # fmt: skip
         for n in range(2)
     ]
     try:

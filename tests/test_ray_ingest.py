@@ -80,9 +80,7 @@ def test_ray_builds_the_index_a_plain_ingest_builds_even_when_an_actor_dies(
     marker = tmp_path / "actor-died"
     distributed = make_pipeline(tmp_path / "ray", e5_embedder)
     indexer = distributed.indexer()
-    report = ingest_with_ray(
-        [corpus], indexer, DiesOnce(models_dir, marker), actors=2
-    )
+    report = ingest_with_ray([corpus], indexer, DiesOnce(models_dir, marker), actors=2)
     indexer.store.close()
 
     assert marker.exists()  # an actor did die mid-way
