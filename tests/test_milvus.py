@@ -197,3 +197,26 @@ def test_rebuild_drops_the_old_collection(tmp_path, e5_embedder):
     client.close()
     assert IndexStore.exists(tmp_path / "i")
     assert MilvusVectors  # the backend module imports without a server
+
+
+def test_the_server_answers_from_milvus(tmp_path):
+    """The API (and with it the web chat and Slack) unchanged on the Milvus store."""
+    import httpx
+
+    from tests.live_server import READ_KEY, start_server
+
+    server = start_server(
+        tmp_path / "index", SEEDS, tmp_path / "server.log", vector_store="milvus",
+        milvus_uri=str(tmp_path / "vectors.db"),
+    )  # fmt: skip
+    try:
+        headers = {"Authorization": f"Bearer {READ_KEY}"}
+        asked = httpx.post(
+            f"{server.url}/v1/ask", json={"question": QUESTION}, headers=headers, timeout=120
+        )
+        assert asked.status_code == 200, asked.text
+        assert ENRICHMENT_SENTENCE in asked.json()["citations"][0]["quote"]
+        ready = httpx.get(f"{server.url}/readyz", timeout=30).json()
+        assert ready["vectors"] > 0
+    finally:
+        server.stop()
