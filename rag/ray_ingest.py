@@ -78,6 +78,9 @@ def _start_ray(address: str | None):
     import ray
     from ray.data import DataContext
 
+    for name in ("ray", "ray.data"):  # our progress bar and summary say what matters
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ core, to stderr
     if not ray.is_initialized():
         ray.init(
             address=address,
@@ -114,11 +117,15 @@ def _pipeline_records(ray, paths, indexer: Indexer, make_embedder, actors) -> It
             num_cpus=TASK_CPUS,
         )
         .map_batches(
-            _EmbedActor,
-            fn_constructor_args=(make_embedder,),
+            # the factory travels inside the class, not as a constructor argument in the
+            # object store, so that a restarted actor can always rebuild itself
+            type("EmbedActor", (_EmbedActor,), {"make_embedder": staticmethod(make_embedder)}),
             batch_size=ARTICLES_PER_EMBED_BATCH,
             batch_format="pandas",
-            concurrency=actors or max(1, int(ray.available_resources().get("CPU", 1))),
+            compute=ray.data.ActorPoolStrategy(
+                min_size=1,
+                max_size=actors or max(1, int(ray.available_resources().get("CPU", 1))),
+            ),
             num_cpus=ACTOR_CPUS,
         )  # Ray Data restarts an actor that dies and runs its batch again (its default)
     )
@@ -176,9 +183,11 @@ def _chunk_rows(batch, chunking: ChunkingParams, embed_titles: bool, stemming: b
 class _EmbedActor:
     """Ray actor: loads the model once, then embeds batch after batch."""
 
-    def __init__(self, make_embedder: Callable[[], Embedder]):
+    make_embedder: Callable[[], Embedder]
+
+    def __init__(self):
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self.embedder = make_embedder()
+        self.embedder = self.make_embedder()
         self.weights = self.embedder.describe().get("weights_sha256", "")
 
     def __call__(self, batch):
