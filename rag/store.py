@@ -448,6 +448,8 @@ class IndexStore:
         try:
             if isinstance(self._vectors, FaissVectors):
                 self._vectors.write(self.folder / VECTORS)
+            else:
+                self._vectors.flush()
             self._save_bm25()
             _write_json_atomically(self.folder / DERIVED, {
                 "generation": self.generation(), "vectors": self._vectors.count(),

@@ -21,9 +21,6 @@ MAX_LIMIT = 16_384  # Milvus' largest top-k
 WRITE_BATCH = 2_000
 OWNER = "rag.owner"
 
-# pymilvus logs a fallback on every iterator Milvus Lite serves; not the user's concern
-logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
-
 
 class MilvusVectors:
     kind = "milvus"
@@ -39,6 +36,10 @@ class MilvusVectors:
     ) -> MilvusVectors:
         from pymilvus import DataType, MilvusClient
         from pymilvus.exceptions import MilvusException
+
+        # after pymilvus has configured its loggers: it logs a fallback on every iterator
+        # Milvus Lite serves, which is not the user's concern
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
         if _is_local_file(uri):
             if not uri.endswith(".db"):
@@ -140,6 +141,12 @@ class MilvusVectors:
             if keep.any():
                 kept_meta = [m for m, k in zip(meta, keep, strict=True) if k]
                 self.add(rows[keep], vectors[keep], kept_meta)
+        self.flush()
+
+    def flush(self) -> None:
+        """Seal what was written: Milvus searches sealed segments many times faster than
+        growing ones (Milvus Lite: ~1 s against ~70 ms per search at 20k vectors)."""
+        self._client.flush(self.collection)
 
     def drop(self) -> None:
         self._client.drop_collection(self.collection)
