@@ -64,7 +64,9 @@ class MilvusVectors:
             schema.add_field("source", DataType.VARCHAR, max_length=512)
             schema.add_field("date", DataType.VARCHAR, max_length=64)
             index = client.prepare_index_params()
-            index.add_index("vector", index_type="AUTOINDEX", metric_type="IP")
+            # Milvus Lite (development, small data): exact search; a server: its own choice
+            kind = "FLAT" if _is_local_file(uri) else "AUTOINDEX"
+            index.add_index("vector", index_type=kind, metric_type="IP")
             client.create_collection(
                 collection,
                 schema=schema,
