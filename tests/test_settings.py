@@ -18,7 +18,7 @@ def test_defaults_toml_environment_and_overrides_in_that_order(tmp_path):
     assert settings.candidates == 90  # the environment beats the file
     assert settings.embed_titles is False
     assert settings.index_dir == Path("cli-dir")  # an explicit override beats both
-    assert settings.rrf_k == 60  # a default
+    assert settings.rrf_k == 10  # a default
 
 
 def test_config_file_named_by_environment(tmp_path):
