@@ -94,10 +94,9 @@ def bench_milvus(args) -> dict:
         started = time.perf_counter()
         milvus_store = milvus.open_store()  # copies every vector into Milvus Lite
         copy_seconds = time.perf_counter() - started
-        rng = np.random.default_rng(0)
-        rows = rng.choice(faiss_store.stats()["chunks"], args.queries, replace=False) + 1
-        queries = [v for _, vectors, _ in faiss_store._iter_vectors() for v in vectors]
-        queries = [queries[i % len(queries)] for i in rows]
+        vectors = np.vstack([batch for _, batch, _ in faiss_store._iter_vectors()])
+        picks = np.random.default_rng(0).choice(len(vectors), args.queries, replace=False)
+        queries = vectors[picks]
         source = next(iter(faiss_store.stats()["sources"]))
         allowed = faiss_store.filter_rows(sources=(source,))
         results = {

@@ -50,6 +50,13 @@ def news_articles(limit: int | None = None, skip: int = 0):
                 continue
 
 
+def sample_chunk_texts(count: int, articles: int) -> list[str]:
+    """The first ``count`` chunk texts of the first ``articles`` SaudiNewsNet articles."""
+    from rag.chunking import chunk_article
+
+    return [c.text for a in news_articles(limit=articles) for c in chunk_article(a)][:count]
+
+
 def ingest_timed(records, indexer: Indexer) -> tuple[int, float]:
     """Ingest and return (chunks added, seconds)."""
     started = time.perf_counter()

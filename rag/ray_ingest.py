@@ -27,7 +27,7 @@ from rag.chunking import ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder, load_embedder
 from rag.errors import IndexMismatchError
-from rag.ingest import Indexer, IngestReport, ingest_records
+from rag.ingest import Indexer, IngestReport, bm25_tokens, ingest_records, passage_text
 from rag.settings import Settings
 from rag.store import PreparedArticle
 from rag.types import Article, Chunk, Span
@@ -166,8 +166,6 @@ def _load_file(row: dict, known) -> list[dict]:
 
 def _chunk_rows(batch, chunking: ChunkingParams, embed_titles: bool, stemming: bool):
     """Ray task: chunks, encoder texts and BM25 tokens of the articles still to embed."""
-    indexer = Indexer(store=None, embedder=None, chunking=chunking,  # type: ignore[arg-type]
-                      embed_titles=embed_titles, stemming=stemming)  # fmt: skip
     chunks, passages, tokens = [], [], []
     for i in range(len(batch)):
         article = batch["article"].iloc[i]
@@ -175,8 +173,10 @@ def _chunk_rows(batch, chunking: ChunkingParams, embed_titles: bool, stemming: b
         if article and not bool(batch["unchanged"].iloc[i]):
             parts = chunk_article(Article(**json.loads(article)), chunking)
         chunks.append(json.dumps([_chunk_dict(c) for c in parts], ensure_ascii=False))
-        passages.append(json.dumps([indexer.passage_text(c) for c in parts], ensure_ascii=False))
-        tokens.append(json.dumps([indexer.bm25_tokens(c) for c in parts], ensure_ascii=False))
+        texts = [passage_text(c, embed_titles) for c in parts]
+        passages.append(json.dumps(texts, ensure_ascii=False))
+        words = [bm25_tokens(c, embed_titles, stemming) for c in parts]
+        tokens.append(json.dumps(words, ensure_ascii=False))
     return batch.assign(chunks=chunks, passages=passages, tokens=tokens)
 
 

@@ -46,6 +46,7 @@ from rag.errors import (
 )
 from rag.types import Article, Chunk, Filters, Span
 from rag.vectors import RowMeta, VectorIndex
+from rag.vectors.faiss_index import FILE_NAME as FAISS_FILE
 from rag.vectors.faiss_index import FaissVectors
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "index.sqlite"
-VECTORS = "vectors.faiss"
+VECTORS = FAISS_FILE
 BM25_DIR = "bm25"
 DERIVED = "derived.json"
 
@@ -240,7 +241,7 @@ class IndexStore:
         return _uid(self.folder, self.manifest)
 
     def close(self) -> None:
-        if hasattr(self._vectors, "close"):
+        if self._vectors is not None:
             self._vectors.close()
         self._db.close()
 
@@ -392,7 +393,7 @@ class IndexStore:
                 f"the derived files of {self.folder} are missing or out of date; open it once "
                 "writable (e.g. `rag stats`) to rebuild them, then memory-map it"
             )
-        if hasattr(self._vectors, "close"):
+        if self._vectors is not None:
             self._vectors.close()
         self._vectors = self._open_vectors(stamp, current)
         if current and (self.folder / BM25_DIR).exists():
@@ -446,15 +447,12 @@ class IndexStore:
         if self._bm25_stale:
             self._rebuild_bm25()
         try:
-            if isinstance(self._vectors, FaissVectors):
-                self._vectors.write(self.folder / VECTORS)
-            else:
-                self._vectors.flush()
+            self._vectors.save(self.folder)
             self._save_bm25()
             _write_json_atomically(self.folder / DERIVED, {
                 "generation": self.generation(), "vectors": self._vectors.count(),
                 "index_type": self.index_type,
-                "vector_store": getattr(self._vectors, "identity", "faiss"),
+                "vector_store": self._vectors.identity,
             })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
             log.warning("derived files not saved (%s); rebuilt when next opened", err)
@@ -674,7 +672,7 @@ class IndexStore:
             "articles": count("SELECT COUNT(*) FROM articles").fetchone()[0],
             "chunks": count("SELECT COUNT(*) FROM chunks").fetchone()[0],
             "vectors": self._vectors.count(),
-            "vector_store": getattr(self._vectors, "identity", "faiss"),
+            "vector_store": self._vectors.identity,
             "sources": {source or "(none)": n for source, n in sources},
             "months": dict(months),
             "first_date": first or "",

@@ -16,7 +16,7 @@ from rag.errors import IndexMismatchError  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.store import IndexStore  # noqa: E402
-from rag.vectors.milvus_index import MilvusVectors, milvus_filter  # noqa: E402
+from rag.vectors.milvus_index import milvus_filter  # noqa: E402
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, SHARED_DATA, make_pipeline  # noqa: E402
 
 QUESTION = "What did Araghchi say about enrichment?"
@@ -196,7 +196,6 @@ def test_rebuild_drops_the_old_collection(tmp_path, e5_embedder):
     assert new != old and client.list_collections() == [new]
     client.close()
     assert IndexStore.exists(tmp_path / "i")
-    assert MilvusVectors  # the backend module imports without a server
 
 
 def test_the_server_answers_from_milvus(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -32,8 +33,16 @@ class VectorIndex(Protocol):
     """Inner-product search over chunk rows."""
 
     kind: str  # "flat", "hnsw" or "milvus"
+    identity: str  # where the vectors live, recorded beside the derived files
 
     def count(self) -> int: ...
+
+    def save(self, folder: Path) -> None:
+        """Make what was written durable: FAISS writes its file into the index folder,
+        Milvus flushes its segments."""
+        ...
+
+    def close(self) -> None: ...
 
     def add(self, rows: np.ndarray, vectors: np.ndarray, meta: list[RowMeta]) -> None: ...
 

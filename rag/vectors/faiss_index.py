@@ -10,9 +10,13 @@ import numpy as np
 from rag.types import Filters
 from rag.vectors import Batches, RowMeta
 
+FILE_NAME = "vectors.faiss"
+
 
 class FaissVectors:
     """A FAISS index of chunk rows (``IndexIDMap2``, so row ids survive deletes)."""
+
+    identity = "faiss"
 
     def __init__(self, index, ef_search: int = 128):
         import faiss
@@ -44,10 +48,11 @@ class FaissVectors:
 
         return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0), ef_search)
 
-    def write(self, path: Path) -> None:
+    def save(self, folder: Path) -> None:
         """Atomically: a reader sees the old file or the new one, never half of one."""
         import faiss
 
+        path = Path(folder) / FILE_NAME
         temporary = path.with_name(path.name + ".tmp")
         try:
             faiss.write_index(self._index, str(temporary))
@@ -57,6 +62,9 @@ class FaissVectors:
 
     def count(self) -> int:
         return int(self._index.ntotal)
+
+    def close(self) -> None:
+        pass  # nothing held but memory (or a memory map)
 
     def add(self, rows: np.ndarray, vectors: np.ndarray, meta: list[RowMeta]) -> None:
         if len(rows):
