@@ -1,6 +1,7 @@
 """The distributed paths on this 2-core machine: correctness and overhead, not speed-up.
 
-    python benchmarks/cluster.py ingest --articles 300 --out docs/benchmarks/cluster-ingest.json
+    python benchmarks/cluster.py ingest --articles 5000 --keep /tmp/cluster \
+        --out docs/benchmarks/cluster-ingest.json
     python benchmarks/cluster.py milvus --index-dir /path/to/index --out docs/benchmarks/milvus.json
 
 ``ingest``: the same SaudiNewsNet articles (one JSONL file) ingested by the single-process
@@ -45,8 +46,9 @@ def bench_ingest(args) -> dict:
     from rag.ray_ingest import _start_ray, embedder_factory, ingest_with_ray
 
     results = {"articles": args.articles}
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
         source = folder / "news.jsonl"
         write_articles(source, args.articles)
         plain = Pipeline(Settings.load(index_dir=folder / "plain"))
@@ -68,7 +70,32 @@ def bench_ingest(args) -> dict:
         results["ray_vs_single"] = (
             results["ray"]["chunks_per_s"] / (results["single_process"]["chunks_per_s"])
         )
+        results["same_index"] = compare_indexes(folder / "plain", folder / "ray")
     return results
+
+
+def compare_indexes(plain: Path, ray: Path) -> dict:
+    """Whether both paths built the same chunks, and how close their vectors are."""
+    a, b = _chunk_rows(plain), _chunk_rows(ray)
+    cosines = [
+        float(np.dot(a[key][1], b[key][1]) / np.linalg.norm(a[key][1]) / np.linalg.norm(b[key][1]))
+        for key in a.keys() & b.keys()
+    ]
+    return {
+        "same_chunk_ids": a.keys() == b.keys(),
+        "same_offsets_and_tokens": all(a[k][0] == b[k][0] for k in a.keys() & b.keys()),
+        "min_vector_cosine": min(cosines) if cosines else None,
+    }
+
+
+def _chunk_rows(folder: Path) -> dict:
+    import sqlite3
+
+    db = sqlite3.connect(folder / "index.sqlite")
+    found = db.execute('SELECT id, start, "end", sentences, tokens, vector FROM chunks')
+    rows = {r[0]: (r[1:5], np.frombuffer(r[5], dtype=np.float32)) for r in found}
+    db.close()
+    return rows
 
 
 def _rates(report, seconds: float) -> dict:
@@ -143,6 +170,7 @@ def main():
     one = sub.add_parser("ingest")
     one.add_argument("--articles", type=int, default=300)
     one.add_argument("--out", type=Path)
+    one.add_argument("--keep", type=Path, help="build both indexes here and keep them")
     two = sub.add_parser("milvus")
     two.add_argument("--index-dir", type=Path, required=True)
     two.add_argument("--queries", type=int, default=300)
