@@ -35,6 +35,9 @@ from rag.types import Article, Chunk, Span
 log = logging.getLogger(__name__)
 
 ARTICLES_PER_EMBED_BATCH = 16
+# A block goes to one actor whole: one large JSONL file read as one block kept a single
+# actor busy while the others idled. Small blocks, cut as the file is read, spread it.
+BLOCK_BYTES = 1 << 20
 # Loading and chunking are light next to embedding: the actors take most of each CPU and
 # leave room for the tasks that feed them (whole CPUs for both would deadlock a small node).
 TASK_CPUS = 0.25
@@ -91,6 +94,7 @@ def _start_ray(address: str | None):
         )
     context = DataContext.get_current()
     context.execution_options.preserve_order = True  # the driver decides in input order
+    context.target_max_block_size = BLOCK_BYTES
     context.enable_progress_bars = False  # ours counts articles written
     context.print_on_execution_start = False
     return ray
@@ -122,9 +126,9 @@ def _pipeline_records(ray, paths, indexer: Indexer, make_embedder, actors) -> It
             type("EmbedActor", (_EmbedActor,), {"make_embedder": staticmethod(make_embedder)}),
             batch_size=ARTICLES_PER_EMBED_BATCH,
             batch_format="pandas",
+            # all actors from the start: the pool would otherwise grow only under a backlog
             compute=ray.data.ActorPoolStrategy(
-                min_size=1,
-                max_size=actors or max(1, int(ray.available_resources().get("CPU", 1))),
+                size=actors or max(1, int(ray.available_resources().get("CPU", 1)))
             ),
             num_cpus=ACTOR_CPUS,
         )  # Ray Data restarts an actor that dies and runs its batch again (its default)
