@@ -107,7 +107,7 @@ class Answerer:
                 language,
                 notes,
                 mode="extractive",
-                confidence=selection.best_similarity,
+                confidence=selection.confidence,
             )
         numbering: dict[str, int] = {}
         citations: list[Citation] = []
@@ -135,7 +135,7 @@ class Answerer:
             abstained=False,
             mode="extractive",
             notes=notes,
-            confidence=selection.best_similarity,
+            confidence=selection.confidence,
         )
 
     def _abstention(self, question, hits, language, notes, *, mode: str, confidence=0.0) -> Answer:

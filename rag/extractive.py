@@ -1,16 +1,17 @@
 """The offline answerer: the one to three retrieved sentences that best answer the question.
 
 A sentence's score is its embedding similarity to the question plus a small bonus for the
-question's words it contains (Arabic-normalised). The answer abstains when the best
-similarity is below a threshold calibrated on XQuAD (see docs/benchmarks.md): one for a
-question in the passages' language, a lower one across languages, where e5's similarities
-run lower.
+question's words it contains (Arabic-normalised). Only sentences above a similarity threshold
+may be quoted (one for a question in the passages' language, a lower one across languages,
+where e5's similarities run lower); and the answer abstains when the abstention model
+(``rag.abstention``) judges that the hits do not answer the question.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.abstention import AbstentionModel, Evidence
 from rag.arabic import detect_language, tokenize
 from rag.types import Hit, Sentence
 
@@ -20,7 +21,8 @@ class Selection:
     """The chosen sentences, each with the hit it comes from, best first."""
 
     picks: list[tuple[Hit, Sentence]]
-    best_similarity: float
+    # the probability that the hits answer (the best sentence's similarity without a model)
+    confidence: float
     abstained: bool
 
 
@@ -31,6 +33,7 @@ class ExtractiveAnswerer:
     lexical_bonus: float = 0.05
     threshold_same_language: float = 0.80
     threshold_cross_language: float = 0.74
+    abstention: AbstentionModel | None = None
 
     def __post_init__(self):
         if not 1 <= self.max_sentences <= 10:
@@ -40,11 +43,12 @@ class ExtractiveAnswerer:
         candidates = self._scored(question, hits)
         if not candidates:
             return Selection([], 0.0, abstained=True)
+        confidence, answerable = self._judge(question, hits, candidates[0][2])
         # each sentence against its own threshold: an English sentence that is close but not
         # close enough must not hide an Arabic one that answers an English question
         passing = [c for c in candidates if c[2].score >= self.threshold_for(question, c[2].text)]
-        if not passing:
-            return Selection([], candidates[0][2].score, abstained=True)
+        if not passing or not answerable:
+            return Selection([], confidence, abstained=True)
         best_score, best_hit, best = passing[0]
         picks = [(best_hit, best)]
         for score, hit, sentence in passing[1:]:
@@ -52,7 +56,24 @@ class ExtractiveAnswerer:
                 break
             if not _repeats(sentence, picks):
                 picks.append((hit, sentence))
-        return Selection(picks, best.score, abstained=False)
+        return Selection(picks, confidence, abstained=False)
+
+    def evidence(self, question: str, hits: list[Hit]) -> tuple[Evidence, bool] | None:
+        """What abstention weighs, and whether the best sentence is in another language than
+        the question (``None`` without sentences); calibration reads it."""
+        candidates = self._scored(question, hits)
+        return self._evidence(question, hits, candidates[0][2]) if candidates else None
+
+    def _evidence(self, question: str, hits: list[Hit], best: Sentence) -> tuple[Evidence, bool]:
+        cross = detect_language(question) != detect_language(best.text)
+        return Evidence.of(question, hits, best.score), cross
+
+    def _judge(self, question: str, hits: list[Hit], best: Sentence) -> tuple[float, bool]:
+        """How likely the hits answer the question, and whether that is enough."""
+        if self.abstention is None:
+            return best.score, True
+        evidence, cross = self._evidence(question, hits, best)
+        return self.abstention.answerable(evidence, cross_language=cross)
 
     def threshold_for(self, question: str, passage: str) -> float:
         same = detect_language(question) == detect_language(passage)

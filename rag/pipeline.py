@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from rag.abstention import AbstentionModel
 from rag.answering import Answerer
 from rag.citations import CitationChecker
 from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
@@ -105,6 +106,12 @@ class Pipeline:
             )
         )
 
+    def abstention_model(self) -> AbstentionModel | None:
+        choice = self.settings.abstention_model
+        if choice == "none":
+            return None
+        return AbstentionModel.load() if choice == "bundled" else AbstentionModel.load(Path(choice))
+
     def answerer(self, store: IndexStore | None = None) -> Answerer:
         s = self.settings
         return Answerer(
@@ -113,6 +120,7 @@ class Pipeline:
                 max_sentences=s.answer_max_sentences,
                 threshold_same_language=s.abstain_threshold,
                 threshold_cross_language=s.abstain_threshold_cross_language,
+                abstention=self.abstention_model(),
             ),
             checker=CitationChecker(
                 self.embedder,

@@ -88,6 +88,10 @@ class Settings:
     # on XQuAD-dev; see docs/benchmarks.md), for questions in the passage's language / across
     abstain_threshold: float = 0.80
     abstain_threshold_cross_language: float = 0.74
+    # when the extractive answer says the articles do not answer (rag/abstention.py):
+    # "bundled" (calibrated on XQuAD-dev), "none" (the similarity thresholds only), or the
+    # path of a model written by benchmarks/calibrate_abstention.py
+    abstention_model: str = "bundled"
     # a generated claim is supported when its best cited sentence scores at least this
     support_threshold: float = 0.82
     support_threshold_cross_language: float = 0.76

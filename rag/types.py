@@ -119,7 +119,7 @@ class Answer:
     abstained: bool
     mode: str  # "extractive" or "generated"
     model: str = ""  # the language model that wrote a generated answer
-    # extractive: the best sentence's similarity to the question (what abstention compares);
+    # extractive: the probability that the retrieved passages answer (rag.abstention);
     # generated: the best support of a claim by a cited sentence
     confidence: float = 0.0
     standalone_question: str = ""  # the question as searched (follow-ups rewritten)

@@ -1,0 +1,95 @@
+"""The abstention model: its signals, the bundled calibration, and clear errors for a bad file."""
+
+import json
+
+import pytest
+
+from rag.abstention import BUNDLED, AbstentionModel, Evidence
+from rag.errors import ConfigError
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.types import Chunk, Hit
+
+
+def hit(text, dense_rank=None, bm25_rank=None, title=""):
+    chunk = Chunk("a:0", "a", 0, text, 0, len(text), (), title=title)
+    return Hit(chunk=chunk, score=0.1, dense_rank=dense_rank, bm25_rank=bm25_rank)
+
+
+def test_evidence_takes_the_best_agreement_and_the_best_coverage_over_the_hits():
+    hits = [
+        hit("نص آخر", dense_rank=2, bm25_rank=1),
+        hit("وزير الخارجية عراقجي تحدث عن التخصيب", dense_rank=1, bm25_rank=3),
+    ]
+    evidence = Evidence.of("ماذا قال عراقجي عن التخصيب؟", hits, similarity=0.85)
+    assert evidence.similarity == 0.85
+    assert evidence.agreement == pytest.approx(1.5)  # 1/2 + 1/1 beats 1/1 + 1/3
+    assert evidence.coverage == pytest.approx(0.5)  # عراقجي, تخصيب of ماذا قال عراقجي تخصيب
+    alone = Evidence.of("ماذا قال عراقجي عن التخصيب؟", [hit("نص آخر", dense_rank=1)], 0.8)
+    assert alone.agreement == 1.0 and alone.coverage == 0.0
+    assert Evidence.of("?", [], 0.0) == Evidence(0.0, 0, 0.0)
+
+
+def test_the_bundled_model_weighs_each_signal_and_leaves_other_languages_to_similarity():
+    model = AbstentionModel.load()
+    relation = model.same_language
+    assert 0 < relation.threshold < 1
+    assert all(relation.weights[name] > 0 for name in ("similarity", "agreement", "coverage"))
+    strong = Evidence(similarity=0.88, agreement=2.0, coverage=1.0)
+    on_topic = Evidence(similarity=0.88, agreement=0.2, coverage=0.2)  # similar, not agreed
+    assert model.answerable(strong, cross_language=False)[1]
+    assert not model.answerable(on_topic, cross_language=False)[1]
+    assert model.cross_language is None
+    assert model.answerable(on_topic, cross_language=True) == (0.88, True)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "No such file"),
+        ("{not json", "Expecting property name"),
+        ('{"same_language": {}}', "no 'weights'"),
+        ("[1, 2]", "list indices"),
+        (
+            json.dumps(
+                {
+                    name: {"bias": 0, "weights": {"length": 1}, "threshold": 0.5}
+                    for name in ("same_language", "cross_language")
+                }
+            ),
+            "unknown signals ['length']",
+        ),  # fmt: skip
+        (
+            json.dumps(
+                {
+                    name: {"bias": 0, "weights": {}, "threshold": 1.5}
+                    for name in ("same_language", "cross_language")
+                }
+            ),
+            "threshold must be a probability",
+        ),  # fmt: skip
+    ],
+)
+def test_a_bad_model_file_is_refused_with_the_reason(tmp_path, content, message):
+    path = tmp_path / "model.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read the abstention model") as error:
+        AbstentionModel.load(path)
+    assert message in str(error.value)
+
+
+def test_the_setting_chooses_the_model(tmp_path, seed_pipeline):
+    assert seed_pipeline.answerer().extractive.abstention == AbstentionModel.load()
+
+    def chosen(choice):
+        return Pipeline(Settings.load(environ={}, abstention_model=choice)).abstention_model()
+
+    assert chosen("none") is None
+    model = tmp_path / "stricter.json"
+    data = json.loads(BUNDLED.read_text(encoding="utf-8"))
+    data["same_language"]["threshold"] = 0.99
+    model.write_text(json.dumps(data), encoding="utf-8")
+    assert chosen(str(model)).same_language.threshold == 0.99
+    with pytest.raises(ConfigError, match="cannot read the abstention model"):
+        chosen(str(tmp_path / "missing.json"))
