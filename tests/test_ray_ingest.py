@@ -15,6 +15,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from rag import ray_ingest  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.ray_ingest import ingest_with_ray  # noqa: E402
@@ -25,38 +26,39 @@ NEWS = SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz"
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """The seed, 300 short SaudiNewsNet articles (in three files) and one broken file."""
+    """The seed, 300 short SaudiNewsNet articles (one file) and one broken file."""
     folder = tmp_path_factory.mktemp("ray-corpus")
     with gzip.open(NEWS, "rt", encoding="utf-8") as lines:
         short = (json.loads(line) for line in lines)
         records = list(itertools.islice((r for r in short if len(r["content"]) < 700), 300))
-    for part in range(3):
-        (folder / f"news-{part}.jsonl").write_text(
-            "\n".join(json.dumps(r, ensure_ascii=False) for r in records[part::3]),
-            encoding="utf-8",
-        )
+    (folder / "news.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8"
+    )
     (folder / "seed.txt").write_text(SEED_FILE.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "broken.json").write_text("{not json", encoding="utf-8")
     return folder
 
 
 class DiesOnce:
-    """An embedder factory whose first actor exits in the middle of its first batch."""
+    """An embedder factory whose first actor exits in the middle of its first batch; the
+    others write down how many passages each process embedded."""
 
-    def __init__(self, models_dir, marker):
-        self.models_dir, self.marker = models_dir, marker
+    def __init__(self, models_dir, marker, work_log):
+        self.models_dir, self.marker, self.work_log = models_dir, marker, work_log
 
     def __call__(self):
+        import os
+
         embedder = load_embedder("e5-small", models_dir=self.models_dir, threads=1)
-        marker = self.marker
+        marker, work_log = self.marker, self.work_log
         original = embedder.embed_passages
 
         def embed_passages(texts):
             if not marker.exists():
                 marker.write_text("died")
-                import os
-
                 os._exit(1)  # the actor's process dies, as on an OOM kill
+            with work_log.open("a") as log:
+                log.write(f"{os.getpid()} {len(texts)}\n")
             return original(texts)
 
         embedder.embed_passages = embed_passages
@@ -71,19 +73,28 @@ def rows(folder):
 
 
 def test_ray_builds_the_index_a_plain_ingest_builds_even_when_an_actor_dies(
-    tmp_path, corpus, e5_embedder, models_dir
+    tmp_path, corpus, e5_embedder, models_dir, monkeypatch
 ):
     plain = make_pipeline(tmp_path / "plain", e5_embedder)
     expected = ingest([corpus], plain.indexer())
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    marker = tmp_path / "actor-died"
+    marker, work_log = tmp_path / "actor-died", tmp_path / "work.log"
+    # the 300 short articles (~0.4 MB) fit in one 1 MiB block; smaller blocks show the spreading
+    monkeypatch.setattr(ray_ingest, "BLOCK_BYTES", 16 * 1024)
     distributed = make_pipeline(tmp_path / "ray", e5_embedder)
     indexer = distributed.indexer()
-    report = ingest_with_ray([corpus], indexer, DiesOnce(models_dir, marker), actors=2)
+    factory = DiesOnce(models_dir, marker, work_log)
+    report = ingest_with_ray([corpus], indexer, factory, actors=2)
     indexer.store.close()
 
     assert marker.exists()  # an actor did die mid-way
+    embedded = {}
+    for line in work_log.read_text().splitlines():
+        pid, count = map(int, line.split())
+        embedded[pid] = embedded.get(pid, 0) + count
+    # the one large file was spread over the actors, not left to one of them
+    assert len(embedded) >= 2 and max(embedded.values()) < 0.8 * sum(embedded.values())
     counts = ("ingested", "updated", "unchanged", "skipped", "failed", "chunks")
     assert {c: getattr(report, c) for c in counts} == {c: getattr(expected, c) for c in counts}
     assert report.ingested > 200 and report.skipped > 0  # SaudiNewsNet repeats some stories
