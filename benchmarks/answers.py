@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, emit, squad_articles_and_questions  # noqa: E402
+from common import emit, xquad_questions  # noqa: E402
 
 from rag.arabic import normalize  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -96,20 +96,11 @@ def main():
     args = parser.parse_args()
     pipeline = Pipeline(Settings.load(index_dir=args.index_dir))
     answerer = pipeline.answerer()
-    paragraphs, xq_ar = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
-    title_of = {p.id: p.title for p in paragraphs}
-    same_article = {}
-    for p in paragraphs:
-        same_article.setdefault(p.title, []).append(p.id)
+    xq_ar, xq_en, article_of = xquad_questions()
 
     def hidden_ids(q):
-        if args.hide == "paragraph":
-            return (q.article_id,)
-        return tuple(same_article[title_of[q.article_id]])
+        return (q.article_id,) if args.hide == "paragraph" else article_of(q)
 
-    _, xq_en = squad_articles_and_questions(
-        DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
-    )
     results = {}
     for name, questions in (("xquad-ar", xq_ar), ("xquad-en", xq_en)):
         rows = run(answerer, questions[: args.limit], hidden_ids)

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DATA, squad_articles_and_questions  # noqa: E402
+from common import xquad_questions  # noqa: E402
 
 from rag.abstention import SIGNALS  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -99,19 +99,8 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     answerer = Pipeline(Settings.load(index_dir=args.index_dir)).answerer()
-    paragraphs, arabic = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
-    _, english = squad_articles_and_questions(
-        DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
-    )
-    title_of = {p.id: p.title for p in paragraphs}
-    same_article: dict[str, list[str]] = {}
-    for p in paragraphs:
-        same_article.setdefault(p.title, []).append(p.id)
-
-    def hidden_ids(question):
-        return tuple(same_article[title_of[question.article_id]])
-
-    rows = collect(answerer, arabic[args.skip :] + english[args.skip :], hidden_ids)
+    arabic, english, article_of = xquad_questions()
+    rows = collect(answerer, arabic[args.skip :] + english[args.skip :], article_of)
     model = {
         "about": (
             "Abstention model of the extractive answer (rag/abstention.py), written by "

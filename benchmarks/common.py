@@ -40,6 +40,25 @@ def squad_articles_and_questions(path: Path, language: str, contexts: Path | Non
     return dataset.contexts, questions
 
 
+def xquad_questions():
+    """XQuAD-dev's Arabic questions, its English questions over the Arabic paragraphs, and a
+    function giving the ids of every paragraph of a question's Wikipedia article (what
+    "unanswerable" hides from retrieval)."""
+    paragraphs, arabic = squad_articles_and_questions(DATA / "qa/xquad-dev.ar.json", "ar")
+    _, english = squad_articles_and_questions(
+        DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
+    )
+    title_of = {p.id: p.title for p in paragraphs}
+    same_article: dict[str, list[str]] = {}
+    for p in paragraphs:
+        same_article.setdefault(p.title, []).append(p.id)
+
+    def article_of(question: Question) -> tuple[str, ...]:
+        return tuple(same_article[title_of[question.article_id]])
+
+    return arabic, english, article_of
+
+
 def news_articles(limit: int | None = None, skip: int = 0):
     """SaudiNewsNet articles (distractors), in file order."""
     with gzip.open(NEWS, "rt", encoding="utf-8") as lines:
