@@ -147,20 +147,21 @@ class Retriever:
     def _collapse_duplicates(self, ranked: list[tuple[int, Hit]], k: int) -> list[Hit]:
         """Keep the best of each group of near-identical chunks (wire copies), up to ``k``.
 
-        Near-identical: the Jaccard overlap of their normalised word sets reaches
-        ``duplicate_threshold``. Words, not vectors: overlapping chunks of one article are
-        close in embedding space without being copies.
+        Near-identical: the Jaccard overlap of their BM25 token sets (normalised words,
+        stored at ingest) reaches ``duplicate_threshold``. Words, not vectors: overlapping
+        chunks of one article are close in embedding space without being copies.
         """
+        words = self.store.chunk_words([row for row, _ in ranked])
         kept: list[tuple[Hit, frozenset[str]]] = []
-        for _, hit in ranked:
-            words = frozenset(tokenize(hit.chunk.text, stem=False))
+        for row, hit in ranked:
+            mine = words[row]
             original = next(
-                (h for h, w in kept if _jaccard(words, w) >= self.duplicate_threshold), None
+                (h for h, w in kept if _jaccard(mine, w) >= self.duplicate_threshold), None
             )
             if original is not None:
                 original.duplicates.append(hit.chunk.id)
             elif len(kept) < k:
-                kept.append((hit, words))
+                kept.append((hit, mine))
         return [hit for hit, _ in kept]
 
     def _attach_best_sentences(self, query_vector: np.ndarray, hits: Sequence[Hit]) -> None:
@@ -229,7 +230,10 @@ def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+    if not (a or b):
+        return 1.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 class _Clock:

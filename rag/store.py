@@ -612,7 +612,8 @@ class IndexStore:
             return {}
         sql = (
             'SELECT c.row, c.id, c.article_id, c.ordinal, c.start, c."end", c.sentences, '
-            "a.text, a.title, a.source, a.date, a.url FROM chunks c "
+            'substr(a.text, c.start + 1, c."end" - c.start), a.title, a.source, a.date, a.url '
+            "FROM chunks c "
             "JOIN articles a ON a.id = c.article_id WHERE c.row IN "
             f"({', '.join('?' * len(rows))})"
         )
@@ -635,7 +636,7 @@ class IndexStore:
                 id=cid,
                 article_id=aid,
                 ordinal=ordinal,
-                text=text[start:end],
+                text=text,
                 start=start,
                 end=end,
                 sentences=tuple(Span(s, e) for s, e in json.loads(sentences)),
@@ -645,6 +646,14 @@ class IndexStore:
                 url=url,
             )
         return found
+
+    @_synchronized
+    def chunk_words(self, rows: Sequence[int]) -> dict[int, frozenset[str]]:
+        """The set of BM25 tokens of each chunk at ``rows``, by row (stored at ingest)."""
+        if not rows:
+            return {}
+        sql = f"SELECT row, tokens FROM chunks WHERE row IN ({', '.join('?' * len(rows))})"
+        return {row: frozenset(tokens.split()) for row, tokens in self._db.execute(sql, list(rows))}
 
     @_synchronized
     def article(self, article_id: str) -> Article:
