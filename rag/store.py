@@ -648,6 +648,17 @@ class IndexStore:
         return found
 
     @_synchronized
+    def vectors(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vector of each chunk at ``rows``, by row."""
+        if not rows:
+            return {}
+        sql = f"SELECT row, vector FROM chunks WHERE row IN ({', '.join('?' * len(rows))})"
+        return {
+            row: np.frombuffer(blob, dtype=np.float32)
+            for row, blob in self._db.execute(sql, list(rows))
+        }
+
+    @_synchronized
     def chunk_words(self, rows: Sequence[int]) -> dict[int, frozenset[str]]:
         """The set of BM25 tokens of each chunk at ``rows``, by row (stored at ingest)."""
         if not rows:

