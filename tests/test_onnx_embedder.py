@@ -69,11 +69,9 @@ def int8_news_pipeline(tmp_path_factory, int8_embedder):
     return pipeline
 
 
-@pytest.mark.parametrize(
-    "question", ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
-)
-def test_an_int8_index_finds_the_enrichment_sentence_among_news(int8_news_pipeline, question):
+def test_an_int8_index_finds_the_enrichment_sentence_among_news(int8_news_pipeline):
     store = int8_news_pipeline.open_store()
     assert store.manifest["embedder"]["backend"] == "onnxruntime"
-    hits = int8_news_pipeline.retriever(store).search(question).hits
+    retriever = int8_news_pipeline.retriever(store)
+    hits = retriever.search("ماذا قال عراقجي عن تخصيب اليورانيوم؟").hits
     assert ENRICHMENT_SENTENCE in hits[0].best_sentence.text

@@ -4,7 +4,9 @@ with int8 weights, for ``OnnxEmbedder``.
 The graph is the encoder, mean pooling and L2 normalisation in one piece, exported with
 the "eager" attention (its matrix products quantise and run faster in onnxruntime than the
 SDPA export; measured in docs/benchmarks.md), then its MatMul weights are quantised
-dynamically to int8, per output channel::
+dynamically to int8, per output channel, except the feed-forward output projections: the
+GELU activations they take have outliers that int8 flattens (keeping those 12 in fp32
+halves the drift from the fp32 vectors, mean cosine 0.9959 -> 0.9979, for ~10% of the speed)::
 
     <folder>/
       model_int8.onnx, tokenizer.json
@@ -14,17 +16,24 @@ dynamically to int8, per output channel::
 from __future__ import annotations
 
 import json
+import logging
+import re
 import shutil
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from rag.embeddings.base import build_folder_once
+from rag.embeddings.sentence_transformers_backend import quiet_transformers
+from rag.errors import EmbedderError
 
-EXPORTER_VERSION = 1
+EXPORTER_VERSION = 2
 MODEL_FILE = "model_int8.onnx"
 MARKER = "rag_export.json"
 _TORCH_FLOAT = 1  # onnx.TensorProto.FLOAT
+_FEED_FORWARD_OUTPUT = re.compile(r"layer\.\d+/output/dense/MatMul$")
 
 
 def export_int8(source: Path, out_dir: Path, source_sha256: str) -> Path:
@@ -44,6 +53,7 @@ def _export(source: Path, folder: Path) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
 
+    quiet_transformers()
     encoder = AutoModel.from_pretrained(
         str(source), attn_implementation="eager", dtype=torch.float32
     ).eval()
@@ -51,7 +61,7 @@ def _export(source: Path, folder: Path) -> dict:
     sample = tokenizer(["passage: a", "passage: بب"], padding=True, return_tensors="pt")
     fp32 = folder / "model_fp32.onnx"
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-    with torch.no_grad():
+    with torch.no_grad(), _quiet():
         torch.onnx.export(
             MeanPooled(encoder),
             (sample["input_ids"], sample["attention_mask"]),
@@ -62,16 +72,47 @@ def _export(source: Path, folder: Path) -> dict:
             opset_version=17,
             dynamo=False,
         )
-    quantize_dynamic(
-        str(fp32),
-        str(folder / MODEL_FILE),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],
-        extra_options={"DefaultTensorType": _TORCH_FLOAT},
-    )
+    with _quiet():
+        quantize_dynamic(
+            str(fp32),
+            str(folder / MODEL_FILE),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=_feed_forward_outputs(fp32),
+            extra_options={"DefaultTensorType": _TORCH_FLOAT},
+        )
     fp32.unlink()
     return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+@contextmanager
+def _quiet():
+    """Silence the exporter's tracer warnings and the quantiser's advice (logged on the root
+    logger): they concern the tools, not anything a user can act on."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def _feed_forward_outputs(model: Path) -> list[str]:
+    """The MatMul nodes of each layer's feed-forward output projection."""
+    import onnx
+
+    names = [
+        node.name
+        for node in onnx.load(str(model)).graph.node
+        if node.op_type == "MatMul" and _FEED_FORWARD_OUTPUT.search(node.name)
+    ]
+    if not names:
+        raise EmbedderError(f"no feed-forward output projections found in {model}")
+    return names
 
 
 class MeanPooled(torch.nn.Module):

@@ -56,7 +56,7 @@ class SentenceTransformerEmbedder(Embedder):
         if local.is_dir():
             # A local folder needs no hub: say so, or huggingface_hub may still try to call home.
             os.environ["HF_HUB_OFFLINE"] = "1"
-        _quiet_transformers()
+        quiet_transformers()
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -125,7 +125,7 @@ class SentenceTransformerEmbedder(Embedder):
         return as_unit_float32(vectors)
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
