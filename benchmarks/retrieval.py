@@ -29,30 +29,36 @@ from common import (  # noqa: E402
 )
 
 from rag.arabic import detect_language  # noqa: E402
+from rag.chunking import chunk_article  # noqa: E402
+from rag.documents import content_key  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
 def build(pipeline: Pipeline, articles, distractor_chunks: int, resume: bool = False):
-    """Index the paragraphs, then SaudiNewsNet articles until there are enough distractor
-    chunks. With ``resume``, articles already indexed are skipped as unchanged."""
+    """Index the paragraphs and the distractors in one ingest (one save at the end). With
+    ``resume``, articles already indexed are skipped as unchanged."""
     indexer = pipeline.indexer(rebuild=not resume)
-    added, seconds = ingest_timed(articles, indexer)
-    paragraph_chunks = _chunk_count(indexer.store) if resume else added
-    skip = 0
-    while _chunk_count(indexer.store) - paragraph_chunks < distractor_chunks:
+    added, seconds = ingest_timed(articles + distractors(indexer, distractor_chunks), indexer)
+    return indexer.store, added, seconds
+
+
+def distractors(indexer, wanted_chunks: int) -> list:
+    """SaudiNewsNet articles in file order, in whole batches of 50, until their distinct
+    contents make ``wanted_chunks`` chunks."""
+    picked, seen, chunks, skip = [], set(), 0, 0
+    while chunks < wanted_chunks:
         batch = list(news_articles(limit=50, skip=skip))
         skip += 50
         if not batch:
             break
-        more, spent = ingest_timed(batch, indexer)
-        added += more
-        seconds += spent
-    return indexer.store, added, seconds
-
-
-def _chunk_count(store) -> int:
-    return store.stats()["chunks"]
+        for article in batch:
+            key = content_key(article.text)
+            if key not in seen:
+                seen.add(key)
+                chunks += len(chunk_article(article, indexer.chunking))
+        picked += batch
+    return picked
 
 
 def gold_rank(hit_chunks, question, duplicates=None) -> int | None:
@@ -150,7 +156,7 @@ def main():
         store, chunks, seconds = pipeline.open_store(), None, None
     else:
         store, chunks, seconds = build(
-            pipeline, xq_articles + arcd_articles, args.distractor_chunks
+            pipeline, xq_articles + arcd_articles, args.distractor_chunks, resume=args.resume
         )
     results = {
         "settings": {k: str(v) for k, v in overrides.items()},
