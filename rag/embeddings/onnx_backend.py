@@ -17,16 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from rag.embeddings.base import Embedder, as_unit_float32, sha256_of_files
-from rag.embeddings.onnx_export import MODEL_FILE
 from rag.errors import EmbedderError
 
 MAX_TOKENS = 512
 
 
 class OnnxEmbedder(Embedder):
-    """The ``model_int8.onnx`` + ``tokenizer.json`` folder written by ``onnx_export``.
+    """An ONNX model file with a ``tokenizer.json`` beside it, as ``onnx_export`` writes.
 
-    >>> embedder = OnnxEmbedder(folder, alias="e5-small-int8")  # doctest: +SKIP
+    >>> embedder = OnnxEmbedder(folder / "model_int8.onnx", alias="e5-small-int8")  # doctest: +SKIP
     >>> embedder.embed_queries(["hello"]).shape  # doctest: +SKIP
     (1, 384)
     """
@@ -35,14 +34,15 @@ class OnnxEmbedder(Embedder):
 
     def __init__(
         self,
-        folder: Path,
+        model_file: Path,
         *,
         alias: str,
         query_prefix: str = "query: ",
         passage_prefix: str = "passage: ",
         threads: int | None = None,
     ):
-        self.folder = Path(folder)
+        self.model_file = Path(model_file)
+        self.folder = self.model_file.parent
         self._alias = alias
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
@@ -61,10 +61,10 @@ class OnnxEmbedder(Embedder):
         options.log_severity_level = 3  # errors only
         try:
             return ort.InferenceSession(
-                str(self.folder / MODEL_FILE), options, providers=["CPUExecutionProvider"]
+                str(self.model_file), options, providers=["CPUExecutionProvider"]
             )
         except Exception as err:  # onnxruntime raises its own exception types
-            raise EmbedderError(f"cannot load {self.folder / MODEL_FILE}: {err}") from err
+            raise EmbedderError(f"cannot load {self.model_file}: {err}") from err
 
     @cached_property
     def _tokenizer(self):
@@ -80,7 +80,7 @@ class OnnxEmbedder(Embedder):
 
     @cached_property
     def weights_sha256(self) -> str:
-        return sha256_of_files([self.folder / MODEL_FILE])
+        return sha256_of_files([self.model_file])
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, self.passage_prefix)

@@ -1,15 +1,15 @@
-"""Export a sentence-transformers folder (a BERT/XLM-R encoder with mean pooling) to ONNX
-with int8 weights, for ``OnnxEmbedder``.
+"""Export a sentence-transformers folder (a BERT/XLM-R encoder with mean pooling) to ONNX,
+in fp32 or with int8 weights, for ``OnnxEmbedder``.
 
 The graph is the encoder, mean pooling and L2 normalisation in one piece, exported with
 the "eager" attention (its matrix products quantise and run faster in onnxruntime than the
-SDPA export; measured in docs/benchmarks.md), then its MatMul weights are quantised
+SDPA export; measured in docs/benchmarks.md). For int8, its MatMul weights are quantised
 dynamically to int8, per output channel, except the feed-forward output projections: the
 GELU activations they take have outliers that int8 flattens (keeping those 12 in fp32
 halves the drift from the fp32 vectors, mean cosine 0.9959 -> 0.9979, for ~10% of the speed)::
 
     <folder>/
-      model_int8.onnx, tokenizer.json
+      model.onnx (fp32) or model_int8.onnx, tokenizer.json
       rag_export.json  (source folder's weights sha256, exporter version, tool versions)
 """
 
@@ -30,17 +30,19 @@ from rag.embeddings.sentence_transformers_backend import quiet_transformers
 from rag.errors import EmbedderError
 
 EXPORTER_VERSION = 2
-MODEL_FILE = "model_int8.onnx"
+INT8_FILE = "model_int8.onnx"
+FP32_FILE = "model.onnx"
 MARKER = "rag_export.json"
 _TORCH_FLOAT = 1  # onnx.TensorProto.FLOAT
 _FEED_FORWARD_OUTPUT = re.compile(r"layer\.\d+/output/dense/MatMul$")
 
 
-def export_int8(source: Path, out_dir: Path, source_sha256: str) -> Path:
-    """Write the int8 ONNX folder for the sentence-transformers model in ``source``, atomically."""
+def export_onnx(source: Path, out_dir: Path, source_sha256: str, *, int8: bool) -> Path:
+    """Write the ONNX folder (fp32, or int8 when ``int8``) for the sentence-transformers
+    model in ``source``, atomically."""
 
     def write(folder: Path) -> None:
-        versions = _export(source, folder)
+        versions = _export(source, folder, int8)
         shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
         record = {"source_sha256": source_sha256, "exporter_version": EXPORTER_VERSION, **versions}
         (folder / MARKER).write_text(json.dumps(record, indent=2))
@@ -48,7 +50,7 @@ def export_int8(source: Path, out_dir: Path, source_sha256: str) -> Path:
     return build_folder_once(out_dir, MARKER, write)
 
 
-def _export(source: Path, folder: Path) -> dict:
+def _export(source: Path, folder: Path, int8: bool) -> dict:
     import onnxruntime
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
@@ -59,7 +61,7 @@ def _export(source: Path, folder: Path) -> dict:
     ).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     sample = tokenizer(["passage: a", "passage: بب"], padding=True, return_tensors="pt")
-    fp32 = folder / "model_fp32.onnx"
+    fp32 = folder / FP32_FILE
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
     with torch.no_grad(), _quiet():
         torch.onnx.export(
@@ -72,10 +74,12 @@ def _export(source: Path, folder: Path) -> dict:
             opset_version=17,
             dynamo=False,
         )
+    if not int8:
+        return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
     with _quiet():
         quantize_dynamic(
             str(fp32),
-            str(folder / MODEL_FILE),
+            str(folder / INT8_FILE),
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul"],
