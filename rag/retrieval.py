@@ -167,14 +167,16 @@ class Retriever:
     def _collapse_duplicates(self, ranked: list[tuple[int, Hit]], k: int) -> list[Hit]:
         """Keep the best of each group of near-identical chunks (wire copies), up to ``k``.
 
-        Near-identical: the Jaccard overlap of their BM25 token sets (normalised words,
-        stored at ingest) reaches ``duplicate_threshold``. Words, not vectors: overlapping
-        chunks of one article are close in embedding space without being copies.
+        Near-identical: the Jaccard overlap of their text's BM25 tokens (normalised words,
+        stored at ingest after the headline's) reaches ``duplicate_threshold``. Words, not
+        vectors: overlapping chunks of one article are close in embedding space without
+        being copies.
         """
-        words = self.store.chunk_words([row for row, _ in ranked])
+        tokens = self.store.chunk_tokens([row for row, _ in ranked])
         kept: list[tuple[Hit, frozenset[str]]] = []
         for row, hit in ranked:
-            mine = words[row]
+            # wire copies often carry different headlines: compare the text's tokens only
+            mine = frozenset(tokens[row][self._headline_length(hit.chunk.title) :])
             original = next(
                 (h for h, w in kept if _jaccard(mine, w) >= self.duplicate_threshold), None
             )
@@ -183,6 +185,10 @@ class Retriever:
             elif len(kept) < k:
                 kept.append((hit, mine))
         return [hit for hit, _ in kept]
+
+    def _headline_length(self, title: str) -> int:
+        """How many of a chunk's stored BM25 tokens come from its headline (they lead)."""
+        return len(tokenize(title, stem=self.stemming)) if self.embed_titles and title else 0
 
     def _attach_best_sentences(self, query_vector: np.ndarray, hits: Sequence[Hit]) -> None:
         sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]

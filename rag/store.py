@@ -659,12 +659,12 @@ class IndexStore:
         }
 
     @_synchronized
-    def chunk_words(self, rows: Sequence[int]) -> dict[int, frozenset[str]]:
-        """The set of BM25 tokens of each chunk at ``rows``, by row (stored at ingest)."""
+    def chunk_tokens(self, rows: Sequence[int]) -> dict[int, list[str]]:
+        """The BM25 tokens of each chunk at ``rows``, by row, as stored at ingest."""
         if not rows:
             return {}
         sql = f"SELECT row, tokens FROM chunks WHERE row IN ({', '.join('?' * len(rows))})"
-        return {row: frozenset(tokens.split()) for row, tokens in self._db.execute(sql, list(rows))}
+        return {row: tokens.split() for row, tokens in self._db.execute(sql, list(rows))}
 
     @_synchronized
     def article(self, article_id: str) -> Article:
