@@ -167,28 +167,21 @@ class Retriever:
     def _collapse_duplicates(self, ranked: list[tuple[int, Hit]], k: int) -> list[Hit]:
         """Keep the best of each group of near-identical chunks (wire copies), up to ``k``.
 
-        Near-identical: the Jaccard overlap of their text's BM25 tokens (normalised words,
-        stored at ingest after the headline's) reaches ``duplicate_threshold``. Words, not
-        vectors: overlapping chunks of one article are close in embedding space without
-        being copies.
+        Near-identical: the Jaccard overlap of their normalised word sets reaches
+        ``duplicate_threshold``. Words, not vectors: overlapping chunks of one article are
+        close in embedding space without being copies.
         """
-        tokens = self.store.chunk_tokens([row for row, _ in ranked])
         kept: list[tuple[Hit, frozenset[str]]] = []
-        for row, hit in ranked:
-            # wire copies often carry different headlines: compare the text's tokens only
-            mine = frozenset(tokens[row][self._headline_length(hit.chunk.title) :])
+        for _, hit in ranked:
+            words = frozenset(tokenize(hit.chunk.text, stem=False))
             original = next(
-                (h for h, w in kept if _jaccard(mine, w) >= self.duplicate_threshold), None
+                (h for h, w in kept if _jaccard(words, w) >= self.duplicate_threshold), None
             )
             if original is not None:
                 original.duplicates.append(hit.chunk.id)
             elif len(kept) < k:
-                kept.append((hit, mine))
+                kept.append((hit, words))
         return [hit for hit, _ in kept]
-
-    def _headline_length(self, title: str) -> int:
-        """How many of a chunk's stored BM25 tokens come from its headline (they lead)."""
-        return len(tokenize(title, stem=self.stemming)) if self.embed_titles and title else 0
 
     def _attach_best_sentences(self, query_vector: np.ndarray, hits: Sequence[Hit]) -> None:
         sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]
