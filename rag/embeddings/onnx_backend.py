@@ -1,4 +1,4 @@
-"""An int8 ONNX export of a sentence-transformers model, run by onnxruntime on the CPU.
+"""An ONNX export of a sentence-transformers model (fp32 or int8), run by onnxruntime on the CPU.
 
 The fastest way to run e5-small on these machines (see docs/benchmarks.md). Texts go through
 the model one at a time: int8 quantisation of activations is dynamic, with one scale per

@@ -50,9 +50,8 @@ def export_onnx(source: Path, out_dir: Path, source_sha256: str, *, int8: bool) 
     return build_folder_once(out_dir, MARKER, write)
 
 
-def _export(source: Path, folder: Path, int8: bool) -> dict:
-    import onnxruntime
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def export_fp32_graph(source: Path, path: Path) -> None:
+    """The encoder (eager attention), mean pooling and normalisation as one fp32 ONNX graph."""
     from transformers import AutoModel, AutoTokenizer
 
     quiet_transformers()
@@ -61,19 +60,26 @@ def _export(source: Path, folder: Path, int8: bool) -> dict:
     ).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     sample = tokenizer(["passage: a", "passage: بب"], padding=True, return_tensors="pt")
-    fp32 = folder / FP32_FILE
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
     with torch.no_grad(), _quiet():
         torch.onnx.export(
             MeanPooled(encoder),
             (sample["input_ids"], sample["attention_mask"]),
-            str(fp32),
+            str(path),
             input_names=["input_ids", "attention_mask"],
             output_names=["embedding"],
             dynamic_axes=axes,
             opset_version=17,
             dynamo=False,
         )
+
+
+def _export(source: Path, folder: Path, int8: bool) -> dict:
+    import onnxruntime
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32 = folder / FP32_FILE
+    export_fp32_graph(source, fp32)
     if not int8:
         return {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
     with _quiet():
