@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
-from rag.arabic import detect_language, tokenize
+from rag.arabic import detect_language, tokenize, word_set
 from rag.types import Hit, Sentence
 
 
@@ -100,9 +100,9 @@ def _share(wanted: set[str], found: set[str]) -> float:
 
 def _repeats(sentence: Sentence, picks: list[tuple[Hit, Sentence]]) -> bool:
     """A wire copy of a sentence already picked."""
-    words = set(tokenize(sentence.text, stem=False))
+    words = word_set(sentence.text)
     for _, picked in picks:
-        other = set(tokenize(picked.text, stem=False))
+        other = word_set(picked.text)
         if words and len(words & other) / len(words | other) >= 0.8:
             return True
     return False

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.arabic import detect_language, tokenize
+from rag.arabic import detect_language, tokenize, word_set
 from rag.embeddings import Embedder
 from rag.store import IndexStore
 from rag.transliteration import NameBridge
@@ -173,7 +173,7 @@ class Retriever:
         """
         kept: list[tuple[Hit, frozenset[str]]] = []
         for _, hit in ranked:
-            words = frozenset(tokenize(hit.chunk.text, stem=False))
+            words = word_set(hit.chunk.text)
             original = next(
                 (h for h, w in kept if _jaccard(words, w) >= self.duplicate_threshold), None
             )
