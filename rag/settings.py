@@ -38,7 +38,7 @@ class Settings:
     index_dir: Path = Path("index")
     models_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "rag-news" / "models")
     # embeddings
-    # "" means: the model the index was built with, or "e5-small" for a new index
+    # "" means: the model the index was built with, or "e5-small-onnx" for a new index
     embedding_model: str = ""
     embedding_batch_size: int = 32
     query_prefix: str = "query: "

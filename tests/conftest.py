@@ -53,10 +53,11 @@ def make_pipeline(index_dir: Path, embedder, **overrides) -> Pipeline:
 
 
 @pytest.fixture(scope="session")
-def seed_pipeline(tmp_path_factory, e5_embedder) -> Pipeline:
+def seed_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
+    """The seed article indexed with the default model."""
     from rag.ingest import ingest
 
-    pipeline = make_pipeline(tmp_path_factory.mktemp("seed-index"), e5_embedder)
+    pipeline = make_pipeline(tmp_path_factory.mktemp("seed-index"), onnx_embedder)
     report = ingest([SEEDS], pipeline.indexer())
     assert report.ingested == 1
     return pipeline

