@@ -2,7 +2,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.arabic import detect_language, light_stem, normalize, tokenize
+from rag.arabic import _fold_once, detect_language, light_stem, normalize, tokenize, word_set
+
+# Arabic letters, marks, tatweel, presentation forms, digits and Latin: the characters whose
+# folding interacts (a removed tatweel can free a mark that NFKC then composes).
+ARABIC_ISH = st.text(
+    st.sampled_from(
+        [chr(c) for c in range(0x0610, 0x0660)]
+        + ["\u0670", "\u06c0", "\u06cc", "\u06a9"]
+        + [chr(c) for c in range(0xFE70, 0xFE80)]
+        + list("٣۵ Aa İß.،")
+    ),
+    max_size=12,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +38,23 @@ def test_normalize_folds_spelling_variants(raw, expected):
 def test_normalize_is_idempotent(text):
     once = normalize(text)
     assert normalize(once) == once
+
+
+@given(st.one_of(st.text(), ARABIC_ISH))
+def test_normalize_is_folding_until_nothing_changes(text):
+    # normalize() stops early when a cheap check proves one more pass changes nothing
+    reference = text
+    for _ in range(4):
+        folded = _fold_once(reference)
+        if folded == reference:
+            break
+        reference = folded
+    assert normalize(text) == reference
+
+
+@given(st.one_of(st.text(), ARABIC_ISH))
+def test_word_set_is_the_set_of_unstemmed_tokens(text):
+    assert word_set(text) == set(tokenize(text, stem=False))
 
 
 def test_normalize_leaves_the_original_untouched():
