@@ -47,23 +47,13 @@ def normalize(text: str) -> str:
     maps Arabic-Indic digits to ASCII and casefolds. Idempotent.
     """
     # One pass can expose new NFKC compositions (a mark freed by a removed tatweel),
-    # so fold until nothing changes; one pass is almost always enough.
+    # so fold until nothing changes; two passes are almost always enough.
     for _ in range(4):
         folded = _fold_once(text)
-        if folded == text or _is_folded(folded):
-            return folded
+        if folded == text:
+            break
         text = folded
     return text
-
-
-def _is_folded(text: str) -> bool:
-    """True when ``_fold_once(text) == text``, checked cheaply (queries fold ~100 chunks)."""
-    return (
-        unicodedata.is_normalized("NFKC", text)
-        and _DIACRITICS.search(text) is None
-        and not any(variant in text for variant, _ in _LETTER_FORMS)
-        and text.casefold() == text
-    )
 
 
 def _fold_once(text: str) -> str:
@@ -121,6 +111,14 @@ def tokenize(text: str, *, stem: bool = True) -> list[str]:
 def word_set(text: str) -> frozenset[str]:
     """The distinct unstemmed tokens of ``text`` (``set(tokenize(text, stem=False))``)."""
     return frozenset(_WORD.findall(normalize(text))) - STOPWORDS
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    """Overlap of two word sets (1.0 for two empty ones): how near-copies are recognised."""
+    if not (a or b):
+        return 1.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 def arabic_share(text: str) -> float:

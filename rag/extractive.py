@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
-from rag.arabic import detect_language, tokenize, word_set
+from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.types import Hit, Sentence
 
 
@@ -103,6 +103,6 @@ def _repeats(sentence: Sentence, picks: list[tuple[Hit, Sentence]]) -> bool:
     words = word_set(sentence.text)
     for _, picked in picks:
         other = word_set(picked.text)
-        if words and len(words & other) / len(words | other) >= 0.8:
+        if words and jaccard(words, other) >= 0.8:
             return True
     return False

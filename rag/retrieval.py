@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.arabic import detect_language, tokenize, word_set
+from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.embeddings import Embedder
 from rag.store import IndexStore
 from rag.transliteration import NameBridge
@@ -175,7 +175,7 @@ class Retriever:
         for _, hit in ranked:
             words = word_set(hit.chunk.text)
             original = next(
-                (h for h, w in kept if _jaccard(words, w) >= self.duplicate_threshold), None
+                (h for h, w in kept if jaccard(words, w) >= self.duplicate_threshold), None
             )
             if original is not None:
                 original.duplicates.append(hit.chunk.id)
@@ -246,13 +246,6 @@ def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
     drowned out. Over the few hits shown this sharper signal decides the order.
     """
     return sorted(hits, key=lambda hit: -hit.best_sentence.score)
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not (a or b):
-        return 1.0
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
 
 
 class _Clock:

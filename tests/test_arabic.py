@@ -42,7 +42,6 @@ def test_normalize_is_idempotent(text):
 
 @given(st.one_of(st.text(), ARABIC_ISH))
 def test_normalize_is_folding_until_nothing_changes(text):
-    # normalize() stops early when a cheap check proves one more pass changes nothing
     reference = text
     for _ in range(4):
         folded = _fold_once(reference)
