@@ -43,10 +43,8 @@ class ExtractiveAnswerer:
         candidates = self._scored(question, hits)
         if not candidates:
             return Selection([], 0.0, abstained=True)
-        confidence, answerable = self._judge(question, hits, candidates[0][2])
-        # each sentence against its own threshold: an English sentence that is close but not
-        # close enough must not hide an Arabic one that answers an English question
-        passing = [c for c in candidates if c[2].score >= self.threshold_for(question, c[2].text)]
+        passing, judged = self._passing(question, candidates)
+        confidence, answerable = self._judge(question, hits, judged)
         if not passing or not answerable:
             return Selection([], confidence, abstained=True)
         best_score, best_hit, best = passing[0]
@@ -59,10 +57,24 @@ class ExtractiveAnswerer:
         return Selection(picks, confidence, abstained=False)
 
     def evidence(self, question: str, hits: list[Hit]) -> tuple[Evidence, bool] | None:
-        """What abstention weighs, and whether the best sentence is in another language than
+        """What abstention weighs, and whether the judged sentence is in another language than
         the question (``None`` without sentences); calibration reads it."""
         candidates = self._scored(question, hits)
-        return self._evidence(question, hits, candidates[0][2]) if candidates else None
+        if not candidates:
+            return None
+        _, judged = self._passing(question, candidates)
+        return self._evidence(question, hits, judged)
+
+    def _passing(
+        self, question: str, candidates: list[tuple[float, Hit, Sentence]]
+    ) -> tuple[list[tuple[float, Hit, Sentence]], Sentence]:
+        """The candidates that clear their own threshold, and the sentence abstention judges:
+        the best of those (the best candidate when none does). Each sentence is held to its
+        own threshold: an English sentence that is close but not close enough must neither
+        hide nor judge an Arabic one that answers an English question (e5's similarities
+        across languages run lower, so a stray English sentence can outscore the answer)."""
+        passing = [c for c in candidates if c[2].score >= self.threshold_for(question, c[2].text)]
+        return passing, (passing or candidates)[0][2]
 
     def _evidence(self, question: str, hits: list[Hit], best: Sentence) -> tuple[Evidence, bool]:
         cross = detect_language(question) != detect_language(best.text)
