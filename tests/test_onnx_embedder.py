@@ -10,8 +10,9 @@ import shutil
 import numpy as np
 import pytest
 
-from rag.embeddings import OnnxEmbedder, converted_e5_folder, onnx_e5_file
+from rag.embeddings import OnnxEmbedder, converted_e5_folder, load_embedder, onnx_e5_file
 from rag.embeddings.base import sha256_of_files
+from rag.embeddings.onnx_backend import PARALLEL_MIN_TEXTS
 from rag.errors import EmbedderError
 from rag.ingest import ingest
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline
@@ -42,6 +43,20 @@ def test_a_text_gets_the_same_vector_alone_or_among_others(int8_embedder):
     assert np.array_equal(together, alone)
 
 
+def test_a_long_list_runs_two_at_a_time_with_the_vectors_of_one_at_a_time(models_dir):
+    embedder = load_embedder("e5-small-onnx", models_dir=models_dir, threads=2)
+    texts = mixed_texts(PARALLEL_MIN_TEXTS)
+    assert embedder.dimension == 384  # from the export's record: no session loaded for it
+    together = embedder.embed_passages(texts)
+    # the ingest path loads only the one-thread session it runs side by side
+    assert "_parallel_session" in vars(embedder) and "_session" not in vars(embedder)
+    embedder.embed_passages(texts[:3])  # an ingest's last, short batch
+    assert "_session" not in vars(embedder)
+    alone = np.stack([embedder.embed_passages([text])[0] for text in texts])
+    assert "_session" in vars(embedder)
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
 def test_the_export_is_made_once_and_records_its_source(models_dir, int8_embedder):
     model_file = onnx_e5_file(models_dir, int8=True)
     folder = model_file.parent
@@ -51,6 +66,7 @@ def test_the_export_is_made_once_and_records_its_source(models_dir, int8_embedde
     record = json.loads((folder / "rag_export.json").read_text())
     source = converted_e5_folder(models_dir) / "model.safetensors"
     assert record["source_sha256"] == sha256_of_files([source])
+    assert record["dimension"] == 384
     assert int8_embedder.describe()["weights_sha256"] == sha256_of_files(
         [folder / "model_int8.onnx"]
     )

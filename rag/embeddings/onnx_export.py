@@ -10,7 +10,8 @@ halves the drift from the fp32 vectors, mean cosine 0.9959 -> 0.9979, for ~10% o
 
     <folder>/
       model.onnx (fp32) or model_int8.onnx, tokenizer.json
-      rag_export.json  (source folder's weights sha256, exporter version, tool versions)
+      rag_export.json  (source folder's weights sha256, exporter version, vector dimension,
+                        tool versions)
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ from pathlib import Path
 import torch
 
 from rag.embeddings.base import build_folder_once
+from rag.embeddings.onnx_backend import EXPORT_RECORD
 from rag.embeddings.sentence_transformers_backend import quiet_transformers
 from rag.errors import EmbedderError
 
 EXPORTER_VERSION = 2
 INT8_FILE = "model_int8.onnx"
 FP32_FILE = "model.onnx"
-MARKER = "rag_export.json"
+MARKER = EXPORT_RECORD
 _TORCH_FLOAT = 1  # onnx.TensorProto.FLOAT
 _FEED_FORWARD_OUTPUT = re.compile(r"layer\.\d+/output/dense/MatMul$")
 
@@ -44,7 +46,13 @@ def export_onnx(source: Path, out_dir: Path, source_sha256: str, *, int8: bool) 
     def write(folder: Path) -> None:
         versions = _export(source, folder, int8)
         shutil.copy(source / "tokenizer.json", folder / "tokenizer.json")
-        record = {"source_sha256": source_sha256, "exporter_version": EXPORTER_VERSION, **versions}
+        dimension = json.loads((source / "config.json").read_text())["hidden_size"]
+        record = {
+            "source_sha256": source_sha256,
+            "exporter_version": EXPORTER_VERSION,
+            "dimension": dimension,
+            **versions,
+        }
         (folder / MARKER).write_text(json.dumps(record, indent=2))
 
     return build_folder_once(out_dir, MARKER, write)
