@@ -169,7 +169,10 @@ class Retriever:
 
         Near-identical: the Jaccard overlap of their normalised word sets reaches
         ``duplicate_threshold``. Words, not vectors: overlapping chunks of one article are
-        close in embedding space without being copies.
+        close in embedding space without being copies. A hit's ``duplicates`` are the copies
+        ranked before the first candidate that would have been hit ``k + 1``: the scan stops
+        there, since the word sets of the ~100 candidates below cost more than the rest of
+        the search after the query embedding (10-20 ms at 20,000 chunks against under 1).
         """
         kept: list[tuple[Hit, frozenset[str]]] = []
         for _, hit in ranked:
@@ -179,7 +182,9 @@ class Retriever:
             )
             if original is not None:
                 original.duplicates.append(hit.chunk.id)
-            elif len(kept) < k:
+            elif len(kept) == k:
+                break
+            else:
                 kept.append((hit, words))
         return [hit for hit, _ in kept]
 
