@@ -91,6 +91,14 @@ def mrr_at(ranks: list[int | None], k: int) -> float:
     return sum(1 / r for r in ranks if r is not None and r <= k) / len(ranks)
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory (Linux), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def emit(results: dict, out: Path | None) -> None:
     """Print the results as JSON, and write them to ``out`` if given."""
     text = json.dumps(results, indent=2, ensure_ascii=False)

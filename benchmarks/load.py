@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import emit  # noqa: E402
+from common import emit, rss_mb  # noqa: E402
 
 from tests.live_server import ADMIN_KEY, READ_KEY, start_server  # noqa: E402
 
@@ -105,13 +105,6 @@ def _pct(values: list[float], q: float) -> float | None:
     if not values:
         return None
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main():
