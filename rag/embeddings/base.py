@@ -57,6 +57,28 @@ class Embedder(ABC):
         }
 
 
+class PrefixedEmbedder(Embedder):
+    """An e5-style model: one encoder for both sides, told apart by a prefix on the text."""
+
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.passage_prefix)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, self.query_prefix)
+
+    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return as_unit_float32(self._encode(list(texts), prefix))
+
+    @abstractmethod
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        """One vector for ``prefix + text`` per text (at least one text)."""
+
+
 def sha256_of_files(paths: Sequence[Path]) -> str:
     """One digest over several files, in the order given (names included)."""
     digest = hashlib.sha256()

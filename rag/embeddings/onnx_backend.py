@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings.base import Embedder, as_unit_float32, sha256_of_files
+from rag.embeddings.base import PrefixedEmbedder, sha256_of_files
 from rag.errors import EmbedderError
 
 MAX_TOKENS = 512
@@ -33,7 +32,7 @@ EXPORT_RECORD = "rag_export.json"  # rag.embeddings.onnx_export writes it
 PARALLEL_MIN_TEXTS = 64  # below this, a second session's load (~1 s) is not worth it
 
 
-class OnnxEmbedder(Embedder):
+class OnnxEmbedder(PrefixedEmbedder):
     """An ONNX model file with a ``tokenizer.json`` beside it, as ``onnx_export`` writes.
 
     >>> embedder = OnnxEmbedder(folder / "model_int8.onnx", alias="e5-small-int8")  # doctest: +SKIP
@@ -109,15 +108,7 @@ class OnnxEmbedder(Embedder):
     def weights_sha256(self) -> str:
         return sha256_of_files([self.model_file])
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self.passage_prefix)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self.query_prefix)
-
-    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         prefixed = [prefix + text for text in texts]
         if self._side_by_side(len(prefixed)):
             session = self._parallel_session
@@ -125,7 +116,7 @@ class OnnxEmbedder(Embedder):
                 vectors = list(pool.map(lambda text: self._run(session, text), prefixed))
         else:
             vectors = [self._run(self._session, text) for text in prefixed]
-        return as_unit_float32(np.concatenate(vectors))
+        return np.concatenate(vectors)
 
     def _side_by_side(self, count: int) -> bool:
         """Whether ``count`` texts go to the one-thread session, several runs at a time: a

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings.base import Embedder, as_unit_float32, sha256_of_files
+from rag.embeddings.base import PrefixedEmbedder, sha256_of_files
 from rag.errors import EmbedderError
 
 log = logging.getLogger(__name__)
 _WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.onnx")
 
 
-class SentenceTransformerEmbedder(Embedder):
+class SentenceTransformerEmbedder(PrefixedEmbedder):
     """A sentence-transformers model with e5-style prefixes (configurable).
 
     >>> embedder = SentenceTransformerEmbedder("intfloat/multilingual-e5-small")  # doctest: +SKIP
@@ -105,24 +104,15 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbedderError(f"no weight files found in {self.folder}")
         return sha256_of_files(files)
 
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self.passage_prefix)
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self.query_prefix)
-
-    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts),
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        return self._model.encode(
+            texts,
             prompt=prefix,
             batch_size=self.batch_size,
             convert_to_numpy=True,
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-        return as_unit_float32(vectors)
 
 
 def quiet_transformers() -> None:
