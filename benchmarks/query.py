@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,18 +104,26 @@ def hybrid_questions(limit: int) -> list[str]:
     return list(dict.fromkeys(QUESTIONS + mixed))[:limit]
 
 
-def hybrid_on_index(index_dir: Path, questions: int) -> dict:
+def hybrid_on_index(index_dir: Path, questions: int, query_model: str | None = None) -> dict:
     """Whole retrievals (query embedding + dense + BM25 + fusion; best sentences are the
     answer's work, not retrieval's) on a real index, and the memory the open index takes:
-    resident memory after the searches less that with the model loaded and no index open."""
+    resident memory after the searches less that with the model loaded and no index open.
+
+    ``query_model`` embeds the questions with another model than the index's own: one that
+    gives nearly the same vectors (the fp32 model over an index built by its int8 copy), to
+    time the searches with that model's question embedding."""
+    from rag.embeddings import load_embedder
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
     pipeline = Pipeline(Settings.load(index_dir=index_dir))
-    pipeline.embedder.embed_query(QUESTIONS[0])  # the model alone, loaded and warm
+    embedder = pipeline.embedder
+    if query_model:
+        embedder = load_embedder(query_model, models_dir=pipeline.settings.models_dir)
+    embedder.embed_query(QUESTIONS[0])  # the model alone, loaded and warm
     rss_model_only = rss_mb(os.getpid())
     store = pipeline.open_store()
-    retriever = pipeline.retriever(store)
+    retriever = replace(pipeline.retriever(store), embedder=embedder)
     retriever.search(QUESTIONS[0], best_sentences=False)  # warm up
     stages: dict[str, list[float]] = {}
     totals = []
@@ -132,6 +141,8 @@ def hybrid_on_index(index_dir: Path, questions: int) -> dict:
         "articles": stats["articles"],
         "questions": len(asked),
         "index_type": store.index_type,
+        "index_model": store.manifest["embedder"]["model"],
+        "query_model": embedder.model,
         "retrieval_ms": _ms(totals),
         "stages_ms": {stage: _ms(values) for stage, values in stages.items()},
         "disk_bytes_per_chunk": stats["disk_bytes"] / chunks,
@@ -151,11 +162,14 @@ def main():
     parser.add_argument(
         "--questions", type=int, default=600, help="Distinct questions for the hybrid timing."
     )
+    parser.add_argument(
+        "--query-model", help="Embed the hybrid timing's questions with this model instead."
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = {}
     if args.index_dir:
-        results["hybrid"] = hybrid_on_index(args.index_dir, args.questions)
+        results["hybrid"] = hybrid_on_index(args.index_dir, args.questions, args.query_model)
     if args.vectors:
         results["dense"] = dense_at_scale(args.vectors, args.queries, args.hnsw_m, args.ef_search)
     emit(results, args.out)
