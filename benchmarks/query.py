@@ -60,7 +60,6 @@ def _ms(values: list[float]) -> dict:
 
 
 def dense_at_scale(n: int, queries: int, m: int, ef_search: int) -> dict:
-
     rng = np.random.default_rng(0)
     centers, common = _unit(rng, 2000), _unit(rng, 1)
     data = np.empty((n, DIMENSION), dtype=np.float32)
