@@ -86,6 +86,8 @@ class Pipeline:
             stemming=store.manifest.get("stemming", True),  # as the index was built
             embed_titles=store.manifest.get("embed_titles", True),
             rerank_by_sentence=s.rerank_by_sentence,
+            rerank_pool=s.rerank_pool,
+            sentence_weight=s.sentence_weight,
         )
 
     def generator(self) -> Generator | None:

@@ -56,6 +56,8 @@ class Retriever:
     stemming: bool = True
     embed_titles: bool = True  # sentences are embedded like their chunks: after the headline
     rerank_by_sentence: bool = True
+    rerank_pool: int = 5  # the fused hits the sentence rerank reorders
+    sentence_weight: float = 0.05  # a best sentence's standardised similarity, in fused score
 
     def __post_init__(self):
         self._sentence_vectors = _SentenceVectors(self.embedder)
@@ -66,6 +68,8 @@ class Retriever:
             raise ValueError(f"k must be at least 1, got {self.k}")
         if self.candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+        if self.rerank_pool < 1:
+            raise ValueError(f"rerank_pool must be at least 1, got {self.rerank_pool}")
 
     def search(
         self,
@@ -96,13 +100,14 @@ class Retriever:
         clock.lap("dense")
         lexical = self.store.bm25_search(self._lexical_terms(query, language), n, allowed)
         clock.lap("bm25")
+        reranking = best_sentences and self.rerank_by_sentence
         hits = self._fuse(query, centred, dense, lexical)
-        hits = self._collapse_duplicates(hits, k)
+        hits = self._collapse_duplicates(hits, max(k, self.rerank_pool) if reranking else k)
         clock.lap("fuse")
         if best_sentences:
             self._attach_best_sentences(query_vector, hits)
-            if self.rerank_by_sentence:
-                hits = _rerank_by_sentence(hits)
+            if reranking:
+                hits = self._rerank_by_sentence(hits)[:k]
             clock.lap("sentences")
         return SearchResult(hits=hits, timings=timings)
 
@@ -202,6 +207,27 @@ class Retriever:
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
 
+    def _rerank_by_sentence(self, hits: list[Hit]) -> list[Hit]:
+        """The first ``rerank_pool`` hits reordered by fused score plus ``sentence_weight``
+        times their best sentence's similarity, standardised over the pool; the rest keep
+        their place after them.
+
+        A chunk's vector averages several sentences, and the one that answers can be drowned
+        out; the best sentence is the sharper signal, but alone it loses what BM25 and the
+        chunk's whole meaning knew; together they rank best (docs/benchmarks.md).
+        Standardised, because the spread of similarities depends on the languages: across
+        them e5's similarities are compressed. The pool does not depend on ``k``, so a
+        search's first hits are the same whatever ``k`` asks for.
+        """
+        pool = hits[: self.rerank_pool]
+        if len(pool) < 2:
+            return hits
+        similarity = np.array([hit.best_sentence.score for hit in pool])
+        standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
+        keys = [hit.score + self.sentence_weight * z for hit, z in zip(pool, standard, strict=True)]
+        order = sorted(range(len(pool)), key=lambda i: -keys[i])
+        return [pool[i] for i in order] + hits[self.rerank_pool :]
+
 
 @functools.cache
 def _generic_questions() -> dict[str, list[str]]:
@@ -242,15 +268,6 @@ class _SentenceVectors:
                 while len(self._vectors) > self.size:
                     self._vectors.popitem(last=False)
         return np.vstack([known[t] for t in texts])
-
-
-def _rerank_by_sentence(hits: list[Hit]) -> list[Hit]:
-    """Order the hits by their best sentence's similarity to the question.
-
-    A chunk's vector averages several sentences; the one sentence that answers can be
-    drowned out. Over the few hits shown this sharper signal decides the order.
-    """
-    return sorted(hits, key=lambda hit: -hit.best_sentence.score)
 
 
 class _Clock:

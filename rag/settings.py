@@ -63,8 +63,11 @@ class Settings:
     # chunks whose word sets overlap this much (Jaccard) are one story: keep the best
     duplicate_threshold: float = 0.8
     stemming: bool = True
-    # order the hits shown by their best sentence's similarity (see docs/benchmarks.md)
+    # reorder the best rerank_pool fused hits by fused score + sentence_weight x their best
+    # sentence's similarity standardised over them (chosen on ARCD-train, docs/benchmarks.md)
     rerank_by_sentence: bool = True
+    rerank_pool: int = 5
+    sentence_weight: float = 0.05
     # dense search: "auto" (exact below hnsw_min_vectors, HNSW above), "flat" or "hnsw"
     index_type: str = "auto"
     hnsw_min_vectors: int = 200_000
@@ -127,6 +130,7 @@ class Settings:
             "top_k",
             "candidates",
             "rrf_k",
+            "rerank_pool",
             "answer_max_sentences",
             "port",
             "hnsw_min_vectors",
@@ -147,6 +151,9 @@ class Settings:
             raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
+        for name in ("dense_weight", "bm25_weight", "bm25_weight_cross_script", "sentence_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if not 0 < self.duplicate_threshold <= 1:
             raise ConfigError(
                 f"duplicate_threshold must be in (0, 1], got {self.duplicate_threshold}"

@@ -1,5 +1,6 @@
 """The seed question, in English and Arabic, over the real seed index and the real model."""
 
+import numpy as np
 import pytest
 
 from rag.retrieval import Retriever
@@ -27,9 +28,20 @@ def test_hits_carry_metadata_scores_and_exact_sentence_offsets(seed_pipeline, qu
         sentence = hit.best_sentence
         assert article.text[sentence.start : sentence.end] == sentence.text
         assert hit.dense_rank is not None and hit.score > 0
-    # the hits shown are ordered by their best sentence (rerank_by_sentence)
-    scores = [h.best_sentence.score for h in hits]
-    assert scores == sorted(scores, reverse=True)
+    # the hits shown are ordered by fused score plus their best sentence's similarity
+    similarity = np.array([h.best_sentence.score for h in hits])
+    standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
+    weight = seed_pipeline.retriever(store).sentence_weight
+    keys = [h.score + weight * z for h, z in zip(hits, standard, strict=True)]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_the_first_hits_do_not_depend_on_k(seed_pipeline):
+    retriever = seed_pipeline.retriever()
+    question = QUESTIONS[0]
+    many = [h.chunk.id for h in retriever.search(question, k=12).hits]
+    for k in (1, 3, 5):
+        assert [h.chunk.id for h in retriever.search(question, k=k).hits] == many[:k]
 
 
 def test_an_english_question_reaches_bm25_through_its_names_only(seed_pipeline):
