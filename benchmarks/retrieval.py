@@ -100,12 +100,11 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20, rerank_limit=None):
         hybrid = [h.chunk for h in result.hits]
         ranks["hybrid"].append(gold_rank(hybrid, question, [h.duplicates for h in result.hits]))
         if rerank_limit is None or number < rerank_limit:
-            # the order search(k=depth) shows, without embedding the sentences of the hits
-            # below the rerank pool: those keep their fused place
-            pool = retriever.rerank_pool
-            reranked = retriever.search(question.text, k=pool, query_vector=vector).hits
-            by_id = {h.chunk.id: h for h in result.hits}
-            shown = [by_id[h.chunk.id] for h in reranked] + result.hits[pool:]
+            # the order search(k=depth) shows; sentences embedded for the rerank pool only,
+            # the hits below it keep their fused place
+            pool = result.hits[: retriever.rerank_pool]
+            retriever._attach_best_sentences(vector, pool)
+            shown = retriever._rerank_by_sentence(result.hits)
             ranks["hybrid, as shown (sentence rerank)"].append(
                 gold_rank([h.chunk for h in shown], question, [h.duplicates for h in shown])
             )

@@ -216,8 +216,8 @@ class Retriever:
         out; the best sentence is the sharper signal, but alone it loses what BM25 and the
         chunk's whole meaning knew; together they rank best (docs/benchmarks.md).
         Standardised, because the spread of similarities depends on the languages: across
-        them e5's similarities are compressed. The pool does not depend on ``k``, so a
-        search's first hits are the same whatever ``k`` asks for.
+        them e5's similarities are compressed. The pool does not depend on ``k``: a search
+        for fewer hits shows the first of a longer one's (at the same candidate depth).
         """
         pool = hits[: self.rerank_pool]
         if len(pool) < 2:
