@@ -28,11 +28,13 @@ def test_hits_carry_metadata_scores_and_exact_sentence_offsets(seed_pipeline, qu
         sentence = hit.best_sentence
         assert article.text[sentence.start : sentence.end] == sentence.text
         assert hit.dense_rank is not None and hit.score > 0
-    # the hits shown are ordered by fused score plus their best sentence's similarity
-    similarity = np.array([h.best_sentence.score for h in hits])
+    # the hits shown are ordered by fused score plus their best sentence's similarity,
+    # standardised over the rerank pool (a search for the whole pool shows all of it)
+    retriever = seed_pipeline.retriever(store)
+    pool = retriever.search(question, k=retriever.rerank_pool).hits
+    similarity = np.array([h.best_sentence.score for h in pool])
     standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
-    weight = seed_pipeline.retriever(store).sentence_weight
-    keys = [h.score + weight * z for h, z in zip(hits, standard, strict=True)]
+    keys = [h.score + retriever.sentence_weight * z for h, z in zip(pool, standard, strict=True)]
     assert keys == sorted(keys, reverse=True)
 
 
