@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from rag.sentences import split_sentences
 from rag.types import Article, Chunk, Span
 
+# chosen by measurement (docs/benchmarks.md, "Chunk size and headlines")
+DEFAULT_TARGET_CHARS = 600
+
 
 @dataclass(frozen=True)
 class ChunkingParams:
@@ -18,7 +21,7 @@ class ChunkingParams:
     keeps every chunk well under the encoder's 512-token window.
     """
 
-    target_chars: int = 600
+    target_chars: int = DEFAULT_TARGET_CHARS
     overlap_sentences: int = 1
     max_sentence_chars: int = 600
 

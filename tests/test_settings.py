@@ -34,6 +34,10 @@ def test_config_file_named_by_environment(tmp_path):
         ({"RAG_TOP_K": "0"}, "top_k must be at least 1, got 0"),
         ({"RAG_RERANK_POOL": "0"}, "rerank_pool must be at least 1, got 0"),
         ({"RAG_SENTENCE_WEIGHT": "-1"}, "sentence_weight must be 0 or more, got -1.0"),
+        (
+            {"RAG_CHUNK_TARGET_CHARS": "-5"},
+            "chunk_target_chars must be 0 (the index's) or more, got -5",
+        ),
         ({"RAG_EMBED_TITLES": "maybe"}, "setting embed_titles must be bool, got 'maybe'"),
         (
             {"RAG_CONFIG": "/nonexistent/rag.toml"},
