@@ -129,7 +129,7 @@ def vector_index_options(settings: Settings) -> VectorIndexOptions:
 
 def chunking_params(settings: Settings, recorded: dict | None = None) -> ChunkingParams:
     """The settings' chunking. A target of 0 means the one ``recorded`` by an existing index
-    (so an index cut before the default changed still takes new articles), else the default."""
+    (so an index cut at another size still takes new articles), else the default."""
     target = settings.chunk_target_chars or (recorded or {}).get("target_chars")
     return ChunkingParams(
         target_chars=target or DEFAULT_TARGET_CHARS,
