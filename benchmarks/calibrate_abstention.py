@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import xquad_questions  # noqa: E402
+from common import logistic_fit, xquad_questions  # noqa: E402
 
 from rag.abstention import SIGNALS  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
@@ -56,16 +56,7 @@ def collect(answerer, questions, hidden_ids) -> list[dict]:
 def fit(rows: list[dict], max_false_abstention: float, l2: float = 1e-2) -> dict:
     x = np.array([r["signals"] for r in rows], dtype=float)
     y = np.array([r["answerable"] for r in rows], dtype=float)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    a = np.c_[np.ones(len(x)), (x - mean) / scale]
-    w = np.zeros(a.shape[1])
-    for _ in range(50):  # Newton's method; converges in a handful of steps
-        p = 1 / (1 + np.exp(-a @ w))
-        gradient = a.T @ (p - y) + l2 * np.r_[0, w[1:]]
-        hessian = (a * (p * (1 - p))[:, None]).T @ a + l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
-        w -= np.linalg.solve(hessian, gradient)
-    weights = w[1:] / scale
-    bias = w[0] - float(weights @ mean)
+    bias, weights = logistic_fit(x, y, l2)
     probability = 1 / (1 + np.exp(-(bias + x @ weights)))
     answerable = np.sort(probability[y == 1])
     threshold = float(answerable[int(max_false_abstention * len(answerable))])

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rag.documents import make_article
 from rag.evaluation.datasets import load_dataset
 from rag.ingest import Indexer, ingest_records
@@ -81,6 +83,37 @@ def ingest_timed(records, indexer: Indexer) -> tuple[int, float]:
     started = time.perf_counter()
     report = ingest_records(records, indexer, batch_chunks=512)
     return report.chunks, time.perf_counter() - started
+
+
+def gold_rank(hit_chunks, question, duplicates=None) -> int | None:
+    """Rank of the first gold chunk. A hybrid hit stands for the near-identical chunks collapsed
+    into it (ARCD holds near-copies of some paragraphs): one of the gold article counts."""
+    for rank, chunk in enumerate(hit_chunks, start=1):
+        if (
+            chunk.article_id == question.article_id
+            and chunk.start <= question.answer_start < chunk.end
+        ):
+            return rank
+        collapsed = duplicates[rank - 1] if duplicates else []
+        if any(d.rsplit(":", 1)[0] == question.article_id for d in collapsed):
+            return rank
+    return None
+
+
+def logistic_fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+    """(bias, weights) of an L2-regularised logistic regression of ``y`` on the columns of
+    ``x``, fitted on standardised columns by Newton's method and returned on the raw ones."""
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    a = np.c_[np.ones(len(x)), (x - mean) / scale]
+    w = np.zeros(a.shape[1])
+    penalty = l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
+    for _ in range(50):  # converges in a handful of steps
+        p = 1 / (1 + np.exp(-a @ w))
+        gradient = a.T @ (p - y) + penalty @ w
+        hessian = (a * (p * (1 - p))[:, None]).T @ a + penalty
+        w -= np.linalg.solve(hessian, gradient)
+    weights = w[1:] / scale
+    return float(w[0] - weights @ mean), weights
 
 
 def recall_at(ranks: list[int | None], k: int) -> float:
