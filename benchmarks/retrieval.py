@@ -14,6 +14,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
     DATA,
     emit,
+    gold_rank,
     ingest_timed,
     mrr_at,
     news_articles,
@@ -61,29 +63,17 @@ def distractors(indexer, wanted_chunks: int) -> list:
     return picked
 
 
-def gold_rank(hit_chunks, question, duplicates=None) -> int | None:
-    """Rank of the first gold chunk. A hybrid hit stands for the near-identical chunks collapsed
-    into it (ARCD holds near-copies of some paragraphs): one of the gold article counts."""
-    for rank, chunk in enumerate(hit_chunks, start=1):
-        if (
-            chunk.article_id == question.article_id
-            and chunk.start <= question.answer_start < chunk.end
-        ):
-            return rank
-        collapsed = duplicates[rank - 1] if duplicates else []
-        if any(d.rsplit(":", 1)[0] == question.article_id for d in collapsed):
-            return rank
-    return None
-
-
 def evaluate(pipeline: Pipeline, store, questions, depth=20, rerank_limit=None):
     retriever = pipeline.retriever(store)
+    plain = replace(retriever, selector=None)  # the sentence rerank of the best five alone
+    unselected = "hybrid, as shown without hit selection"
     vectors = pipeline.embedder.embed_queries([q.text for q in questions])
     ranks = {
         "bm25": [],
         "dense": [],
         "hybrid": [],
-        "hybrid, as shown (sentence rerank)": [],
+        "hybrid, as shown": [],
+        unselected: [],
     }
     latencies = []
     for number, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
@@ -100,18 +90,19 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20, rerank_limit=None):
         hybrid = [h.chunk for h in result.hits]
         ranks["hybrid"].append(gold_rank(hybrid, question, [h.duplicates for h in result.hits]))
         if rerank_limit is None or number < rerank_limit:
-            # the order search(k=depth) shows; sentences embedded for the rerank pool only,
-            # the hits below it keep their fused place
-            pool = result.hits[: retriever.rerank_pool]
-            retriever._attach_best_sentences(vector, pool)
-            shown = retriever._rerank_by_sentence(result.hits)
-            ranks["hybrid, as shown (sentence rerank)"].append(
-                gold_rank([h.chunk for h in shown], question, [h.duplicates for h in shown])
-            )
+            # the order search(k=depth) shows; sentences embedded for the pool it is chosen
+            # from only, the hits below it keep their fused place
+            retriever._attach_best_sentences(vector, result.hits[: retriever._pool()])
+            for name, ordering in (("hybrid, as shown", retriever), (unselected, plain)):
+                shown = ordering._shown_order(result.hits)
+                ranks[name].append(
+                    gold_rank([h.chunk for h in shown], question, [h.duplicates for h in shown])
+                )
     table = {
         name: {
             "R@1": recall_at(r, 1),
             "R@5": recall_at(r, 5),
+            "R@10": recall_at(r, 10),
             "R@20": recall_at(r, 20),
             "MRR@10": mrr_at(r, 10),
         }

@@ -22,6 +22,7 @@ from rag.ingest import (
 )
 from rag.prompts import Prompts
 from rag.retrieval import Retriever
+from rag.selection import HitSelector
 from rag.settings import Settings
 from rag.store import IndexStore
 
@@ -88,7 +89,11 @@ class Pipeline:
             rerank_by_sentence=s.rerank_by_sentence,
             rerank_pool=s.rerank_pool,
             sentence_weight=s.sentence_weight,
+            selector=self.hit_selector(),
         )
+
+    def hit_selector(self) -> HitSelector | None:
+        return _bundled_or_file(self.settings.hit_selection, HitSelector.load)
 
     def generator(self) -> Generator | None:
         """The configured language model, or ``None`` for extractive answers."""
@@ -109,10 +114,7 @@ class Pipeline:
         )
 
     def abstention_model(self) -> AbstentionModel | None:
-        choice = self.settings.abstention_model
-        if choice == "none":
-            return None
-        return AbstentionModel.load() if choice == "bundled" else AbstentionModel.load(Path(choice))
+        return _bundled_or_file(self.settings.abstention_model, AbstentionModel.load)
 
     def answerer(self, store: IndexStore | None = None) -> Answerer:
         s = self.settings
@@ -142,3 +144,10 @@ class Pipeline:
             return ingest([seeds], indexer)
         finally:
             indexer.store.close()  # callers open their own store afterwards
+
+
+def _bundled_or_file(choice: str, load):
+    """A model setting: ``none``, ``bundled`` (the file in rag/data) or a file's path."""
+    if choice == "none":
+        return None
+    return load() if choice == "bundled" else load(Path(choice))

@@ -5,7 +5,9 @@ questions in its language is subtracted, so passages close to every question (sh
 generic ones) stop crowding out the one that answers. An English question's names reach
 BM25 in Arabic script (``rag.transliteration``). Near-duplicate chunks (wire copies of one
 story) are collapsed into the best of them, and each hit carries the sentence of its chunk
-that best matches the question. The measurements behind each choice: docs/benchmarks.md.
+that best matches the question. The hits shown first are chosen among a wider pool of fused
+hits (``rag.selection``) and ordered with their best sentences. The measurements behind each
+choice: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.embeddings import Embedder
+from rag.selection import HitSelector
 from rag.store import IndexStore
 from rag.transliteration import NameBridge
 from rag.types import Filters, Hit
@@ -58,6 +61,7 @@ class Retriever:
     rerank_by_sentence: bool = True
     rerank_pool: int = 5  # the fused hits the sentence rerank reorders
     sentence_weight: float = 0.05  # a best sentence's standardised similarity, in fused score
+    selector: HitSelector | None = None  # picks the rerank pool among its own wider pool
 
     def __post_init__(self):
         self._sentence_vectors = _SentenceVectors(self.embedder)
@@ -102,12 +106,12 @@ class Retriever:
         clock.lap("bm25")
         reranking = best_sentences and self.rerank_by_sentence
         hits = self._fuse(query, centred, dense, lexical)
-        hits = self._collapse_duplicates(hits, max(k, self.rerank_pool) if reranking else k)
+        hits = self._collapse_duplicates(hits, max(k, self._pool()) if reranking else k)
         clock.lap("fuse")
         if best_sentences:
             self._attach_best_sentences(query_vector, hits)
             if reranking:
-                hits = self._rerank_by_sentence(hits)[:k]
+                hits = self._shown_order(hits)[:k]
             clock.lap("sentences")
         return SearchResult(hits=hits, timings=timings)
 
@@ -206,6 +210,24 @@ class Retriever:
             hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
+
+    def _shown_order(self, hits: list[Hit]) -> list[Hit]:
+        """Fused hits (best sentences attached to the first ``_pool()``) in the order shown."""
+        return self._rerank_by_sentence(self._select(hits))
+
+    def _pool(self) -> int:
+        """How many fused hits the shown order is chosen from."""
+        return max(self.rerank_pool, self.selector.pool if self.selector else 0)
+
+    def _select(self, hits: list[Hit]) -> list[Hit]:
+        """The selector's ``rerank_pool`` choice among its pool first, in fused order; the
+        pool's other hits and those below it keep their fused order after them."""
+        if self.selector is None:
+            return hits
+        pool = hits[: self.selector.pool]
+        chosen = self.selector.choose(pool, self.rerank_pool)
+        rest = [hit for i, hit in enumerate(pool) if i not in chosen]
+        return [pool[i] for i in chosen] + rest + hits[self.selector.pool :]
 
     def _rerank_by_sentence(self, hits: list[Hit]) -> list[Hit]:
         """The first ``rerank_pool`` hits reordered by fused score plus ``sentence_weight``

@@ -68,6 +68,10 @@ class Settings:
     rerank_by_sentence: bool = True
     rerank_pool: int = 5
     sentence_weight: float = 0.05
+    # which fused hits that rerank orders: "bundled" (a model's choice among a wider pool,
+    # fitted on ARCD-train: rag/selection.py), "none" (the best rerank_pool), or a JSON file
+    # written by benchmarks/fit_selection.py
+    hit_selection: str = "bundled"
     # dense search: "auto" (exact below hnsw_min_vectors, HNSW above), "flat" or "hnsw"
     index_type: str = "auto"
     hnsw_min_vectors: int = 200_000
