@@ -14,6 +14,8 @@ from rag.evaluation import metrics as m
 from rag.evaluation.datasets import DatasetError, EvalQuestion, load_dataset
 from rag.evaluation.report import compare_runs
 from rag.evaluation.runner import citation_holds_answer, is_gold_chunk
+from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.types import Chunk, Citation
 from tests.conftest import SHARED_DATA
 
@@ -187,6 +189,10 @@ def test_end_to_end_eval_writes_results_and_a_report_that_opens(small_xquad, tmp
     summary = json.loads((out / "summary.json").read_text())
     assert summary["metrics"]["recall@20"]["mean"] > 0.5
     assert summary["run"]["index"]["embedder"]["model"] and summary["run"]["git_commit"]
+    # retrieval is measured in the order the chat shows, hit selection and rerank included
+    pipeline = Pipeline(Settings.load(index_dir=out / "index", models_dir=models_dir, environ={}))
+    shown = pipeline.retriever().search(rows[0]["question"], k=20).hits
+    assert rows[0]["retrieved"] == [h.chunk.id for h in shown]
 
     compared = CliRunner().invoke(app, ["eval", "compare", str(out), str(out)])
     assert compared.exit_code == 0 and "0 questions better" in compared.output

@@ -55,7 +55,7 @@ def evaluate(run: EvalRun, questions: Iterable[EvalQuestion], results_path: Path
 
 
 def evaluate_question(run: EvalRun, q: EvalQuestion) -> dict:
-    search = run.retriever.search(q.question, k=DEPTH, best_sentences=False)
+    search = run.retriever.search(q.question, k=DEPTH)  # in the order the chat shows
     relevant = [is_gold_chunk(h.chunk, q, h.duplicates) for h in search.hits]
     rank = relevant.index(True) + 1 if True in relevant else None
     answer = run.answerer.answer(q.question)
@@ -290,8 +290,8 @@ def run_evaluation(dataset: Dataset, options: EvalOptions, settings: Settings, a
         except RagError:
             return ""
 
-    run = EvalRun(pipeline.answerer(store), pipeline.retriever(store), source_of, judge,
-                  options.hide_gold)  # fmt: skip
+    answerer = pipeline.answerer(store)  # one retriever: the answer reuses its sentence vectors
+    run = EvalRun(answerer, answerer.retriever, source_of, judge, options.hide_gold)
     questions = dataset.questions[: options.limit]
     rows = evaluate(run, questions, options.out / "results.jsonl",
                     progress("questions", len(questions)))  # fmt: skip
