@@ -212,22 +212,27 @@ class Retriever:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
 
     def _shown_order(self, hits: list[Hit]) -> list[Hit]:
-        """Fused hits (best sentences attached to the first ``_pool()``) in the order shown."""
-        return self._rerank_by_sentence(self._select(hits))
+        """Fused hits (best sentences attached to the first ``_pool()``) in the order shown.
+
+        With a selector: its ``rerank_pool`` choice among its pool, ordered by the sentence
+        rerank, except that hits it brought up from below the fused ``rerank_pool`` follow
+        those the fused order had there (on ARCD-train this keeps R@1 where the rerank alone
+        had it, docs/benchmarks.md); then the pool's other hits and those below it, in fused
+        order.
+        """
+        if self.selector is None:
+            return self._rerank_by_sentence(hits)
+        pool = hits[: self.selector.pool]
+        chosen = self.selector.choose(pool, self.rerank_pool)
+        ordered = self._rerank_by_sentence([pool[i] for i in chosen])
+        fused_first = {id(hit) for hit in pool[: self.rerank_pool]}
+        shown = sorted(ordered, key=lambda hit: id(hit) not in fused_first)  # stable
+        rest = [hit for i, hit in enumerate(pool) if i not in chosen]
+        return shown + rest + hits[self.selector.pool :]
 
     def _pool(self) -> int:
         """How many fused hits the shown order is chosen from."""
         return max(self.rerank_pool, self.selector.pool if self.selector else 0)
-
-    def _select(self, hits: list[Hit]) -> list[Hit]:
-        """The selector's ``rerank_pool`` choice among its pool first, in fused order; the
-        pool's other hits and those below it keep their fused order after them."""
-        if self.selector is None:
-            return hits
-        pool = hits[: self.selector.pool]
-        chosen = self.selector.choose(pool, self.rerank_pool)
-        rest = [hit for i, hit in enumerate(pool) if i not in chosen]
-        return [pool[i] for i in chosen] + rest + hits[self.selector.pool :]
 
     def _rerank_by_sentence(self, hits: list[Hit]) -> list[Hit]:
         """The first ``rerank_pool`` hits reordered by fused score plus ``sentence_weight``

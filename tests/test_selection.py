@@ -103,18 +103,33 @@ def test_the_setting_chooses_the_model(tmp_path):
         chosen(str(tmp_path / "missing.json"))
 
 
+def rerank_keys(retriever, hits):
+    similarity = np.array([h.best_sentence.score for h in hits])
+    standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
+    return [h.score + retriever.sentence_weight * z for h, z in zip(hits, standard, strict=True)]
+
+
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_a_search_shows_the_chosen_hits_in_the_rerank_order(seed_pipeline, question):
+@pytest.mark.parametrize("selector", ["bundled", "prefers late places"])
+def test_a_search_shows_the_chosen_hits_in_the_rerank_order(seed_pipeline, question, selector):
     retriever = seed_pipeline.retriever()
     assert retriever.selector == HitSelector.load()
-    fused = replace(retriever, rerank_by_sentence=False, selector=None)
-    pool = fused.search(question, k=10).hits
-    assert len(pool) > retriever.rerank_pool  # the seed article has more chunks than shown
-    prefers_late = HitSelector(0.0, tuple(-1.0 if n == "place" else 0.0 for n in FEATURES), 10)
-    shown = replace(retriever, selector=prefers_late).search(question).hits
-    late = [h.chunk.id for h in pool[len(pool) - retriever.rerank_pool :]]
-    assert sorted(h.chunk.id for h in shown) == sorted(late)
-    similarity = np.array([h.best_sentence.score for h in shown])
-    standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
-    keys = [h.score + retriever.sentence_weight * z for h, z in zip(shown, standard, strict=True)]
-    assert keys == sorted(keys, reverse=True)
+    if selector != "bundled":
+        weights = tuple(-1.0 if n == "place" else 0.0 for n in FEATURES)
+        retriever = replace(retriever, selector=HitSelector(0.0, weights, 10))
+    five = retriever.rerank_pool
+    pool = replace(retriever, rerank_by_sentence=False, selector=None).search(question, k=10).hits
+    assert len(pool) > five  # the seed article has more chunks than a search shows
+    chosen = [pool[i].chunk.id for i in retriever.selector.choose(pool, five)]
+    if selector != "bundled":
+        assert chosen == [h.chunk.id for h in pool[len(pool) - five :]]
+    shown = retriever.search(question).hits
+    assert sorted(h.chunk.id for h in shown) == sorted(chosen)
+    # the rerank's order, but hits brought up from below the fused five come after the others
+    fused_five = {h.chunk.id for h in pool[:five]}
+    kept = [h.chunk.id in fused_five for h in shown]
+    assert kept == sorted(kept, reverse=True)
+    keys = rerank_keys(retriever, shown)
+    for group in (True, False):
+        in_group = [key for key, k in zip(keys, kept, strict=True) if k == group]
+        assert in_group == sorted(in_group, reverse=True)
