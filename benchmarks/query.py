@@ -103,10 +103,18 @@ def hybrid_questions(limit: int) -> list[str]:
     return list(dict.fromkeys(QUESTIONS + mixed))[:limit]
 
 
-def hybrid_on_index(index_dir: Path, questions: int, query_model: str | None = None) -> dict:
+def hybrid_on_index(
+    index_dir: Path,
+    questions: int,
+    query_model: str | None = None,
+    best_sentences: bool = False,
+    hit_selection: str = "bundled",
+) -> dict:
     """Whole retrievals (query embedding + dense + BM25 + fusion; best sentences are the
-    answer's work, not retrieval's) on a real index, and the memory the open index takes:
-    resident memory after the searches less that with the model loaded and no index open.
+    answer's work, not retrieval's, unless ``best_sentences``: then the search the chat runs,
+    its hits chosen by ``hit_selection``) on a real index, and the memory the open index
+    takes: resident memory after the searches less that with the model loaded and no index
+    open.
 
     ``query_model`` embeds the questions with another model than the index's own: one that
     gives nearly the same vectors (the fp32 model over an index built by its int8 copy), to
@@ -115,7 +123,7 @@ def hybrid_on_index(index_dir: Path, questions: int, query_model: str | None = N
     from rag.pipeline import Pipeline
     from rag.settings import Settings
 
-    pipeline = Pipeline(Settings.load(index_dir=index_dir))
+    pipeline = Pipeline(Settings.load(index_dir=index_dir, hit_selection=hit_selection))
     embedder = pipeline.embedder
     if query_model:
         embedder = load_embedder(query_model, models_dir=pipeline.settings.models_dir)
@@ -128,7 +136,7 @@ def hybrid_on_index(index_dir: Path, questions: int, query_model: str | None = N
     totals = []
     asked = hybrid_questions(questions)
     for question in tqdm(asked, desc="searches", unit="question"):
-        result = retriever.search(question, best_sentences=False)
+        result = retriever.search(question, best_sentences=best_sentences)
         for stage, seconds in result.timings.items():
             stages.setdefault(stage, []).append(seconds)
         totals.append(sum(result.timings.values()))
@@ -142,6 +150,8 @@ def hybrid_on_index(index_dir: Path, questions: int, query_model: str | None = N
         "index_type": store.index_type,
         "index_model": store.manifest["embedder"]["model"],
         "query_model": embedder.model,
+        "best_sentences": best_sentences,
+        "hit_selection": hit_selection if best_sentences else "",
         "retrieval_ms": _ms(totals),
         "stages_ms": {stage: _ms(values) for stage, values in stages.items()},
         "disk_bytes_per_chunk": stats["disk_bytes"] / chunks,
@@ -164,11 +174,23 @@ def main():
     parser.add_argument(
         "--query-model", help="Embed the hybrid timing's questions with this model instead."
     )
+    parser.add_argument(
+        "--best-sentences",
+        action="store_true",
+        help="Time the search the chat runs: best sentences, hits chosen by --hit-selection.",
+    )
+    parser.add_argument("--hit-selection", default="bundled")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     results = {}
     if args.index_dir:
-        results["hybrid"] = hybrid_on_index(args.index_dir, args.questions, args.query_model)
+        results["hybrid"] = hybrid_on_index(
+            args.index_dir,
+            args.questions,
+            args.query_model,
+            best_sentences=args.best_sentences,
+            hit_selection=args.hit_selection,
+        )
     if args.vectors:
         results["dense"] = dense_at_scale(args.vectors, args.queries, args.hnsw_m, args.ef_search)
     emit(results, args.out)

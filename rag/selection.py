@@ -13,10 +13,10 @@ at different heights:
 - ``sentence``, ``second_sentence``: its best and second-best sentences' similarity,
   standardised over the pool's best sentences; ``sentence_gap``: best minus the pool's best.
 
-The ``count`` hits it scores highest are kept, in fused order, and the sentence rerank
-(``Retriever``) orders them; the others follow. The weights live in ``rag/data/selection.json``,
-written by ``benchmarks/fit_selection.py`` (fitted on ARCD-train only), which records the data
-and the figures reached.
+The ``count`` hits it scores highest are kept, and ``Retriever`` shows them in the sentence
+rerank's order, those brought up from below the fused ``count`` after the others. The weights
+live in ``rag/data/selection.json``, written by ``benchmarks/fit_selection.py`` (fitted on
+ARCD-train only), which records the data and the figures reached.
 """
 
 from __future__ import annotations
