@@ -52,6 +52,18 @@ def make_pipeline(index_dir: Path, embedder, **overrides) -> Pipeline:
     return pipeline
 
 
+def assert_model_file_refused(load, path: Path, content: str | None, what: str, reason: str):
+    """``load(path)`` of a model file holding ``content`` (``None``: no file) raises a
+    ConfigError that names the model (``what``) and the ``reason``."""
+    from rag.errors import ConfigError
+
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"cannot read the {what}") as error:
+        load(path)
+    assert reason in str(error.value)
+
+
 @pytest.fixture(scope="session")
 def seed_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
     """The seed article indexed with the default model."""

@@ -9,6 +9,7 @@ from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.types import Chunk, Hit
+from tests.conftest import assert_model_file_refused
 
 
 def hit(text, dense_rank=None, bm25_rank=None, title=""):
@@ -71,12 +72,9 @@ def test_the_bundled_model_weighs_each_signal_and_leaves_other_languages_to_simi
     ],
 )
 def test_a_bad_model_file_is_refused_with_the_reason(tmp_path, content, message):
-    path = tmp_path / "model.json"
-    if content is not None:
-        path.write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match="cannot read the abstention model") as error:
-        AbstentionModel.load(path)
-    assert message in str(error.value)
+    assert_model_file_refused(
+        AbstentionModel.load, tmp_path / "model.json", content, "abstention model", message
+    )
 
 
 def test_the_setting_chooses_the_model(tmp_path, seed_pipeline):

@@ -12,6 +12,7 @@ from rag.pipeline import Pipeline
 from rag.selection import BUNDLED, FEATURES, HitSelector, hit_features
 from rag.settings import Settings
 from rag.types import Chunk, Hit, Sentence
+from tests.conftest import assert_model_file_refused
 
 QUESTIONS = ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
 
@@ -80,12 +81,9 @@ def test_the_bundled_model_loads_and_chooses_from_more_than_it_shows():
     ],
 )
 def test_a_bad_model_file_is_refused_with_the_reason(tmp_path, content, message):
-    path = tmp_path / "selection.json"
-    if content is not None:
-        path.write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match="cannot read the hit selection model") as error:
-        HitSelector.load(path)
-    assert message in str(error.value)
+    assert_model_file_refused(
+        HitSelector.load, tmp_path / "selection.json", content, "hit selection model", message
+    )
 
 
 def test_the_setting_chooses_the_model(tmp_path):
