@@ -106,18 +106,16 @@ def evaluate(pipeline: Pipeline, store, questions, depth=20, rerank_limit=None):
             ranks[chat].append(
                 gold_rank([h.chunk for h in five], question, [h.duplicates for h in five])
             )
-    table = {
-        name: {
-            "R@1": recall_at(r, 1),
-            "R@5": recall_at(r, 5),
-            "R@10": recall_at(r, 10),
-            "R@20": recall_at(r, 20),
-            "MRR@10": mrr_at(r, 10),
-        }
-        for name, r in ranks.items()
-        if r
-    }
+    table = {name: _figures(r, 5 if name == chat else depth) for name, r in ranks.items() if r}
     return table, latencies
+
+
+def _figures(ranks: list[int | None], depth: int) -> dict[str, float | None]:
+    """R@1/5/10/20 and MRR@10 of one list; None where it holds fewer hits than the cut-off
+    (a 5-hit search says nothing of R@10)."""
+    figures = {f"R@{k}": recall_at(ranks, k) if k <= depth else None for k in (1, 5, 10, 20)}
+    figures["MRR@10"] = mrr_at(ranks, 10) if depth >= 10 else None
+    return figures
 
 
 def main():

@@ -48,17 +48,13 @@ class Evidence:
         return cls(
             similarity=similarity,
             agreement=max(
-                (_inverse(h.dense_rank) + _inverse(h.bm25_rank) for h in hits), default=0
+                (h.dense_reciprocal_rank + h.bm25_reciprocal_rank for h in hits), default=0
             ),
             coverage=max((_share(words, h.chunk) for h in hits), default=0.0),
         )
 
     def values(self) -> list[float]:
         return [getattr(self, name) for name in SIGNALS]
-
-
-def _inverse(rank: int | None) -> float:
-    return 1.0 / rank if rank else 0.0
 
 
 def _share(words: set[str], chunk) -> float:

@@ -56,8 +56,8 @@ def hit_features(hits: list[Hit]) -> np.ndarray:
     columns = {
         "fused": fused / fused.max(),
         "place": 1.0 / np.arange(1, len(hits) + 1),
-        "dense": np.array([_inverse(h.dense_rank) for h in hits]),
-        "bm25": np.array([_inverse(h.bm25_rank) for h in hits]),
+        "dense": np.array([h.dense_reciprocal_rank for h in hits]),
+        "bm25": np.array([h.bm25_reciprocal_rank for h in hits]),
         "similarity": dense - dense.max(),
         "sentence": (best - mean) / spread,
         "second_sentence": (second - mean) / spread,
@@ -69,10 +69,6 @@ def hit_features(hits: list[Hit]) -> np.ndarray:
 def _two_best(hit: Hit) -> tuple[float, float]:
     scores = sorted((s.score for s in hit.sentences), reverse=True) or [0.0]
     return scores[0], scores[1] if len(scores) > 1 else scores[0]
-
-
-def _inverse(rank: int | None) -> float:
-    return 1.0 / rank if rank else 0.0
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,16 @@ class Hit:
     sentences: list[Sentence] = field(default_factory=list)  # scored against the query
     duplicates: list[str] = field(default_factory=list)  # chunk ids collapsed into this hit
 
+    @property
+    def dense_reciprocal_rank(self) -> float:
+        """1 / its rank among the dense candidates (0 when they did not hold it)."""
+        return 1.0 / self.dense_rank if self.dense_rank else 0.0
+
+    @property
+    def bm25_reciprocal_rank(self) -> float:
+        """1 / its rank among the BM25 candidates (0 when they did not hold it)."""
+        return 1.0 / self.bm25_rank if self.bm25_rank else 0.0
+
 
 @dataclass
 class Citation:
