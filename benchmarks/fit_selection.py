@@ -97,21 +97,34 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
-    parser.add_argument("--depth", type=int, default=max(POOLS))
+    parser.add_argument(
+        "--pools",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=POOLS,
+        help="Pool sizes of the grid, e.g. 12,16,20 (with --depth at least the largest).",
+    )
+    parser.add_argument(
+        "--depth", type=int, help="Hits searched per question (default: the largest pool)."
+    )
     parser.add_argument("--cache", type=Path, help="Keep the searched hits here (pickle).")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    depth = args.depth or max(args.pools)
+    if depth < max(args.pools):
+        parser.error(f"--depth {depth} is below the largest pool, {max(args.pools)}")
     pipeline = Pipeline(Settings.load(index_dir=args.index_dir, hit_selection="none"))
     retriever = pipeline.retriever()
     _, questions = squad_articles_and_questions(DATA / "qa/arcd-train.json", "ar")
-    collected = cached(args.cache, lambda: collect(retriever, questions, args.depth))
+    collected = cached(args.cache, lambda: collect(retriever, questions, depth))
     grid = {
-        f"pool {pool}, l2 {l2}": cross_validated(collected, pool, l2) for pool in POOLS for l2 in L2
+        f"pool {pool}, l2 {l2}": cross_validated(collected, pool, l2)
+        for pool in args.pools
+        for l2 in L2
     }
     for cell, value in grid.items():
         print(f"{cell}: cross-validated R@5 {value:.4f}", file=sys.stderr)
     best = max(
-        ((p, l2) for p in POOLS for l2 in L2),
+        ((p, l2) for p in args.pools for l2 in L2),
         key=lambda c: (grid[f"pool {c[0]}, l2 {c[1]}"], -c[0], c[1]),
     )
     selector = fit(collected, *best)
