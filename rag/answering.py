@@ -70,6 +70,9 @@ class Answerer:
         began = time.perf_counter()
         if self.generator is None:
             answer = self._extractive(question, result.hits, wanted, notes=[])
+            if on_token:  # no model writes it: the finished answer, a line at a time
+                for line in answer.text.splitlines(keepends=True):
+                    on_token(line)
         else:
             answer = self._generated(question, result.hits, wanted, on_token)
         timings["answer"] = time.perf_counter() - began

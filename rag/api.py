@@ -1,17 +1,19 @@
 """The versioned JSON API (``/v1``), health, metrics, and an OpenAI-compatible chat endpoint.
 
 Every error is JSON: ``{"error": {"code": "...", "message": "..."}}`` with a stable code;
-no traceback reaches a client. Keys come from settings and are never logged.
+no traceback and no server path reaches a client. Who may call what, and how often, is
+decided by the service's ``Access`` (``rag.access``), the same door the web chat and Slack
+go through. Keys come from settings and are never logged.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, Literal
@@ -29,8 +31,9 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.answering import MAX_QUESTION_CHARS
-from rag.errors import ArticleNotFoundError, IndexWriteError, RagError
+from rag.access import AccessError, Caller, bearer_key
+from rag.answering import MAX_QUESTION_CHARS, validate_question
+from rag.errors import ArticleNotFoundError, IndexBusyError, IndexWriteError, RagError
 from rag.retrieval import Filters
 from rag.service import Service
 from rag.settings import Settings
@@ -100,13 +103,21 @@ class ArticlesIn(BaseModel):
     articles: list[ArticleIn] = Field(min_length=1, max_length=1_000)
 
 
+class ContentPart(BaseModel):
+    """An OpenAI content part; only ``text`` parts are read (images and the like ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(max_length=50)
+    text: str | None = Field(None, max_length=20_000)
+
+
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = Field(None, max_length=100)
 
     def text(self) -> str:
-        if isinstance(self.content, list):  # OpenAI content parts: keep the text ones
-            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type == "text")
         return self.content or ""
 
 
@@ -117,74 +128,18 @@ class ChatCompletionIn(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature etc. are accepted and ignored
 
 
-# ----- limits: keys, rate, body size, concurrency --------------------------------------
+# ----- limits: keys, rate and concurrency (rag.access), body size --------------------
 
 
-class RateLimiter:
-    """At most ``per_minute`` requests per client in any sliding minute."""
-
-    def __init__(self, per_minute: int):
-        self.per_minute = per_minute
-        self._seen: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def check(self, client: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen[client]
-            while seen and now - seen[0] >= 60:
-                seen.popleft()
-            if len(seen) >= self.per_minute:
-                wait = max(1, int(60 - (now - seen[0])) + 1)
-                raise ApiError(
-                    429, "rate_limited",
-                    f"more than {self.per_minute} requests a minute; retry in {wait} s",
-                    {"Retry-After": str(wait)},
-                )  # fmt: skip
-            seen.append(now)
-
-
-class Access:
-    """Who may do what: read keys, admin keys (read and write), and the rate limit."""
-
-    def __init__(self, settings: Settings):
-        self.read_keys = set(settings.key_list("api_keys"))
-        self.admin_keys = set(settings.key_list("admin_keys"))
-        self.limiter = RateLimiter(settings.rate_limit_per_minute)
-
-    def reader(self, request: Request) -> str:
-        key = _bearer(request)
-        if self.read_keys or self.admin_keys:
-            if key is None:
-                raise ApiError(401, "missing_key", "send an API key: Authorization: Bearer KEY",
-                               {"WWW-Authenticate": "Bearer"})  # fmt: skip
-            if key not in self.read_keys | self.admin_keys:
-                raise ApiError(401, "invalid_key", "the API key is not valid",
-                               {"WWW-Authenticate": "Bearer"})  # fmt: skip
-        client = (
-            f"key:{hash(key)}" if key else f"ip:{request.client.host if request.client else ''}"
-        )
-        self.limiter.check(client)
-        return client
-
-    def admin(self, request: Request) -> str:
-        client = self.reader(request)
-        if not self.admin_keys:
-            message = "writing through the API needs an admin key; set admin_keys"
-            raise ApiError(403, "writes_disabled", message)
-        if _bearer(request) not in self.admin_keys:
-            raise ApiError(403, "admin_required", "this endpoint needs an admin key")
-        return client
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+def caller_of(service: Service, request: Request) -> Caller:
+    """Who sends ``request``: its bearer key (``AccessError`` 401 if keys are required)."""
+    address = request.client.host if request.client else None
+    return service.access.identify(key=bearer_key(request.headers), address=address)
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
-    """Refuse bodies over ``max_body_bytes`` with 413, before they are read whole."""
+    """Refuse bodies over ``max_body_bytes`` with 413: by their declared length before they
+    are read, and a body sent without one (chunked) as soon as it passes the limit."""
     limit = settings.max_body_bytes
 
     class BodyLimit:
@@ -195,19 +150,27 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
             if scope["type"] != "http":
                 return await self.inner(scope, receive, send)
             declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                return await _too_large(limit)(scope, receive, send)
-            received = 0
-
-            async def counting_receive():
-                nonlocal received
+            if declared is not None and declared.isdigit():
+                if int(declared) > limit:
+                    return await _too_large(limit)(scope, receive, send)
+                return await self.inner(scope, receive, send)
+            if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+                return await self.inner(scope, receive, send)
+            messages, received = [], 0
+            while True:  # no declared length: read it here, up to the limit
                 message = await receive()
+                messages.append(message)
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise ApiError(413, "body_too_large", f"the body is over {limit} bytes")
-                return message
+                    return await _too_large(limit)(scope, receive, send)
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+            replay = iter(messages)
 
-            return await self.inner(scope, counting_receive, send)
+            async def replayed():
+                return next(replay, None) or await receive()
+
+            return await self.inner(scope, replayed, send)
 
     app.add_middleware(BodyLimit)
 
@@ -222,15 +185,30 @@ def _error_response(status: int, code: str, message: str, headers=None) -> JSONR
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, index_dir) -> None:
+    """Every error as ``{"error": {code, message}}``; messages never show the index's path."""
+    hide = _path_hider(index_dir)
+
     @app.exception_handler(ApiError)
     async def api_error(request, err: ApiError):
         return _error_response(err.status, err.code, err.message, err.headers)
 
+    @app.exception_handler(AccessError)
+    async def refused(request, err: AccessError):
+        return _error_response(err.status, err.code, err.message, err.headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request, err: RequestValidationError):
-        problems = "; ".join(_describe_problem(p) for p in err.errors()[:5])
-        return _error_response(422, "invalid_request", problems or "the request is not valid")
+        problems = err.errors()
+        if any(_is_too_long_question(p) for p in problems):
+            message = f"the question is over {MAX_QUESTION_CHARS} characters"
+            return _error_response(413, "question_too_long", message)
+        described = "; ".join(_describe_problem(p) for p in problems[:5])
+        return _error_response(422, "invalid_request", described or "the request is not valid")
+
+    @app.exception_handler(IndexBusyError)
+    async def busy(request, err):
+        return _error_response(503, "index_busy", hide(str(err)), {"Retry-After": "5"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, err: StarletteHTTPException):
@@ -241,24 +219,37 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ArticleNotFoundError)
     async def not_found(request, err):
-        return _error_response(404, "article_not_found", str(err))
+        return _error_response(404, "article_not_found", hide(str(err)))
 
     @app.exception_handler(IndexWriteError)
     async def unwritable(request, err):
-        return _error_response(503, "index_unwritable", str(err), {"Retry-After": "60"})
+        return _error_response(503, "index_unwritable", hide(str(err)), {"Retry-After": "60"})
 
     @app.exception_handler(RagError)
     async def rag_error(request, err):
-        return _error_response(400, "request_failed", str(err))
+        return _error_response(400, "request_failed", hide(str(err)))
 
     @app.exception_handler(ValueError)
     async def value_error(request, err):
-        return _error_response(422, "invalid_value", str(err))
+        return _error_response(422, "invalid_value", hide(str(err)))
 
     @app.exception_handler(Exception)
     async def unexpected(request, err):
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, err)
         return _error_response(500, "internal_error", "the server failed; it has been logged")
+
+
+def _path_hider(index_dir):
+    """Replaces the index folder's path (as given, and absolute) by "the index"."""
+    spellings = sorted({str(index_dir), str(index_dir.resolve())}, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(p) for p in spellings if p not in ("", ".")))
+    return lambda message: pattern.sub("the index", message)
+
+
+def _is_too_long_question(problem: dict) -> bool:
+    return problem.get("type") == "string_too_long" and tuple(problem.get("loc", ()))[-1:] in (
+        ("question",), ("query",),
+    )  # fmt: skip
 
 
 def _describe_problem(problem: dict) -> str:
@@ -302,25 +293,35 @@ class Metrics:
 
 
 def api_router(service: Service) -> APIRouter:
-    settings = service.settings
-    access = Access(settings)
+    access = service.access
     metrics = Metrics()
-    answering = threading.BoundedSemaphore(settings.max_concurrent_answers)
     writing = threading.BoundedSemaphore(4)  # writes are serialised: a short queue, then 503
     router = APIRouter()
 
     def count(endpoint: str, status: int = 200) -> None:
         metrics.requests.labels(endpoint, str(status)).inc()
 
-    def slot(semaphore, endpoint: str):
-        if not semaphore.acquire(blocking=False):
-            count(endpoint, 503)
-            raise ApiError(503, "overloaded", f"too many {endpoint} requests in progress; "
-                           "retry shortly", {"Retry-After": "1"})  # fmt: skip
-        return semaphore
+    def identified(request: Request) -> Caller:
+        return caller_of(service, request)
 
-    def answer_slot():
-        return slot(answering, "ask")
+    def reader(request: Request) -> Caller:
+        caller = identified(request)
+        access.check_rate(caller)
+        return caller
+
+    def writer(request: Request) -> Caller:
+        caller = identified(request)
+        access.require_writer(caller)
+        access.check_rate(caller)
+        return caller
+
+    def answer_slot(caller: Caller, endpoint: str):
+        """Hold an answer slot until the returned function is called (503 when busy)."""
+        try:
+            return access.take_answer_slot(caller, endpoint)
+        except AccessError as err:
+            count(endpoint, err.status)
+            raise
 
     @router.get("/healthz", tags=["health"])
     def healthz():
@@ -328,78 +329,107 @@ def api_router(service: Service) -> APIRouter:
 
     @router.get("/readyz", tags=["health"])
     def readyz():
+        """Ready once the model is loaded and the index open (the server warms up first)."""
         stats = service.stats()
         return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"],
-                "vectors": stats["vectors"]}  # fmt: skip
+                "vectors": stats["vectors"], "writable": not service.store.read_only}  # fmt: skip
 
     @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     def metrics_endpoint():
         return PlainTextResponse(metrics.render(service), media_type=CONTENT_TYPE_LATEST)
 
     @router.post("/v1/ask", tags=["answers"])
-    def ask(body: AskIn, _: str = Depends(access.reader)):
+    def ask(body: AskIn, caller: Caller = Depends(identified)):
         """Answer a question with citations; ``stream`` sends server-sent events."""
         options = _ask_options(body.history, body.k, body.filters, body.language)
-        slot = answer_slot()
+        release = answer_slot(caller, "ask")
         started = time.perf_counter()
         if body.stream:
-            return _event_stream(service, body.question, options, slot, metrics)
+            return _event_stream(service, body.question, options, release, metrics)
         try:
             answer = service.ask(body.question, **options)
         finally:
-            slot.release()
+            release()
         metrics.observe_answer(answer)
         metrics.request_seconds.labels("ask").observe(time.perf_counter() - started)
         count("ask")
         return asdict(answer)
 
     @router.post("/v1/search", tags=["search"])
-    def search(body: SearchIn, _: str = Depends(access.reader)):
+    def search(body: SearchIn, caller: Caller = Depends(identified)):
+        query = validate_question(body.query)
         filters = body.filters.to_filters() if body.filters else None
-        held = slot(answering, "search")
+        release = answer_slot(caller, "search")
         try:
-            result = service.search(body.query, k=body.k, filters=filters)
+            result = service.search(query, k=body.k, filters=filters)
         finally:
-            held.release()
+            release()
         count("search")
         return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings}
 
     @router.get("/v1/articles/{article_id}", tags=["articles"])
-    def get_article(article_id: str, _: str = Depends(access.reader)):
+    def get_article(article_id: str, _: Caller = Depends(reader)):
         count("article")
         return asdict(service.article(article_id))
 
     @router.post("/v1/articles", tags=["articles"], status_code=201)
-    def add_articles(body: ArticleIn | ArticlesIn, _: str = Depends(access.admin)):
-        """Ingest one article, or ``{"articles": [...]}``; searchable when this returns."""
+    def add_articles(body: ArticleIn | ArticlesIn, _: Caller = Depends(writer)):
+        """Ingest one article, or ``{"articles": [...]}``; searchable when this returns.
+
+        503 ``index_busy`` (with ``Retry-After``) when another process is writing."""
         items = body.articles if isinstance(body, ArticlesIn) else [body]
-        held = slot(writing, "ingest")
+        if not writing.acquire(blocking=False):
+            count("ingest", 503)
+            raise ApiError(503, "overloaded", "too many writes in progress; retry shortly",
+                           {"Retry-After": "1"})  # fmt: skip
         try:
             report = service.add_records([item.model_dump() for item in items], origin="api")
         finally:
-            held.release()
+            writing.release()
         count("ingest", 201)
         return report.as_dict()
 
     @router.delete("/v1/articles/{article_id}", tags=["articles"])
-    def delete_article(article_id: str, _: str = Depends(access.admin)):
+    def delete_article(article_id: str, _: Caller = Depends(writer)):
         removed = service.delete(article_id)
         count("delete")
         return {"deleted": article_id, "chunks": removed}
 
+    @router.get("/v1/models", tags=["openai"])
+    def models(_: Caller = Depends(reader)):
+        """OpenAI-compatible: the one model, ``rag``."""
+        return {"object": "list", "data": [
+            {"id": "rag", "object": "model", "created": 0, "owned_by": "rag-news"},
+        ]}  # fmt: skip
+
     @router.post("/v1/chat/completions", tags=["openai"])
-    def chat_completions(body: ChatCompletionIn, _: str = Depends(access.reader)):
+    def chat_completions(body: ChatCompletionIn, caller: Caller = Depends(identified)):
         """OpenAI-compatible chat (model ``rag``); citations as footnotes and as a field."""
         question, history = _question_and_history(body.messages)
-        slot = answer_slot()
+        release = answer_slot(caller, "chat_completions")
         if body.stream:
-            return _completion_stream(service, question, history, slot)
+            return _completion_stream(service, question, history, release)
         try:
             answer = service.ask(question, history=history)
         finally:
-            slot.release()
+            release()
         count("chat_completions")
         return _completion(answer)
+
+    @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                      include_in_schema=False)  # fmt: skip
+    def unknown(request: Request, rest: str):
+        """Anything else under /v1: 405 naming the methods a known path takes, else 404."""
+        allowed = sorted({
+            method for route in request.app.routes
+            if getattr(route, "methods", None) and route.path != "/v1/{rest:path}"
+            and route.path_regex.match(request.url.path) for method in route.methods
+        })  # fmt: skip
+        if allowed:
+            raise ApiError(405, "method_not_allowed",
+                           f"{request.method} is not allowed here; use {', '.join(allowed)}",
+                           {"Allow": ", ".join(allowed)})  # fmt: skip
+        raise ApiError(404, "not_found", f"no endpoint /v1/{rest}; see /docs")
 
     return router
 
@@ -423,8 +453,10 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _event_stream(service, question, options, slot, metrics) -> StreamingResponse:
-    """Events: ``token`` {text} as written, then ``answer`` (the whole answer), or ``error``."""
+def _event_stream(service, question, options, release, metrics) -> StreamingResponse:
+    """Events: ``token`` {text} as written, then ``answer`` (the answer as the service
+    finished it, which is what to show: it may differ from the tokens after a fallback or
+    a corrected draft), or ``error``; then ``done``."""
 
     def events() -> Iterator[str]:
         try:
@@ -440,7 +472,7 @@ def _event_stream(service, question, options, slot, metrics) -> StreamingRespons
             log.error("answer stream failed: %r", err)
             yield _sse("error", {"code": "internal_error", "message": "the answer failed"})
         finally:
-            slot.release()
+            release()
         yield _sse("done", {})
 
     return StreamingResponse(events(), media_type="text/event-stream",
@@ -494,8 +526,14 @@ def _completion(answer: Answer) -> dict:
     }
 
 
-def _completion_stream(service, question, history, slot) -> StreamingResponse:
-    """OpenAI's streaming format: content deltas, the footnotes, then ``[DONE]``."""
+def _completion_stream(service, question, history, release) -> StreamingResponse:
+    """OpenAI's streaming format: content deltas as written, then what completes them into
+    the finished answer with its footnotes, then ``[DONE]``.
+
+    When the finished answer does not continue what was streamed (every model failed and the
+    extractive answer stands in, or a draft was corrected), the last delta says so and
+    carries the whole finished answer; the final chunk holds it too, as ``answer``.
+    """
     identity = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": "rag"}  # fmt: skip
 
@@ -505,22 +543,31 @@ def _completion_stream(service, question, history, slot) -> StreamingResponse:
 
     def events() -> Iterator[str]:
         yield chunk({"role": "assistant", "content": ""})
-        streamed = False
+        streamed = ""
         try:
             for piece in service.ask_streaming(question, history=history):
                 if isinstance(piece, Answer):
-                    text = _completion_text(piece)
-                    rest = text[len(piece.text) :] if streamed else text
-                    yield chunk({"content": rest})
-                    yield chunk({}, "stop", citations=[asdict(c) for c in piece.citations])
+                    yield chunk({"content": _rest_of(streamed, _completion_text(piece))})
+                    yield chunk({}, "stop", citations=[asdict(c) for c in piece.citations],
+                                answer=asdict(piece))  # fmt: skip
                 else:
-                    streamed = True
+                    streamed += piece
                     yield chunk({"content": piece})
         except Exception as err:
             log.error("chat completion stream failed: %r", err)
             yield chunk({"content": "\n\n(the answer failed; please retry)"}, "stop")
         finally:
-            slot.release()
+            release()
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+REPLACED = "(The text above was not kept; the answer is:)"
+
+
+def _rest_of(streamed: str, final: str) -> str:
+    """What to send after ``streamed`` so the client ends up with ``final``."""
+    if final.startswith(streamed):
+        return final[len(streamed) :]
+    return f"\n\n{REPLACED}\n\n{final}"

@@ -50,6 +50,13 @@ def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeli
     return Pipeline(Settings.load(config, **overrides))
 
 
+def _service(config: Path | None, verbose: bool = False, **overrides):
+    """The index through the same service, lock and rules as the server."""
+    from rag.service import Service
+
+    return Service.open(_pipeline(config, verbose, **overrides).settings)
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
@@ -65,6 +72,9 @@ def _run(action):
         raise _fail(str(err), 2) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; what was committed so far is kept", 130) from None
+    except OSError as err:  # a folder or file the system refuses, named with the reason
+        where = f": {err.filename}" if err.filename else ""
+        raise _fail(f"{err.strerror or err}{where}") from None
 
 
 @app.command("ingest")
@@ -159,9 +169,9 @@ def search_command(
     def body():
         if not query.strip():
             raise ValueError("the query is empty")
-        pipeline = _pipeline(config, verbose, index_dir=index_dir)
+        service = _service(config, verbose, index_dir=index_dir)
         filters = Filters(tuple(source or ()), date_from, date_to)
-        result = pipeline.retriever().search(query, k=k, filters=filters)
+        result = service.search(query, k=k, filters=filters)
         if as_json:
             payload = {
                 "query": query,
@@ -206,10 +216,7 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
     """Show what is indexed."""
 
     def body():
-        from rag.store import IndexStore
-
-        settings = Settings.load(config, index_dir=index_dir)
-        stats = IndexStore.open(settings.index_dir).stats()
+        stats = _service(config, index_dir=index_dir).stats()
         if as_json:
             typer.echo(json.dumps(stats, ensure_ascii=False, indent=2))
             return
@@ -241,10 +248,7 @@ def delete_command(
     """Remove an article from the index."""
 
     def body():
-        from rag.store import IndexStore
-
-        settings = Settings.load(config, index_dir=index_dir)
-        removed = IndexStore.open(settings.index_dir).delete(article_id)
+        removed = _service(config, index_dir=index_dir).delete(article_id)
         typer.echo(f"deleted article {article_id} ({removed} chunks)")
 
     _run(body)
@@ -272,13 +276,11 @@ def ask_command(
     """Answer QUESTION with citations to the exact source sentences."""
 
     def body():
-        pipeline = _pipeline(config, verbose, index_dir=index_dir, llm_model=llm)
+        service = _service(config, verbose, index_dir=index_dir, llm_model=llm)
         filters = Filters(tuple(source or ()), date_from, date_to)
-        streamed = stream and not as_json and pipeline.settings.llm_model
+        streamed = stream and not as_json and service.settings.llm_model
         on_token = (lambda t: typer.echo(t, nl=False)) if streamed else None
-        answer = pipeline.answerer().answer(
-            question, k=k, filters=filters, language=language, on_token=on_token
-        )
+        answer = service.ask(question, k=k, filters=filters, language=language, on_token=on_token)
         if as_json:
             typer.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
             return
@@ -313,7 +315,7 @@ def _format_citation(citation: Citation) -> str:
     return f"{head}\n    “{citation.quote}” (characters {citation.start}-{citation.end})"
 
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parent / "data" / "seeds"  # shipped in the wheel
 
 
 @app.command("chat")
@@ -334,14 +336,16 @@ def chat_command(
             typer.echo(
                 f"built the index in {pipeline.settings.index_dir} from {seeds}: {report.summary()}"
             )
-        retriever = pipeline.retriever()
+        from rag.service import Service
+
+        service = Service.open(pipeline.settings)
         typer.echo(
             'Ask a question (for example "What did Araghchi say about enrichment?"); Ctrl-D quits.'
         )
         for line in sys.stdin:
             question = line.strip()
             if question:
-                for rank, hit in enumerate(retriever.search(question, k=k).hits, start=1):
+                for rank, hit in enumerate(service.search(question, k=k).hits, start=1):
                     typer.echo(_format_hit(rank, hit))
             typer.echo("> ", nl=False)
 

@@ -35,3 +35,7 @@ class ArticleNotFoundError(RagError):
 
 class IndexWriteError(RagError):
     """The index folder cannot be written (disk full, read-only); nothing was changed."""
+
+
+class IndexBusyError(RagError):
+    """Another process holds the index's write lock (an ingest); the write can be retried."""

@@ -8,6 +8,7 @@ feedback export`` writes the rows as JSONL in the format ``rag eval`` reads (``q
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from rag.errors import IndexWriteError
+from rag.store import read_only_connection
 from rag.types import Answer
+
+log = logging.getLogger(__name__)
 
 DATABASE = "feedback.sqlite3"
 CHANNELS = ("web", "slack", "api")
@@ -74,12 +79,18 @@ class FeedbackStore:
 
     def __init__(self, folder: Path):
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / DATABASE
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self.writable = True
+        except (OSError, sqlite3.Error) as err:  # a read-only folder: read what is there
+            log.warning("feedback cannot be saved in %s (%s); ratings are off", folder, err)
+            self._db = read_only_connection(self.path) if self.path.exists() else None
+            self.writable = False
 
     def record(self, answer: Answer, rating: int, *, channel: str, comment: str = "") -> int:
         """Store a rating (+1 or -1) of ``answer``; the new row's id."""
@@ -87,6 +98,8 @@ class FeedbackStore:
             raise ValueError(f"rating must be 1 (👍) or -1 (👎), got {rating!r}")
         if channel not in CHANNELS:
             raise ValueError(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+        if not self.writable:
+            raise IndexWriteError("feedback cannot be saved: the index folder is read-only")
         row = (
             datetime.now(timezone.utc).isoformat(timespec="seconds"),
             channel,
@@ -107,6 +120,8 @@ class FeedbackStore:
         return int(cursor.lastrowid)
 
     def rows(self) -> Iterator[FeedbackRow]:
+        if self._db is None:
+            return
         with self._lock:
             fetched = self._db.execute(
                 "SELECT id, created, channel, rating, question, answer, citations, language, "
@@ -132,4 +147,5 @@ class FeedbackStore:
         return count
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()

@@ -163,12 +163,16 @@ def ingest_records(
     batch_chunks: int = 256,
     on_progress: Callable[[int], None] | None = None,
     on_failure: Callable[[LoadFailure], None] | None = None,
+    lock_timeout: float | None = None,
 ) -> IngestReport:
     """Ingest loaded articles (and count the failures among them). Articles already chunked
-    and embedded elsewhere (``PreparedArticle``, e.g. by Ray workers) are stored as they are."""
+    and embedded elsewhere (``PreparedArticle``, e.g. by Ray workers) are stored as they are.
+
+    Waits for another writer for ever, or ``lock_timeout`` seconds (then ``IndexBusyError``).
+    """
     report = IngestReport()
     store = indexer.store
-    with store.writer():
+    with store.writer(lock_timeout):
         for batch in _batches(records, store, report, batch_chunks, on_failure, on_progress):
             prepared = _prepared(indexer, batch)
             store.add(prepared)

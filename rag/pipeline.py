@@ -53,10 +53,12 @@ class Pipeline:
             threads=s.threads or None,
         )
 
-    def open_store(self) -> IndexStore:
-        """The existing index, checked against the embedder."""
+    def open_store(self, *, check_model: bool = True) -> IndexStore:
+        """The existing index, checked against the embedder (which this loads) unless
+        ``check_model`` is false; the retriever and indexer check it when they are made."""
         store = IndexStore.open(self.settings.index_dir, vector_index_options(self.settings))
-        store.check_compatible(self.embedder.describe())
+        if check_model:
+            store.check_compatible(self.embedder.describe())
         return store
 
     def indexer(self, *, rebuild: bool = False, store: IndexStore | None = None) -> Indexer:
@@ -72,7 +74,10 @@ class Pipeline:
 
     def retriever(self, store: IndexStore | None = None) -> Retriever:
         s = self.settings
-        store = store or self.open_store()
+        if store is None:
+            store = self.open_store()
+        else:
+            store.check_compatible(self.embedder.describe())
         return Retriever(
             store=store,
             embedder=self.embedder,
@@ -116,10 +121,13 @@ class Pipeline:
     def abstention_model(self) -> AbstentionModel | None:
         return _bundled_or_file(self.settings.abstention_model, AbstentionModel.load)
 
-    def answerer(self, store: IndexStore | None = None) -> Answerer:
+    def answerer(
+        self, store: IndexStore | None = None, *, retriever: Retriever | None = None
+    ) -> Answerer:
+        """An answerer over ``retriever`` (shared with a search front end), else a new one."""
         s = self.settings
         return Answerer(
-            retriever=self.retriever(store),
+            retriever=retriever or self.retriever(store),
             extractive=ExtractiveAnswerer(
                 max_sentences=s.answer_max_sentences,
                 threshold_same_language=s.abstain_threshold,

@@ -1,5 +1,7 @@
 """Prompt templates, kept as files in ``prompts/`` and filled with ``$name`` placeholders.
 
+The package ships them as ``rag/data/prompts`` (a link to ``prompts/`` in a checkout).
+
 ``$name`` (``string.Template``) rather than ``{name}``: sources quoted into a prompt often
 contain braces, and must never be able to inject a placeholder of their own.
 """
@@ -12,7 +14,7 @@ from string import Template
 
 from rag.errors import ConfigError
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parent / "data" / "prompts"  # shipped in the wheel
 LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
 
 

@@ -7,16 +7,22 @@ from __future__ import annotations
 
 import logging
 import os
+from html import escape
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+import fastapi_offline  # noqa: E402
 import gradio as gr  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
+from fastapi.openapi.docs import get_swagger_ui_html  # noqa: E402
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse  # noqa: E402
+from fastapi.staticfiles import StaticFiles  # noqa: E402
 
 from rag import __version__  # noqa: E402
+from rag.access import SESSION_COOKIE, AccessError, bearer_key, is_loopback  # noqa: E402
 from rag.api import api_router, install_error_handlers, install_limits  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -45,10 +51,14 @@ def create_app(service: Service) -> FastAPI:
         title="rag-news",
         version=__version__,
         description="Answers about news articles with citations to the exact source sentences.",
+        docs_url=None,
+        redoc_url=None,
     )
     install_limits(app, settings)
-    install_error_handlers(app)
+    install_error_handlers(app, settings.index_dir)
+    _install_web_door(app, service)
     _install_security_headers(app)
+    _install_docs(app)
     origins = settings.key_list("cors_origins")
     if origins:
         app.add_middleware(
@@ -73,6 +83,88 @@ def create_app(service: Service) -> FastAPI:
     )
 
 
+# paths with a door of their own (keys, Slack's signature) or nothing to hide
+_OWN_DOOR = ("/v1/", "/slack/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json",
+             "/login", "/logout")  # fmt: skip
+
+
+def _install_web_door(app: FastAPI, service: Service) -> None:
+    """With keys configured, the web chat and Gradio's own API need one too: a session
+    cookie from the key page (/login), or an ``Authorization: Bearer`` header."""
+    access = service.access
+
+    @app.middleware("http")
+    async def web_door(request: Request, call_next):
+        if not access.keys_required or request.url.path.startswith(_OWN_DOOR):
+            return await call_next(request)
+        try:
+            access.identify(
+                key=bearer_key(request.headers),
+                session=request.cookies.get(SESSION_COOKIE),
+                address=request.client.host if request.client else None,
+            )
+        except AccessError as err:
+            if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+                return RedirectResponse("/login", status_code=303)
+            body = {"error": {"code": err.code, "message": err.message}}
+            return JSONResponse(body, status_code=err.status, headers=err.headers)
+        return await call_next(request)
+
+    @app.get("/login", include_in_schema=False)
+    def login_page():
+        return HTMLResponse(_login_html(""))
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request):
+        key = str((await request.form()).get("key", "")).strip()
+        address = request.client.host if request.client else None
+        try:
+            token = access.session_for(key, address)
+        except AccessError as err:
+            return HTMLResponse(_login_html(err.message), status_code=err.status)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, max_age=30 * 86400, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")  # fmt: skip
+        return response
+
+    @app.get("/logout", include_in_schema=False)
+    def logout():
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+
+def _login_html(problem: str) -> str:
+    notice = f'<p class="problem" role="alert">{escape(problem)}</p>' if problem else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>rag-news: key</title>
+<style>body{{font-family:system-ui,"Noto Sans","Noto Naskh Arabic",sans-serif;max-width:26em;
+margin:4em auto;padding:0 1em}} input,button{{font-size:1em;padding:.5em;width:100%;
+box-sizing:border-box;margin:.3em 0}} .problem{{color:#b00020}}</style></head><body>
+<h1>News Q&amp;A</h1><p>This server needs a key. <span dir="rtl" lang="ar">هذا الخادم يحتاج إلى
+مفتاح.</span></p>{notice}<form method="post" action="/login">
+<label for="key">Key / المفتاح</label><input id="key" name="key" type="password"
+autocomplete="current-password" required autofocus><button type="submit">Open the chat</button>
+</form></body></html>"""
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI from files installed with the product (no CDN: the server may be offline,
+    and the page's CSP allows only this server)."""
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="rag-news API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+
 def _install_security_headers(app: FastAPI) -> None:
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -85,5 +177,11 @@ def _install_security_headers(app: FastAPI) -> None:
 def serve(settings: Settings, *, seeds: Path | None = None) -> None:
     """Open (or build from ``seeds``) the index and serve until interrupted."""
     service = Service.start(settings, seeds=seeds)
+    if not is_loopback(settings.host) and not service.access.keys_required:
+        log.warning(
+            "listening on %s without keys: anyone who reaches it can read the index (writing "
+            "stays off); set api_keys and admin_keys (RAG_API_KEYS, RAG_ADMIN_KEYS)",
+            settings.host,
+        )
     log.warning("serving on http://%s:%d", settings.host, settings.port)
     uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")

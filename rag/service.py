@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rag import documents
+from rag.access import Access
 from rag.answering import Answerer
 from rag.documents import LoadFailure
-from rag.errors import IndexWriteError
+from rag.errors import IndexBusyError, IndexWriteError
 from rag.feedback import FeedbackStore
 from rag.ingest import Indexer, IngestReport, ingest_records
 from rag.pipeline import Pipeline
@@ -34,37 +35,61 @@ log = logging.getLogger(__name__)
 _DONE = object()  # the end of a token stream
 
 
-@dataclass
 class Service:
-    """Open with ``Service.start(settings, seeds=...)``; every method is thread-safe."""
+    """One open index for every front end: ``Service.start(settings, seeds=...)`` for a
+    server, ``Service.open(settings)`` for one CLI command. Every method is thread-safe.
 
-    pipeline: Pipeline
-    store: IndexStore
-    retriever: Retriever
-    answerer: Answerer
-    indexer: Indexer
-    feedback: FeedbackStore
-    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _last_reload_check: float = field(default=0.0, repr=False)
+    The parts a command may not need (the model, the answerer, the feedback table) are made
+    on first use, so ``rag stats`` and ``rag delete`` go through the same store, lock and
+    rules as the server without loading a model.
+    """
+
+    def __init__(self, pipeline: Pipeline, store: IndexStore):
+        self.pipeline = pipeline
+        self.store = store
+        self.access = Access(pipeline.settings)
+        self._write_lock = threading.Lock()
+        self._last_reload_check = 0.0
+
+    @classmethod
+    def open(cls, settings: Settings) -> Service:
+        """The settings' existing index (``IndexNotFoundError`` when there is none)."""
+        pipeline = Pipeline(settings)
+        return cls(pipeline, pipeline.open_store(check_model=False))
 
     @classmethod
     def start(cls, settings: Settings, *, seeds: Path | None = None) -> Service:
-        """Open the settings' index (built from ``seeds`` first when there is none)."""
+        """Open (building it from ``seeds`` first when there is none) and warm up, so the
+        first question is answered as fast as the next."""
         pipeline = Pipeline(settings)
         if seeds is not None:
             report = pipeline.ensure_index(seeds)
             if report:
                 log.info("built the index from %s: %s", seeds, report.summary())
-        store = pipeline.open_store()
-        retriever = pipeline.retriever(store)
-        return cls(
-            pipeline=pipeline,
-            store=store,
-            retriever=retriever,
-            answerer=pipeline.answerer(store),
-            indexer=pipeline.indexer(store=store),
-            feedback=FeedbackStore(settings.index_dir),
-        )
+        service = cls(pipeline, pipeline.open_store())
+        service.warm_up()
+        return service
+
+    def warm_up(self) -> None:
+        """Load the model and the answerer, and embed once (what a first question would)."""
+        self.answerer.retriever.embedder.embed_queries(["warm up"])
+        _ = self.indexer, self.feedback
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return self.pipeline.retriever(self.store)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        return self.pipeline.answerer(retriever=self.retriever)  # one retriever, one cache
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return self.pipeline.indexer(store=self.store)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        return FeedbackStore(self.settings.index_dir)
 
     @property
     def settings(self) -> Settings:
@@ -118,9 +143,13 @@ class Service:
         return False
 
     def add_articles(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
-        """Index articles now (one writer at a time); failures are counted, never raised."""
-        with self._write_lock, _writes_reported():
-            return ingest_records(records, self.indexer)
+        """Index articles now (one writer at a time); failures are counted, never raised.
+
+        Waits at most ``write_lock_timeout`` for another writer, then ``IndexBusyError``.
+        """
+        timeout = self.settings.write_lock_timeout
+        with self._writing(), _writes_reported():
+            return ingest_records(records, self.indexer, lock_timeout=timeout)
 
     def add_records(self, records: Iterable[dict], origin: str) -> IngestReport:
         """Index JSON-like records (title, content, url, source, date, author)."""
@@ -134,10 +163,19 @@ class Service:
         return self.add_articles(documents.load_file(Path(path)))
 
     def delete(self, article_id: str) -> int:
-        with self._write_lock, _writes_reported(), self.store.writer():
-            removed = self.store.delete(article_id)
-            self.store.save_derived()
-        return removed
+        """Remove an article everywhere (replicas pick it up); the chunks removed."""
+        with self._writing(), _writes_reported():
+            return self.store.delete_article(article_id, self.settings.write_lock_timeout)
+
+    @contextmanager
+    def _writing(self):
+        """This process's writers, one at a time, none waiting longer than the timeout."""
+        if not self._write_lock.acquire(timeout=self.settings.write_lock_timeout):
+            raise IndexBusyError("another write to the index is in progress; retry in a moment")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def article(self, article_id: str) -> Article:
         return self.store.article(article_id)
@@ -150,7 +188,8 @@ class Service:
         return [s for s in self.stats()["sources"] if s != "(none)"]
 
     def close(self) -> None:
-        self.feedback.close()
+        if "feedback" in self.__dict__:
+            self.feedback.close()
         self.store.close()
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from rag.errors import ConfigError
+from rag.prompts import PROMPTS_DIR
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +30,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DEFAULT_CONFIG_FILE = "rag.toml"
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Settings:
     milvus_collection: str = ""  # "" = one named after the index
     milvus_token: str = field(default="", repr=False)
     # answers
-    prompts_dir: Path = field(default_factory=lambda: _PACKAGE_ROOT / "prompts")
+    prompts_dir: Path = PROMPTS_DIR
     answer_max_sentences: int = 3
     # the best sentence's similarity below which the extractive answer abstains (calibrated
     # on XQuAD-dev; see docs/benchmarks.md), for questions in the passage's language / across
@@ -118,6 +118,11 @@ class Settings:
     api_keys: str = field(default="", repr=False)
     admin_keys: str = field(default="", repr=False)
     rate_limit_per_minute: int = 120  # per key (or per client address without keys)
+    # where the rate limiter counts: "memory://" (one process) or e.g. "redis://host:6379"
+    # (several replicas share the counts; needs the redis package)
+    rate_limit_storage: str = "memory://"
+    # a server's write waits this long (seconds) for another writer (an ingest), then 503
+    write_lock_timeout: float = 5.0
     max_body_bytes: int = 5_000_000
     max_concurrent_answers: int = 8  # beyond this, /v1/ask answers 503 with Retry-After
     cors_origins: str = ""  # comma-separated; "" = no cross-origin access
@@ -165,6 +170,24 @@ class Settings:
             raise ConfigError(
                 f"duplicate_threshold must be in (0, 1], got {self.duplicate_threshold}"
             )
+        similarities = (
+            "abstain_threshold", "abstain_threshold_cross_language",
+            "support_threshold", "support_threshold_cross_language", "query_centering",
+        )  # fmt: skip
+        for name in similarities:
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        for name in ("llm_timeout", "write_lock_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be more than 0 seconds, got {getattr(self, name)}")
+        if self.llm_retries < 0:
+            raise ConfigError(f"llm_retries must be 0 or more, got {self.llm_retries}")
+        if not 0 <= self.llm_temperature <= 2:
+            raise ConfigError(
+                f"llm_temperature must be between 0 and 2, got {self.llm_temperature}"
+            )
+        if not self.host.strip():
+            raise ConfigError("host must not be empty (127.0.0.1 serves this machine only)")
 
     @classmethod
     def load(

@@ -15,11 +15,13 @@ import uuid
 from collections import OrderedDict
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
+from rag.access import Caller
 from rag.errors import RagError
 from rag.service import Service
 from rag.types import Answer
@@ -86,11 +88,14 @@ def build_slack_app(service: Service) -> App:
     seen = _Recent()
     shown = _Answers()
 
-    def answer_in_thread(question: str, channel: str, thread_ts: str, history_from: str | None):
+    def answer_in_thread(
+        question: str, user: str, channel: str, thread_ts: str, history_from: str | None
+    ):
         history = _thread_history(client, channel, history_from) if history_from else []
         try:
-            answer = service.ask(question, history=history)
-        except (RagError, ValueError) as err:
+            with service.access.answering(slack_caller(user), "questions"):
+                answer = service.ask(question, history=history)
+        except (RagError, ValueError) as err:  # AccessError too: over the limit, busy
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"⚠️ {err}")
             return
         key = shown.keep(answer)
@@ -106,7 +111,9 @@ def build_slack_app(service: Service) -> App:
             return
         question = _MENTION.sub("", event.get("text", "")).strip()
         thread = event.get("thread_ts")
-        answer_in_thread(question, event["channel"], thread or event["ts"], thread)
+        answer_in_thread(
+            question, event.get("user", ""), event["channel"], thread or event["ts"], thread
+        )
 
     @app.event("message")
     def on_message(body, event):
@@ -116,8 +123,8 @@ def build_slack_app(service: Service) -> App:
         if not seen.first_time(body.get("event_id") or event.get("ts", "")):
             return
         thread = event.get("thread_ts")
-        answer_in_thread(event.get("text", "").strip(), event["channel"],
-                         thread or event["ts"], thread)  # fmt: skip
+        answer_in_thread(event.get("text", "").strip(), event.get("user", ""),
+                         event["channel"], thread or event["ts"], thread)  # fmt: skip
 
     @app.command("/ask")
     def on_ask(ack, command):
@@ -130,7 +137,7 @@ def build_slack_app(service: Service) -> App:
             channel=command["channel_id"],
             text=f"<@{command['user_id']}> asked: {_escape(question)}",
         )
-        answer_in_thread(question, command["channel_id"], posted["ts"], None)
+        answer_in_thread(question, command["user_id"], command["channel_id"], posted["ts"], None)
 
     @app.action(re.compile(r"^feedback_(up|down)$"))
     def on_feedback(ack, body, action):
@@ -139,13 +146,23 @@ def build_slack_app(service: Service) -> App:
         if answer is None:
             return
         rating = 1 if action["action_id"] == "feedback_up" else -1
-        service.feedback.record(answer, rating, channel="slack")
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
+        try:
+            service.access.check_rate(slack_caller(user or ""))
+            service.feedback.record(answer, rating, channel="slack")
+            reply = "Thanks for the feedback."
+        except RagError as err:  # over the limit, or a read-only index folder
+            reply = f"⚠️ {err}"
         if channel and user:
-            client.chat_postEphemeral(channel=channel, user=user, text="Thanks for the feedback.")
+            client.chat_postEphemeral(channel=channel, user=user, text=reply)
 
     return app
+
+
+def slack_caller(user: str) -> Caller:
+    """A Slack user, to the shared rate limit (Slack's signature has already let them in)."""
+    return Caller(f"slack:{user or 'unknown'}", "reader", can_write=False)
 
 
 def slack_router(service: Service) -> APIRouter:
@@ -155,6 +172,10 @@ def slack_router(service: Service) -> APIRouter:
 
     @router.post("/slack/events", include_in_schema=False)
     async def events(request: Request):
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        if not stamp.isascii() or not stamp.isdigit():  # Bolt would fail on it with a 500
+            problem = {"code": "invalid_signature", "message": "missing or bad Slack timestamp"}
+            return JSONResponse({"error": problem}, status_code=401)
         body = await request.body()
         response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
         return to_starlette_response(response)

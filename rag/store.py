@@ -27,17 +27,20 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from rag.errors import (
     ArticleNotFoundError,
+    IndexBusyError,
     IndexExistsError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -152,10 +155,8 @@ class IndexStore:
         self.vector_options = vectors or VectorIndexOptions()
         self.dimension = int(manifest["embedder"]["dimension"])
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.folder / DATABASE, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self.read_only = not _writable(self.folder)
+        self._db = _connect(self.folder / DATABASE, self.read_only)
         self._vectors: VectorIndex | None = None
         self._bm25 = None
         self._bm25_rows = np.zeros(0, dtype=np.int64)
@@ -168,13 +169,17 @@ class IndexStore:
         cls, folder: Path, manifest: dict, vectors: VectorIndexOptions | None = None
     ) -> IndexStore:
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
         manifest = {"format_version": FORMAT_VERSION, "uid": uuid.uuid4().hex, **manifest}
         try:  # exclusive: of two processes creating one index at once, exactly one wins
+            folder.mkdir(parents=True, exist_ok=True)
             _create_json(folder / MANIFEST, manifest)
         except FileExistsError:
             raise IndexExistsError(
                 f"{folder} already holds an index; open it, or rebuild it"
+            ) from None
+        except OSError as err:
+            raise IndexWriteError(
+                f"cannot create an index in {folder}: {err.strerror or err}"
             ) from None
         return cls(folder, manifest, vectors)
 
@@ -248,10 +253,16 @@ class IndexStore:
     # ----- writing ---------------------------------------------------------------------
 
     @contextmanager
-    def writer(self) -> Iterator[None]:
-        """Hold the folder's write lock: a second writer waits until the first is done."""
+    def writer(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the folder's write lock, across processes.
+
+        A second writer waits until the first is done: for ever (``timeout=None``, an
+        ingest queued behind another) or at most ``timeout`` seconds, then ``IndexBusyError``
+        (a server's write, which must answer rather than hang).
+        """
+        self._check_writable()
         with open(self.folder / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            _lock_file(lock, timeout, self.folder)
             try:
                 with self._lock:
                     if self.generation() != self._generation_seen:
@@ -261,11 +272,23 @@ class IndexStore:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def delete_article(self, article_id: str, timeout: float | None = None) -> int:
+        """Remove an article under the write lock and save the derived files, so every
+        process serving this index (replicas too) stops finding it; chunks removed."""
+        with self.writer(timeout):
+            removed = self.delete(article_id)
+            self.save_derived()
+        return removed
+
     def _check_writable(self) -> None:
         if self.vector_options.mmap:
             raise IndexWriteError(
                 f"{self.folder} is open memory-mapped and read-only (mmap_index); "
                 "write through a process that opens it writable"
+            )
+        if self.read_only:
+            raise IndexWriteError(
+                f"the index folder {self.folder} is read-only: reading works, writing is off"
             )
 
     @_synchronized
@@ -395,25 +418,51 @@ class IndexStore:
             )
         if self._vectors is not None:
             self._vectors.close()
-        self._vectors = self._open_vectors(stamp, current)
-        if current and (self.folder / BM25_DIR).exists():
-            self._load_bm25()
-            self._bm25_stale = False
-        else:
-            if self.generation():
-                log.info("derived files of %s are behind the database: rebuilding", self.folder)
-            self._bm25_stale = True
-            if self.generation():
-                self.save_derived()
+        self._vectors, vectors_rebuilt = self._open_vectors(stamp, current)
+        bm25_loaded = current and self._try_load_bm25()
+        self._bm25_stale = not bm25_loaded
+        if self.generation() and (vectors_rebuilt or not bm25_loaded):
+            log.info("derived files of %s are behind the database or damaged: rebuilt", self.folder)
+            self._save_derived_if_no_writer()
 
-    def _open_vectors(self, stamp: dict, current: bool) -> VectorIndex:
+    def _save_derived_if_no_writer(self) -> None:
+        """Write rebuilt derived files only under the write lock, and only if nobody holds
+        it: a reader never writes beside a running ingest (it serves from memory instead)."""
+        if self.read_only or self.vector_options.mmap:
+            return
+        try:
+            lock = open(self.folder / ".lock", "w")  # noqa: SIM115 - closed below
+        except OSError:
+            return
+        with lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a writer is at work and saves the files when it is done
+            try:
+                if self.generation() == self._generation_seen:
+                    self.save_derived()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _open_vectors(self, stamp: dict, current: bool) -> tuple[VectorIndex, bool]:
+        """The dense index, and whether it had to be rebuilt from SQLite."""
         options = self.vector_options
         if options.store == "milvus":
-            return self._open_milvus(stamp, current)
+            return self._open_milvus(stamp, current), False
         wanted = options.kind_for(int(stamp.get("vectors", 0)))
         path = self.folder / VECTORS
         if current and path.exists() and stamp.get("index_type", "flat") == wanted:
-            return FaissVectors.read(path, mmap=options.mmap, ef_search=options.hnsw_ef_search)
+            try:
+                vectors = FaissVectors.read(
+                    path, mmap=options.mmap, ef_search=options.hnsw_ef_search
+                )
+            except (RuntimeError, OSError, ValueError) as err:  # faiss: RuntimeError
+                log.warning("%s is damaged (%s); rebuilding it from SQLite", path, _first_line(err))
+            else:
+                if vectors.count() == int(stamp.get("vectors", -1)):
+                    return vectors, False
+                log.warning("%s does not match the database; rebuilding it from SQLite", path)
         if options.mmap:
             raise IndexWriteError(f"{path} is missing or out of date; open the index writable")
         count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -421,7 +470,7 @@ class IndexStore:
             self.dimension, options.kind_for(count), self._iter_vectors(),
             m=options.hnsw_m, ef_construction=options.hnsw_ef_construction,
             ef_search=options.hnsw_ef_search,
-        )  # fmt: skip
+        ), True  # fmt: skip
 
     def _open_milvus(self, stamp: dict, current: bool) -> VectorIndex:
         options = self.vector_options
@@ -516,16 +565,23 @@ class IndexStore:
         staging.rename(target)
         shutil.rmtree(old, ignore_errors=True)
 
-    def _load_bm25(self) -> None:
+    def _try_load_bm25(self) -> bool:
+        """Load the saved BM25 index; ``False`` when it is missing or damaged."""
         bm25s = _quiet_bm25s()
 
         folder = self.folder / BM25_DIR
-        self._bm25_rows = np.load(folder / "rows.npy")
-        self._bm25 = (
-            bm25s.BM25.load(str(folder), mmap=True, show_progress=False)
-            if len(self._bm25_rows)
-            else None
-        )
+        if not folder.exists():
+            return False
+        try:
+            rows = np.load(folder / "rows.npy")
+            self._bm25 = (
+                bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if len(rows) else None
+            )
+        except Exception as err:  # numpy, json and bm25s each fail their own way
+            log.warning("%s is damaged (%s); rebuilding it from SQLite", folder, _first_line(err))
+            return False
+        self._bm25_rows = rows
+        return True
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -722,6 +778,49 @@ def _connect_milvus(folder: Path, uid: str, manifest: dict, options: VectorIndex
         owner=f"rag index {uid}",
         token=options.milvus_token,
     )
+
+
+def _writable(folder: Path) -> bool:
+    database = folder / DATABASE
+    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    """The index database: read-write (WAL), or read-only when the folder cannot be written."""
+    if read_only:
+        return read_only_connection(path)
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+    return db
+
+
+def read_only_connection(path: Path) -> sqlite3.Connection:
+    """A database in a folder nobody can write (immutable: no -shm or -wal file is made)."""
+    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+def _lock_file(lock, timeout: float | None, folder: Path) -> None:
+    if timeout is None:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise IndexBusyError(
+                    "another process is writing to the index (an ingest?); retry in a moment"
+                ) from None
+            time.sleep(0.05)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
 def _read_json(path: Path) -> dict:

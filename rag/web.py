@@ -10,11 +10,14 @@ import logging
 import os
 from dataclasses import asdict
 from html import escape
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 
+from rag.access import SESSION_COOKIE, AccessError, Caller, bearer_key  # noqa: E402
 from rag.answering import MAX_QUESTION_CHARS  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
@@ -58,6 +61,7 @@ LABELS = {
         "add_button": "Add article",
         "upload": "Or upload a file (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "Add file",
+        "not_an_upload": "Only a file uploaded here can be added.",
         "added": "Added: {summary}",
         "add_failed": "Not added: {reasons}",
         "empty_text": "Paste the article's text first.",
@@ -97,6 +101,7 @@ LABELS = {
         "add_button": "أضف المقال",
         "upload": "أو ارفع ملفًا (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "أضف الملف",
+        "not_an_upload": "لا يمكن إضافة إلا ملف مرفوع هنا.",
         "added": "تمت الإضافة: {summary}",
         "add_failed": "لم تتم الإضافة: {reasons}",
         "empty_text": "الصق نص المقال أولًا.",
@@ -190,8 +195,8 @@ def build_web(service: Service) -> gr.Blocks:
                 upload_button = gr.Button(LABELS["en"]["upload_button"], elem_id="add-file")
                 library_notice = gr.Markdown(elem_id="library-notice")
 
-        def respond(text, chat, given, sources, start, end, lang):
-            yield from _respond(service, text, chat, given, sources, start, end, lang)
+        def respond(text, chat, given, sources, start, end, lang, request: gr.Request):
+            yield from _respond(service, request, text, chat, given, sources, start, end, lang)
 
         chat_inputs = [question, chatbot, answers, source_filter, date_from, date_to, ui_language]
         chat_outputs = [question, chatbot, answers, sources_panel, notice]
@@ -203,15 +208,15 @@ def build_web(service: Service) -> gr.Blocks:
             [chatbot, answers, sources_panel, notice],
         )
 
-        def like(given, lang, data: gr.LikeData):
-            return _record_feedback(service, given, lang, data)
+        def like(given, lang, data: gr.LikeData, request: gr.Request):
+            return _record_feedback(service, request, given, lang, data)
 
         chatbot.like(like, [answers, ui_language], [notice])
 
         library_outputs = [library_notice, stats_panel, source_filter]
 
-        def add_pasted(title, text, source, date, url, lang):
-            return _add_pasted(service, title, text, source, date, url, lang)
+        def add_pasted(title, text, source, date, url, lang, request: gr.Request):
+            return _add_pasted(service, request, title, text, source, date, url, lang)
 
         add_button.click(
             add_pasted,
@@ -219,10 +224,16 @@ def build_web(service: Service) -> gr.Blocks:
             library_outputs,
         )
 
-        def add_uploaded(path, lang):
-            return _add_uploaded(service, path, lang)
+        def add_uploaded(path, lang, request: gr.Request):
+            return _add_uploaded(service, request, path, lang)
 
         upload_button.click(add_uploaded, [upload, ui_language], library_outputs)
+
+        def refresh(lang):  # what is indexed now, not at server start
+            return _stats(service, lang), gr.update(choices=service.sources())
+
+        web.load(refresh, [ui_language], [stats_panel, source_filter])
+        library_tab.select(refresh, [ui_language], [stats_panel, source_filter])
 
         relabelled = [
             heading, language_choice, chat_tab, library_tab, question, send, new_chat,
@@ -266,7 +277,20 @@ def _relabel(service: Service, lang: str) -> list:
 # ----- chat -----------------------------------------------------------------------------
 
 
-def _respond(service, text, chat, given, sources, start, end, lang):
+def _caller(service: Service, request: gr.Request | None) -> Caller:
+    """The same door as /v1: the key page's session cookie or a bearer header, and the
+    client's address (``AccessError`` when keys are required and none is valid)."""
+    headers = dict(getattr(request, "headers", None) or {})
+    cookies = dict(getattr(request, "cookies", None) or {})
+    client = getattr(request, "client", None)
+    return service.access.identify(
+        key=bearer_key(headers),
+        session=cookies.get(SESSION_COOKIE),
+        address=getattr(client, "host", None),
+    )
+
+
+def _respond(service, request, text, chat, given, sources, start, end, lang):
     """Yields (question box, chat, answers, sources panel, notice) as the answer streams."""
     t = LABELS[lang]
     question = (text or "").strip()
@@ -283,6 +307,11 @@ def _respond(service, text, chat, given, sources, start, end, lang):
         )
     except ValueError as err:
         yield gr.update(), chat, given, gr.update(), str(err)
+        return
+    try:
+        release = service.access.take_answer_slot(_caller(service, request))
+    except AccessError as err:
+        yield gr.update(), chat, given, gr.update(), err.message
         return
     history = _history(given)
     chat = [
@@ -307,6 +336,8 @@ def _respond(service, text, chat, given, sources, start, end, lang):
         log.exception("answering failed")
         yield question, chat[:-2], given, gr.update(), t["failed"]
         return
+    finally:
+        release()
     chat[-1] = {"role": "assistant", "content": answer_html(answer, t)}
     articles = _articles_of(service, answer)
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
@@ -334,14 +365,20 @@ def _empty_answer() -> Answer:
     return Answer("", "", [], [], [], "", "", False, "extractive")
 
 
-def _record_feedback(service: Service, given: list[dict], lang: str, data) -> str:
+def _record_feedback(service: Service, request, given: list[dict], lang: str, data) -> str:
     index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
     position = int(index) // 2  # user, assistant, user, assistant, ...
     if data.liked not in (True, False) or not 0 <= position < len(given):
         return ""
-    service.feedback.record(
-        Answer.from_dict(given[position]), 1 if data.liked else -1, channel="web"
-    )
+    try:
+        service.access.check_rate(_caller(service, request))
+        service.feedback.record(
+            Answer.from_dict(given[position]), 1 if data.liked else -1, channel="web"
+        )
+    except AccessError as err:
+        return err.message
+    except RagError as err:  # a read-only index folder
+        return str(err)
     return LABELS[lang]["thanks"]
 
 
@@ -352,18 +389,43 @@ def _stats(service: Service, lang: str) -> str:
     return stats_html(service.stats(), LABELS[lang])
 
 
-def _add_pasted(service, title, text, source, date, url, lang):
+def _add_pasted(service, request, title, text, source, date, url, lang):
     t = LABELS[lang]
     if not (text or "").strip():
         return t["empty_text"], gr.update(), gr.update()
     record = {"title": title, "content": text, "source": source, "date": date, "url": url}
-    return _library_result(service, service.add_records([record], origin="web"), lang)
+    return _write(service, request, lang, lambda: service.add_records([record], origin="web"))
 
 
-def _add_uploaded(service, path, lang):
+def _add_uploaded(service, request, path, lang):
+    t = LABELS[lang]
     if not path:
-        return LABELS[lang]["no_file"], gr.update(), gr.update()
-    return _library_result(service, service.add_file(path), lang)
+        return t["no_file"], gr.update(), gr.update()
+    if not _is_upload(path):  # a path named by a client calling Gradio's API directly
+        log.warning("refused to add a file outside the upload folder")
+        return t["not_an_upload"], gr.update(), gr.update()
+    return _write(service, request, lang, lambda: service.add_file(path))
+
+
+def _is_upload(path) -> bool:
+    """Whether ``path`` is a file Gradio received in its own upload folder."""
+    folder = Path(get_upload_folder()).resolve()
+    return Path(path).resolve().is_relative_to(folder)
+
+
+def _write(service, request, lang, add):
+    """An addition through the same door as /v1: an admin key (or the local user), the
+    rate limit, and the index's write lock; refusals are one line in the notice."""
+    try:
+        caller = _caller(service, request)
+        service.access.require_writer(caller)
+        service.access.check_rate(caller)
+        report = add()
+    except AccessError as err:
+        return err.message, gr.update(), gr.update()
+    except RagError as err:  # read-only folder, full disk, another writer
+        return str(err), gr.update(), gr.update()
+    return _library_result(service, report, lang)
 
 
 def _library_result(service, report, lang):

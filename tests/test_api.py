@@ -79,7 +79,6 @@ def _sse_events(lines) -> list[tuple[str, dict]]:
         ({}, "question: Field required"),
         ({"question": ""}, "question: String should have at least 1 character"),
         ({"question": QUESTION, "k": 0}, "k: Input should be greater than or equal to 1"),
-        ({"question": "x" * 2001}, "question: String should have at most 2000 characters"),
         ({"question": QUESTION, "filters": {"date_from": "yesterday"}}, "date_from must be a date"),
         ({"question": QUESTION, "surprise": 1}, "surprise: Extra inputs are not permitted"),
     ],
@@ -193,7 +192,7 @@ def test_metrics_and_docs(http):
 
 
 def test_security_headers_and_no_keys_in_the_log(http, live_server):
-    page = http.get("/")
+    page = http.get("/", headers=_auth(READ_KEY))
     assert page.status_code == 200
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]

@@ -44,9 +44,10 @@ def _code(response: httpx.Response) -> str:
         ("", 422, "invalid_request"),
         ("   \n\t ", 422, "invalid_value"),
         ("\u202e\u0000", 422, "invalid_value"),  # only invisible characters: empty
-        ("x" * 5000, 422, "invalid_request"),
+        ("x" * 2001, 413, "question_too_long"),  # docs/security.md: over its limit, 413
+        ("x" * 200_000, 413, "question_too_long"),  # under the body limit, over the question's
     ],
-    ids=["empty", "whitespace", "invisible-only", "over-long"],
+    ids=["empty", "whitespace", "invisible-only", "over-long", "200k-chars"],
 )
 def test_api_refuses_unusable_questions(http, question, status, code):
     response = http.post("/v1/ask", json={"question": question})
@@ -124,7 +125,10 @@ def test_prompt_injection_and_fake_markers_in_an_article(http):
 def test_upload_names_cannot_escape_the_upload_folder(live_server, tmp_path):
     name = f"../../../../tmp/escaped-{uuid.uuid4().hex[:8]}.txt"
     files = {"files": (name, b"Title\nbody", "text/plain")}
-    response = httpx.post(f"{live_server.url}/gradio_api/upload", files=files, timeout=30)
+    keyless = httpx.post(f"{live_server.url}/gradio_api/upload", files=files, timeout=30)
+    assert keyless.status_code == 401  # the server has keys: Gradio's routes need one too
+    response = httpx.post(f"{live_server.url}/gradio_api/upload", files=files, timeout=30,
+                          headers={"Authorization": f"Bearer {READ_KEY}"})  # fmt: skip
     assert response.status_code == 200
     (stored,) = response.json()
     assert ".." not in stored and stored.endswith(name.rsplit("/", 1)[1])

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ENRICHMENT_SENTENCE
+from tests.live_server import ADMIN_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -48,10 +49,17 @@ def page(browser, live_server):
     page.dialogs = []
     page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(live_server.url + "/")
+    log_in(page, live_server.url, ADMIN_KEY)
     page.locator("#question textarea").wait_for()
     yield page
     context.close()
+
+
+def log_in(page, url: str, key: str) -> None:
+    """The server has keys: the chat opens after the key page."""
+    page.goto(url + "/")
+    page.locator("#key").fill(key)
+    page.get_by_role("button", name="Open the chat").click()
 
 
 def _ask(page, question: str) -> None:
