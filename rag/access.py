@@ -122,11 +122,11 @@ class Access:
         if not self.keys_required:
             local = self.server_on_loopback and is_loopback(address)
             return Caller(f"ip:{address}", "local", can_write=local)
+        if key is None and session is None:
+            raise AccessError(401, "missing_key", "send an API key: Authorization: Bearer KEY")
         role = self._role(key, session)
         if role is None:
             self._count_failure(address)
-            if key is None and session is None:
-                raise AccessError(401, "missing_key", "send an API key: Authorization: Bearer KEY")
             raise AccessError(401, "invalid_key", "the API key is not valid")
         digest = session or session_token(key or "")
         return Caller(f"key:{digest[:16]}", role, can_write=role == "admin")

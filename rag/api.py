@@ -21,6 +21,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -421,8 +422,8 @@ def api_router(service: Service) -> APIRouter:
     def unknown(request: Request, rest: str):
         """Anything else under /v1: 405 naming the methods a known path takes, else 404."""
         allowed = sorted({
-            method for route in request.app.routes
-            if getattr(route, "methods", None) and route.path != "/v1/{rest:path}"
+            method for route in router.routes
+            if isinstance(route, APIRoute) and route.path != "/v1/{rest:path}"
             and route.path_regex.match(request.url.path) for method in route.methods
         })  # fmt: skip
         if allowed:
@@ -501,7 +502,8 @@ def footnotes(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _completion_text(answer: Answer) -> str:
+def completion_text(answer: Answer) -> str:
+    """What a plain-text client shows: the answer, its notes, then the footnotes."""
     notes = "".join(f"\n\n({note})" for note in answer.notes)
     return answer.text + notes + ("\n\n" + footnotes(answer) if answer.citations else "")
 
@@ -515,7 +517,7 @@ def _completion(answer: Answer) -> dict:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": _completion_text(answer)},
+                "message": {"role": "assistant", "content": completion_text(answer)},
                 "finish_reason": "stop",
             }
         ],
@@ -547,7 +549,7 @@ def _completion_stream(service, question, history, release) -> StreamingResponse
         try:
             for piece in service.ask_streaming(question, history=history):
                 if isinstance(piece, Answer):
-                    yield chunk({"content": _rest_of(streamed, _completion_text(piece))})
+                    yield chunk({"content": _rest_of(streamed, completion_text(piece))})
                     yield chunk({}, "stop", citations=[asdict(c) for c in piece.citations],
                                 answer=asdict(piece))  # fmt: skip
                 else:

@@ -146,6 +146,9 @@ class Retriever:
         dense similarity among themselves, at ``bm25_weight_cross_script``.
         """
         chunks = self.store.chunks(list({row for row, _ in dense} | {row for row, _ in lexical}))
+        # a row deleted by another process since the candidates were found is no hit
+        dense = [(row, score) for row, score in dense if row in chunks]
+        lexical = [(row, score) for row, score in lexical if row in chunks]
         query_language = detect_language(query)
         scored: dict[int, Hit] = {}
         for rank, (row, score) in enumerate(dense, start=1):

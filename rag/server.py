@@ -70,9 +70,13 @@ def create_app(service: Service) -> FastAPI:
         from rag.slack import slack_router
 
         app.include_router(slack_router(service))
+    web = build_web(service)
+    # Gradio accepts a file named by a client only from its upload folder, but checks that
+    # only for an app it launched itself: a mounted one must say it has been launched too
+    web.has_launched = True
     return gr.mount_gradio_app(
         app,
-        build_web(service),
+        web,
         path="",
         theme=THEME,
         css=CSS,

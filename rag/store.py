@@ -797,9 +797,15 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def read_only_connection(path: Path) -> sqlite3.Connection:
-    """A database in a folder nobody can write (immutable: no -shm or -wal file is made)."""
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro&immutable=1"
-    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+    """A database in a folder nobody can write. Read-only mode reads a write-ahead log left
+    beside it; with no log and no way to make its index file, it is opened as immutable."""
+    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
 
 
 def _lock_file(lock, timeout: float | None, folder: Path) -> None:

@@ -163,10 +163,15 @@ class Filters:
 
 
 def _looks_like_iso_date(value: str) -> bool:
-    from datetime import date
+    """A whole ISO date ("2015-07-21") or date and time ("2015-07-21T10:00:00"), nothing
+    after it."""
+    from datetime import date, datetime
 
     try:
-        date.fromisoformat(value[:10])
+        if len(value) == 10:
+            date.fromisoformat(value)
+        else:
+            datetime.fromisoformat(value)
     except ValueError:
         return False
     return True

@@ -15,6 +15,7 @@ import httpx
 READ_KEY = "read-key-for-tests"
 ADMIN_KEY = "admin-key-for-tests"
 LIMITED_KEY = "rate-limited-key-for-tests"
+SHARED_LIMIT_KEY = "key-whose-limit-the-web-and-api-share"
 SLACK_SECRET = "slack-signing-secret-for-tests"
 RATE_LIMIT = 40
 MAX_BODY = 300_000
@@ -41,20 +42,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def read_only_mount(folder: Path) -> list[str]:
+    """A command prefix that runs the command with ``folder`` mounted read-only (a private
+    mount namespace: a real read-only file system, even for root)."""
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(folder)]
+
+
 def start_server(
-    index_dir: Path, seeds: Path, log: Path, *, preexec=None, **settings: str
+    index_dir: Path,
+    seeds: Path,
+    log: Path,
+    *,
+    preexec=None,
+    wrap: list[str] = (),
+    **settings: str,
 ) -> LiveServer:
-    """Start ``rag serve`` (it builds the index from ``seeds``) and wait until it is ready."""
+    """Start ``rag serve`` (it builds the index from ``seeds``) and wait until it is ready;
+    ``wrap`` is a command prefix (e.g. ``read_only_mount``)."""
     port = free_port()
     env = {
         **os.environ,
-        "RAG_API_KEYS": f"{READ_KEY},{LIMITED_KEY}",
+        "RAG_API_KEYS": f"{READ_KEY},{LIMITED_KEY},{SHARED_LIMIT_KEY}",
         "RAG_ADMIN_KEYS": ADMIN_KEY,
         "RAG_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         "RAG_MAX_BODY_BYTES": str(MAX_BODY),
         **{f"RAG_{name.upper()}": value for name, value in settings.items()},
     }
-    command = [sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir),
+    command = [*wrap, sys.executable, "-m", "rag.cli", "serve", "--index-dir", str(index_dir),
                "--port", str(port), "--seeds", str(seeds)]  # fmt: skip
     handle = open(log, "w")  # noqa: SIM115 - the process writes to it until stopped
     process = subprocess.Popen(

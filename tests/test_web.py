@@ -199,3 +199,32 @@ def test_html_and_bidi_controls_in_a_question_run_nothing(page):
     time.sleep(1)
     assert page.dialogs == []
     assert page.locator("#chat svg[onload]").count() == 0
+
+
+def test_library_statistics_and_sources_are_current_not_frozen(page, live_server):
+    import httpx
+
+    marker = uuid.uuid4().hex[:6]
+    article = {"title": f"Falcon race {marker}", "content": f"The falcon {marker} won a race.",
+               "source": f"wire-{marker}", "date": "2026-11-29"}  # fmt: skip
+    added = httpx.post(f"{live_server.url}/v1/articles", json=article, timeout=60,
+                       headers={"Authorization": f"Bearer {ADMIN_KEY}"})  # fmt: skip
+    assert added.status_code == 201
+    page.get_by_role("tab", name="Library").click()  # the page was open before the write
+    page.locator("#library-stats").filter(has_text=f"wire-{marker}").wait_for()
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_role("button", name="Filters").click()
+    page.locator("#source-filter input").click()
+    page.get_by_role("option", name=f"wire-{marker}").wait_for()
+
+
+def test_api_docs_render_offline(browser, live_server):
+    """Swagger UI from files installed with the product, under the page's own CSP."""
+    context = browser.new_context()
+    page = context.new_page()
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto(live_server.url + "/docs")
+    page.locator(".opblock-summary-path").filter(has_text="/v1/ask").first.wait_for()
+    assert not [url for url in failed if not url.startswith(live_server.url)]
+    context.close()
