@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rag.arabic import detect_language, normalize, tokenize
 from rag.embeddings import Embedder
 from rag.sentences import split_sentences
+from rag.settings import Settings
 from rag.types import Claim, Hit, Sentence
 
 _MARKER = re.compile(r"\[\s*([0-9٠-٩]+(?:\s*[,،]\s*[0-9٠-٩]+)*)\s*\]")
@@ -33,8 +34,8 @@ class CheckedAnswer:
 @dataclass(frozen=True)
 class CitationChecker:
     embedder: Embedder
-    threshold_same_language: float = 0.82
-    threshold_cross_language: float = 0.76
+    threshold_same_language: float = Settings.support_threshold
+    threshold_cross_language: float = Settings.support_threshold_cross_language
     lexical_bonus: float = 0.05
     number_penalty: float = 0.1
 

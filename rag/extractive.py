@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
 from rag.arabic import detect_language, jaccard, tokenize, word_set
+from rag.settings import Settings
 from rag.types import Hit, Sentence
 
 
@@ -28,11 +29,11 @@ class Selection:
 
 @dataclass(frozen=True)
 class ExtractiveAnswerer:
-    max_sentences: int = 3
+    max_sentences: int = Settings.answer_max_sentences
     margin: float = 0.02  # how far below the best a further sentence may score
     lexical_bonus: float = 0.05
-    threshold_same_language: float = 0.80
-    threshold_cross_language: float = 0.74
+    threshold_same_language: float = Settings.abstain_threshold
+    threshold_cross_language: float = Settings.abstain_threshold_cross_language
     abstention: AbstentionModel | None = None
 
     def __post_init__(self):

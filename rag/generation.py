@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rag.errors import RagError
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ class LLMConfig:
     api_base: str = ""
     api_key: str = field(default="", repr=False)
     fallbacks: tuple[str, ...] = ()
-    timeout: float = 30.0
-    retries: int = 1
-    temperature: float = 0.0
+    timeout: float = Settings.llm_timeout
+    retries: int = Settings.llm_retries
+    temperature: float = Settings.llm_temperature
     max_tokens: int = 600
 
     def __post_init__(self):

@@ -25,6 +25,7 @@ import numpy as np
 from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.embeddings import Embedder
 from rag.selection import HitSelector
+from rag.settings import Settings
 from rag.store import IndexStore
 from rag.transliteration import NameBridge
 from rag.types import Filters, Hit
@@ -48,19 +49,20 @@ class Retriever:
 
     store: IndexStore
     embedder: Embedder
-    k: int = 5
-    candidates: int = 50
-    rrf_k: int = 10
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
-    bm25_weight_cross_script: float = 0.5
-    query_centering: float = 0.5
-    duplicate_threshold: float = 0.8
+    # defaults are the settings' (rag/settings.py says why each was chosen)
+    k: int = Settings.top_k
+    candidates: int = Settings.candidates
+    rrf_k: int = Settings.rrf_k
+    dense_weight: float = Settings.dense_weight
+    bm25_weight: float = Settings.bm25_weight
+    bm25_weight_cross_script: float = Settings.bm25_weight_cross_script
+    query_centering: float = Settings.query_centering
+    duplicate_threshold: float = Settings.duplicate_threshold
     stemming: bool = True
     embed_titles: bool = True  # sentences are embedded like their chunks: after the headline
-    rerank_by_sentence: bool = True
-    rerank_pool: int = 5  # the fused hits the sentence rerank reorders
-    sentence_weight: float = 0.05  # a best sentence's standardised similarity, in fused score
+    rerank_by_sentence: bool = Settings.rerank_by_sentence
+    rerank_pool: int = Settings.rerank_pool  # the fused hits the sentence rerank reorders
+    sentence_weight: float = Settings.sentence_weight  # best sentence's weight in the score
     selector: HitSelector | None = None  # picks the rerank pool among its own wider pool
 
     def __post_init__(self):

@@ -47,6 +47,7 @@ from rag.errors import (
     IndexWriteError,
     RagError,
 )
+from rag.settings import Settings
 from rag.types import Article, Chunk, Filters, Span
 from rag.vectors import RowMeta, VectorIndex
 from rag.vectors.faiss_index import FILE_NAME as FAISS_FILE
@@ -118,13 +119,13 @@ class VectorIndexOptions:
     read-only, so several server processes share one copy in the page cache.
     """
 
-    kind: str = "auto"
-    hnsw_min_vectors: int = 200_000
-    hnsw_m: int = 32
+    kind: str = Settings.index_type
+    hnsw_min_vectors: int = Settings.hnsw_min_vectors
+    hnsw_m: int = Settings.hnsw_m
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    mmap: bool = False
-    store: str = "faiss"  # or "milvus"
+    hnsw_ef_search: int = Settings.hnsw_ef_search
+    mmap: bool = Settings.mmap_index
+    store: str = Settings.vector_store  # or "milvus"
     milvus_uri: str = ""  # a Milvus Lite file or a server address; default: in the folder
     milvus_collection: str = ""  # default: one named after the index
     milvus_token: str = field(default="", repr=False)

@@ -39,6 +39,20 @@ def test_config_file_named_by_environment(tmp_path):
             "chunk_target_chars must be 0 (the index's) or more, got -5",
         ),
         ({"RAG_EMBED_TITLES": "maybe"}, "setting embed_titles must be bool, got 'maybe'"),
+        ({"RAG_ABSTAIN_THRESHOLD": "1.5"}, "abstain_threshold must be between 0 and 1, got 1.5"),
+        (
+            {"RAG_SUPPORT_THRESHOLD_CROSS_LANGUAGE": "-0.1"},
+            "support_threshold_cross_language must be between 0 and 1, got -0.1",
+        ),
+        ({"RAG_QUERY_CENTERING": "2"}, "query_centering must be between 0 and 1, got 2.0"),
+        ({"RAG_LLM_TIMEOUT": "0"}, "llm_timeout must be more than 0 seconds, got 0.0"),
+        (
+            {"RAG_WRITE_LOCK_TIMEOUT": "-1"},
+            "write_lock_timeout must be more than 0 seconds, got -1.0",
+        ),
+        ({"RAG_LLM_RETRIES": "-1"}, "llm_retries must be 0 or more, got -1"),
+        ({"RAG_LLM_TEMPERATURE": "3"}, "llm_temperature must be between 0 and 2, got 3.0"),
+        ({"RAG_HOST": " "}, "host must not be empty (127.0.0.1 serves this machine only)"),
         (
             {"RAG_CONFIG": "/nonexistent/rag.toml"},
             "config file /nonexistent/rag.toml does not exist",
@@ -63,3 +77,28 @@ def test_broken_toml_is_reported(tmp_path):
     config.write_text("top_k = = 3\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         Settings.load(config, environ={})
+
+
+def test_components_default_to_the_settings_values():
+    """One place holds each default: the components read it from Settings."""
+    from rag.citations import CitationChecker
+    from rag.extractive import ExtractiveAnswerer
+    from rag.generation import LLMConfig
+    from rag.retrieval import Retriever
+
+    retriever = Retriever(store=None, embedder=None)
+    assert (retriever.k, retriever.candidates, retriever.rrf_k) == (
+        Settings().top_k, Settings().candidates, Settings().rrf_k,
+    )  # fmt: skip
+    assert ExtractiveAnswerer().threshold_same_language == Settings().abstain_threshold
+    assert CitationChecker(None).threshold_cross_language == (
+        Settings().support_threshold_cross_language
+    )
+    assert LLMConfig(model="m").timeout == Settings().llm_timeout
+
+
+def test_a_bad_rate_limit_storage_is_named():
+    from rag.access import Access
+
+    with pytest.raises(ConfigError, match="rate_limit_storage 'nowhere://x' cannot be used"):
+        Access(Settings.load(environ={"RAG_RATE_LIMIT_STORAGE": "nowhere://x"}))
