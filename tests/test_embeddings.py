@@ -94,3 +94,24 @@ def test_an_unknown_model_fails_with_a_clear_message(tmp_path):
     embedder = SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
     with pytest.raises(EmbedderError, match="cannot load the sentence-transformers model"):
         embedder.embed_queries(["x"])
+
+
+def test_threads_follow_the_cpus_the_process_may_use(tmp_path):
+    """Affinity and a cgroup quota both cap the thread count (os.cpu_count() ignores them)."""
+    import os
+
+    from rag.embeddings.base import _cgroup_cpu_quota, available_cpus
+
+    assert available_cpus() <= len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    for text, cpus in (("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None)):
+        quota.write_text(text)
+        assert _cgroup_cpu_quota(quota) == cpus
+    assert _cgroup_cpu_quota(tmp_path / "missing") is None
+
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        assert available_cpus() == 1
+    finally:
+        os.sched_setaffinity(0, allowed)

@@ -100,3 +100,21 @@ def test_an_int8_index_finds_the_enrichment_sentence_among_news(int8_news_pipeli
     retriever = int8_news_pipeline.retriever(store)
     hits = retriever.search("ماذا قال عراقجي عن تخصيب اليورانيوم؟").hits
     assert ENRICHMENT_SENTENCE in hits[0].best_sentence.text
+
+
+def test_a_search_with_the_onnx_model_never_imports_torch(seed_pipeline):
+    """torch costs seconds to import; the exported model needs only onnxruntime."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from rag.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('torch imported:', 'torch' in sys.modules)"
+    )
+    index = str(seed_pipeline.settings.index_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", script, "search", "enrichment", "--index-dir", index, "-k", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "1. " in done.stdout and "torch imported: False" in done.stdout, done.stderr

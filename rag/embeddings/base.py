@@ -8,6 +8,8 @@ index records it and refuses vectors from anything else.
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
@@ -77,6 +79,26 @@ class PrefixedEmbedder(Embedder):
     @abstractmethod
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         """One vector for ``prefix + text`` per text (at least one text)."""
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: its CPU affinity, capped by a cgroup CPU quota
+    (``os.cpu_count()`` counts the machine's, and two threads then fight over one core)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota(Path("/sys/fs/cgroup/cpu.max"))
+    return max(1, min(count, quota) if quota else count)
+
+
+def _cgroup_cpu_quota(path: Path) -> int | None:
+    """Whole CPUs allowed by a cgroup v2 ``cpu.max`` ("QUOTA PERIOD", or "max PERIOD")."""
+    try:
+        quota, period = path.read_text().split()[:2]
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup v2, or "max": no quota
+        return None
 
 
 def sha256_of_files(paths: Sequence[Path]) -> str:

@@ -24,8 +24,6 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from rag.embeddings.base import build_folder_once
 from rag.embeddings.onnx_backend import EXPORT_RECORD
 from rag.embeddings.sentence_transformers_backend import quiet_transformers
@@ -60,6 +58,7 @@ def export_onnx(source: Path, out_dir: Path, source_sha256: str, *, int8: bool) 
 
 def export_fp32_graph(source: Path, path: Path) -> None:
     """The encoder (eager attention), mean pooling and normalisation as one fp32 ONNX graph."""
+    import torch  # only here: a process that only runs the exported model never loads it
     from transformers import AutoModel, AutoTokenizer
 
     quiet_transformers()
@@ -71,7 +70,7 @@ def export_fp32_graph(source: Path, path: Path) -> None:
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
     with torch.no_grad(), _quiet():
         torch.onnx.export(
-            MeanPooled(encoder),
+            _mean_pooled(encoder),
             (sample["input_ids"], sample["attention_mask"]),
             str(path),
             input_names=["input_ids", "attention_mask"],
@@ -84,6 +83,7 @@ def export_fp32_graph(source: Path, path: Path) -> None:
 
 def _export(source: Path, folder: Path, int8: bool) -> dict:
     import onnxruntime
+    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     fp32 = folder / FP32_FILE
@@ -133,15 +133,19 @@ def _feed_forward_outputs(model: Path) -> list[str]:
     return names
 
 
-class MeanPooled(torch.nn.Module):
-    """The encoder, mean pooling over real tokens and L2 normalisation as one graph."""
+def _mean_pooled(encoder):
+    """The encoder, mean pooling over real tokens and L2 normalisation as one module."""
+    import torch
 
-    def __init__(self, encoder):
-        super().__init__()
-        self.encoder = encoder
+    class MeanPooled(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
 
-    def forward(self, input_ids, attention_mask):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+        def forward(self, input_ids, attention_mask):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    return MeanPooled(encoder)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings.base import PrefixedEmbedder, sha256_of_files
+from rag.embeddings.base import PrefixedEmbedder, available_cpus, sha256_of_files
 from rag.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,7 @@ class SentenceTransformerEmbedder(PrefixedEmbedder):
         import torch
         from sentence_transformers import SentenceTransformer
 
-        if self._threads:
-            torch.set_num_threads(self._threads)
+        torch.set_num_threads(self._threads or available_cpus())
         try:
             return SentenceTransformer(
                 str(local) if local.is_dir() else self._model_name,
