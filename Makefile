@@ -1,9 +1,10 @@
-# Two entry points (see README): `make run` and `make test`. Both install into .venv first.
+# Two entry points (see README): `make run` and `make test`. Both install into .venv first:
+# `make run` only what serving needs, `make test` the test tools (and cluster extras) too.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint browser
+.PHONY: install install-dev run test lint browser
 
 # Debian's chromium and Arabic fonts for the browser tests (never `playwright install`)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,17 +15,24 @@ browser:
 
 install: $(VENV)/.installed
 
+install-dev: $(VENV)/.installed-dev
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "installing rag-news into $(VENV) (a few minutes on a fresh machine)"
+	$(BIN)/python -m pip install --progress-bar on -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
 run: install
 	$(BIN)/rag serve
 
-test: install browser
+test: install-dev browser
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
