@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.arabic import detect_language
+from rag.arabic import detect_language, question_language
 from rag.citations import CitationChecker
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
@@ -65,8 +65,8 @@ class Answerer:
         timings["rewrite"] = time.perf_counter() - started
         result = self.retriever.search(standalone, k=k, filters=filters)
         timings.update(result.timings)
-        question_language = detect_language(question)
-        wanted = language or question_language
+        asked_in = question_language(question)
+        wanted = language or asked_in
         began = time.perf_counter()
         if self.generator is None:
             answer = self._extractive(question, result.hits, wanted, notes=[])
@@ -76,7 +76,7 @@ class Answerer:
         else:
             answer = self._generated(question, result.hits, wanted, on_token)
         timings["answer"] = time.perf_counter() - began
-        answer.question_language = question_language
+        answer.question_language = asked_in
         answer.standalone_question = standalone
         answer.timings = timings
         return answer

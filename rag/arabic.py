@@ -131,3 +131,17 @@ def arabic_share(text: str) -> float:
 def detect_language(text: str) -> str:
     """``"ar"`` when the text is mostly Arabic script, else ``"en"``."""
     return "ar" if arabic_share(text) >= 0.5 else "en"
+
+
+def question_language(question: str) -> str:
+    """The language a person asked in: names in another script do not count.
+
+    A Latin-script name in an Arabic question ("أين يقع Energiprojekt AB؟") can hold more
+    letters than the Arabic around it; capitalised Latin words are taken for names, so the
+    question is Arabic when its Arabic words outnumber its other (lower-case) Latin ones.
+    """
+    arabic = len(_ARABIC_LETTERS.findall(question))
+    latin = [word for word in _LATIN_LETTERS.findall(question) if not word[0].isupper()]
+    if arabic > len(latin):
+        return "ar"
+    return "en" if latin else detect_language(question)  # only names: by their letters

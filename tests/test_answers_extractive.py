@@ -165,3 +165,10 @@ def test_a_stray_english_sentence_does_not_silence_the_arabic_answer(tmp_path, o
     answer = pipeline.answerer().answer("What did Araghchi say about enrichment?")
     assert not answer.abstained
     assert answer.citations[0].quote == ENRICHMENT_QUOTE
+
+
+def test_an_arabic_question_with_a_latin_name_is_answered_as_arabic(answerer):
+    answer = answerer.answer("ماذا قال عراقجي عن Enrichment Program؟")
+    assert answer.question_language == "ar"
+    expected = "abstain" if answer.abstained else "extractive_intro"
+    assert answer.text.splitlines()[0] == answerer.prompts.localized(expected, "ar")

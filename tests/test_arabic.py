@@ -99,3 +99,22 @@ def test_tokenize_drops_stopwords():
 )
 def test_detect_language(text, language):
     assert detect_language(text) == language
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("أين يقع Energiprojekt AB؟", "ar"),  # a Latin name longer than the Arabic around it
+        ("ما هو GDP؟", "ar"),
+        ("NATO و روسيا", "ar"),
+        ("ماذا قال عراقجي عن التخصيب؟", "ar"),
+        ("What did عراقجي say about enrichment?", "en"),  # an Arabic name in English
+        ("What did Araghchi say about enrichment?", "en"),
+        ("Who Won?", "en"),
+        ("IBM", "en"),
+    ],
+)
+def test_the_language_a_question_was_asked_in_ignores_names(question, language):
+    from rag.arabic import question_language
+
+    assert question_language(question) == language

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.arabic import detect_language
+from rag.arabic import question_language
 from rag.errors import RagError
 from rag.types import Article
 
@@ -108,7 +108,7 @@ def _squad_question(qa: dict, gold: dict, article_id: str, where: str) -> EvalQu
         id=str(qa.get("id", "")),
         question=qa["question"],
         answers=tuple(a["text"] for a in answers if isinstance(a, dict) and "text" in a),
-        lang=detect_language(qa["question"]),
+        lang=question_language(qa["question"]),
         answerable=not impossible,
         gold_article=article_id,
         answer_start=None if impossible else answers[0].get("answer_start"),
@@ -154,7 +154,7 @@ def _jsonl_question(record: object, where: str, number: int) -> EvalQuestion:
         id=str(record.get("id", number)),
         question=question,
         answers=tuple(answers),
-        lang=record.get("lang") or detect_language(question),
+        lang=record.get("lang") or question_language(question),
         answerable=answerable,
         gold_article=record.get("gold_article") or None,
         gold_url=record.get("gold_url") or None,
