@@ -424,6 +424,12 @@ def eval_command(
                               llm, judge, limit, not no_hidden)  # fmt: skip
         settings = _pipeline(config).settings
         summary = run_evaluation(data, options, settings, sys.argv, progress=_stage_bar)
+        merged = summary.get("merged_paragraphs", {})
+        if merged:
+            typer.echo(f"{len(merged)} paragraph(s) repeat an earlier one's text and were "
+                       "indexed once; their questions count that copy as gold: "
+                       + ", ".join(f"{a} -> {b}" for a, b in list(merged.items())[:10])
+                       + (" ..." if len(merged) > 10 else ""), err=True)  # fmt: skip
         for name, value in summary["metrics"].items():
             typer.echo(f"{name:<26} {value['mean']:.3f}  (n={value['n']})")
         typer.echo(f"wrote {out}/results.jsonl, summary.json and report.html")

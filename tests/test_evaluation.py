@@ -216,6 +216,33 @@ def _open_report_in_chromium(report: Path) -> None:
         browser.close()
 
 
+def test_a_repeated_paragraph_is_indexed_once_and_its_questions_keep_their_gold(tmp_path):
+    from rag.evaluation.datasets import load_dataset
+
+    text = "The Qatrah plant in Jubail opened in 2015. It makes water for 300,000 homes."
+    squad = {"data": [
+        {"title": "A", "paragraphs": [{"context": text, "qas": [
+            {"id": "q1", "question": "When did the Qatrah plant open?",
+             "answers": [{"text": "2015", "answer_start": text.index("2015")}]}]}]},
+        {"title": "B", "paragraphs": [{"context": text, "qas": [
+            {"id": "q2", "question": "How many homes does the Qatrah plant serve?",
+             "answers": [{"text": "300,000", "answer_start": text.index("300,000")}]}]}]},
+    ]}  # fmt: skip
+    path = _write(tmp_path, "repeat.json", json.dumps(squad))
+    merged, moved = load_dataset(path).merge_repeated_contexts()
+    assert moved == {"repeat-1-0": "repeat-0-0"} and len(merged.contexts) == 1
+    assert [q.gold_article for q in merged.questions] == ["repeat-0-0", "repeat-0-0"]
+    assert merged.questions[1].answer_start == text.index("300,000")  # same text: same place
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["eval", str(path), "--build-from-contexts", "--out",
+                                      str(out), "--no-hidden-gold"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "repeat-1-0 -> repeat-0-0" in result.output
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [row["metrics"]["recall@5"] for row in rows] == [1.0, 1.0]
+
+
 def test_eval_errors_are_one_line(tmp_path):
     broken = _write(tmp_path, "broken.jsonl", "not json\n")
     result = CliRunner().invoke(app, ["eval", str(broken), "--out", str(tmp_path / "r")])

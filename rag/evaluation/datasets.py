@@ -11,10 +11,11 @@ JSONL: one object a line with ``question``, ``answers`` (list of strings), and o
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.arabic import question_language
+from rag.documents import content_key
 from rag.errors import RagError
 from rag.types import Article
 
@@ -40,6 +41,31 @@ class Dataset:
     name: str
     questions: list[EvalQuestion]
     contexts: list[Article] = field(default_factory=list)  # SQuAD paragraphs as articles
+
+    def merge_repeated_contexts(self) -> tuple[Dataset, dict[str, str]]:
+        """The dataset with each paragraph that repeats an earlier one's text dropped (an
+        index stores one copy) and its questions' gold moved to the copy that is kept; and
+        which paragraph went to which."""
+        kept: dict[str, Article] = {}
+        merged: dict[str, str] = {}
+        contexts = []
+        for article in self.contexts:
+            first = kept.setdefault(content_key(article.text), article)
+            if first is article:
+                contexts.append(article)
+            else:
+                merged[article.id] = first.id
+        if not merged:
+            return self, {}
+        same_text = {a.id for a in self.contexts if a.id in merged
+                     and a.text == kept[content_key(a.text)].text}  # fmt: skip
+        questions = [
+            replace(q, gold_article=merged[q.gold_article],
+                    answer_start=q.answer_start if q.gold_article in same_text else None)
+            if q.gold_article in merged else q
+            for q in self.questions
+        ]  # fmt: skip
+        return replace(self, questions=questions, contexts=contexts), merged
 
 
 def load_dataset(path: Path, *, contexts: Path | None = None) -> Dataset:

@@ -271,7 +271,9 @@ def run_evaluation(dataset: Dataset, options: EvalOptions, settings: Settings, a
     if options.llm:
         settings = settings.replace(llm_model=options.llm)
     pipeline = Pipeline(settings)
+    merged: dict[str, str] = {}
     if options.build_from_contexts:
+        dataset, merged = dataset.merge_repeated_contexts()
         indexer = pipeline.indexer(rebuild=True)
         records = list(dataset.contexts)
         if options.distractors:
@@ -296,6 +298,8 @@ def run_evaluation(dataset: Dataset, options: EvalOptions, settings: Settings, a
     rows = evaluate(run, questions, options.out / "results.jsonl",
                     progress("questions", len(questions)))  # fmt: skip
     summary = {"run": provenance(settings, store.manifest, dataset, argv), **summarize(rows)}
+    if merged:  # paragraphs indexed once: their questions' gold is the copy kept
+        summary["merged_paragraphs"] = merged
     (options.out / "summary.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
