@@ -13,9 +13,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from string import Template
 
 from rag.arabic import detect_language, question_language
 from rag.citations import CitationChecker
+from rag.conversation import conversation_kind
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
 from rag.generation import GenerationError, Generator
@@ -59,6 +61,9 @@ class Answerer:
         if language is not None and language not in LANGUAGE_NAMES:
             known = ", ".join(sorted(LANGUAGE_NAMES))
             raise ValueError(f"language must be one of {known}, got {language!r}")
+        kind = conversation_kind(question)
+        if kind is not None:
+            return self._conversation(question, kind, language or question_language(question))
         timings: dict[str, float] = {}
         started = time.perf_counter()
         standalone = self._standalone(question, history or [])
@@ -80,6 +85,31 @@ class Answerer:
         answer.standalone_question = standalone
         answer.timings = timings
         return answer
+
+    # ----- greetings, thanks, "what can you do?" -----------------------------------------
+
+    def _conversation(self, question: str, kind: str, language: str) -> Answer:
+        """A short reply without a search or sources (rag.conversation)."""
+        template = Template(self.prompts.localized(f"conversation_{kind}", language))
+        text = (
+            template.safe_substitute(self._index_description())
+            if kind == "about"
+            else (template.template)
+        )
+        return Answer(question=question, text=text, citations=[], uncited=[], claims=[],
+                      question_language=language, answer_language=language, abstained=False,
+                      mode="conversation")  # fmt: skip
+
+    def _index_description(self) -> dict[str, str]:
+        stats = self.retriever.store.stats()
+        named = [s for s in stats["sources"] if s != "(none)"]
+        sources = ", ".join(named[:5]) + (f" +{len(named) - 5}" if len(named) > 5 else "")
+        first, last = stats["first_date"][:10], stats["last_date"][:10]
+        return {
+            "articles": str(stats["articles"]),
+            "sources": sources or "—",
+            "dates": f"{first} – {last}" if first else "—",
+        }
 
     # ----- follow-ups ------------------------------------------------------------------
 

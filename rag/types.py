@@ -127,7 +127,7 @@ class Answer:
     question_language: str
     answer_language: str
     abstained: bool
-    mode: str  # "extractive" or "generated"
+    mode: str  # "extractive", "generated", or "conversation" (a greeting: no search)
     model: str = ""  # the language model that wrote a generated answer
     # extractive: the probability that the retrieved passages answer (rag.abstention);
     # generated: the best support of a claim by a cited sentence
