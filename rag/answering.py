@@ -151,6 +151,9 @@ class Answerer:
                 citations.append(citation_for(numbering[hit.chunk.id], hit, sentence))
             marker = numbering[hit.chunk.id]
             claims.append(Claim(f"{sentence.text} [{marker}]", [marker], True, sentence.score))
+        quoted_in = detect_language(" ".join(c.text for c in claims))
+        if quoted_in != language and self.generator is None:  # say why, and how to change it
+            notes = [*notes, self.prompts.localized("extractive_other_language", language)]
         intro = self.prompts.localized("extractive_intro", language)
         text = (
             intro
@@ -164,7 +167,7 @@ class Answerer:
             uncited=_uncited(hits, set(numbering), len(citations)),
             claims=claims,
             question_language="",
-            answer_language=detect_language(" ".join(c.text for c in claims)),
+            answer_language=quoted_in,
             abstained=False,
             mode="extractive",
             notes=notes,
