@@ -405,7 +405,7 @@ def eval_command(
 
     def body():
         from rag.evaluation.datasets import load_dataset
-        from rag.evaluation.report import compare_runs, format_comparison
+        from rag.evaluation.report import compare_runs, format_comparison, format_summary
         from rag.evaluation.runner import EvalOptions, load_run, run_evaluation
 
         if dataset[0] == "compare":
@@ -430,8 +430,7 @@ def eval_command(
                        "indexed once; their questions count that copy as gold: "
                        + ", ".join(f"{a} -> {b}" for a, b in list(merged.items())[:10])
                        + (" ..." if len(merged) > 10 else ""), err=True)  # fmt: skip
-        for name, value in summary["metrics"].items():
-            typer.echo(f"{name:<26} {value['mean']:.3f}  (n={value['n']})")
+        typer.echo(format_summary(summary))
         typer.echo(f"wrote {out}/results.jsonl, summary.json and report.html")
 
     _run(body)

@@ -270,3 +270,70 @@ def test_exported_feedback_is_a_dataset_rag_eval_reads(tmp_path):
         assert store.export(out, include_negative=True) == 2
     rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
     assert rows[1]["feedback"]["rating"] == -1 and rows[1]["feedback"]["channel"] == "slack"
+
+
+def test_news_dev_shape_gold_by_url_copies_per_language_and_the_tradeoff(tmp_path):
+    """news-dev's JSONL: gold by URL, other newspapers' copies count, unanswerable rows
+    score abstention, every metric per language, the trade-off curve in the report."""
+    from tests.conftest import SEED_FILE
+
+    seed_title, seed_text = SEED_FILE.read_text(encoding="utf-8").split("\n", 1)
+    articles = [
+        {"title": "Qatrah plant opens", "url": "https://a.example/qatrah",
+         "content": "The Qatrah desalination plant opened in Jubail on Thursday. It will "
+                    "produce 600,000 cubic metres of water a day."},
+        {"title": "Jubail gets water", "url": "https://b.example/jubail",
+         "content": "Jubail's new Qatrah plant, opened on Thursday, is to produce 600,000 "
+                    "cubic metres of water daily, its operator said."},
+        {"title": "Falcons", "url": "https://c.example/falcons",
+         "content": "The falcon festival drew twelve thousand visitors to the lake."},
+        {"title": seed_title, "url": "https://d.example/letter", "content": seed_text},
+    ]  # fmt: skip
+    corpus = _write(tmp_path, "articles.jsonl", "\n".join(json.dumps(a) for a in articles))
+    index = tmp_path / "index"
+    assert (
+        CliRunner().invoke(app, ["ingest", str(corpus), "--index-dir", str(index)]).exit_code == 0
+    )
+    questions = [
+        {"id": "e1", "lang": "en", "question": "How much water will the Qatrah plant produce a day?",
+         "answers": ["600,000 cubic metres"], "answers_en": [], "gold_url": "https://a.example/qatrah",
+         "answerable": True, "also_urls": ["https://b.example/jubail"]},
+        {"id": "e2", "lang": "en", "question": "Who won the 2030 World Cup final?", "answers": [],
+         "gold_url": None, "answerable": False, "also_urls": []},
+        {"id": "a1", "lang": "ar", "question": "ماذا قال عراقجي عن التخصيب؟",
+         "answers": ["غير قابل للتفاوض"], "gold_url": "https://d.example/letter",
+         "answerable": True, "also_urls": []},
+        {"id": "a2", "lang": "ar", "question": "من فاز بنهائي كأس العالم 2030؟", "answers": [],
+         "gold_url": None, "answerable": False, "also_urls": []},
+    ]  # fmt: skip
+    dataset = _write(tmp_path, "news.jsonl", "\n".join(json.dumps(q, ensure_ascii=False)
+                                                        for q in questions))  # fmt: skip
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["eval", str(dataset), "--index", str(index), "--out",
+                                      str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines()]  # past progress bars
+    assert next(line for line in lines if line.startswith("metric")).split() == [
+        "metric", "all", "ar", "en",
+    ]  # fmt: skip
+    rows = {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert rows["e1"]["metrics"]["recall@5"] == 1.0
+    assert rows["e1"]["metrics"]["first_citation_gold"] == 1.0
+    assert rows["a1"]["metrics"]["contains_answer"] == 1.0
+    assert "abstention" in rows["e2"]["metrics"] and "recall@5" not in rows["e2"]["metrics"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["by_lang"]) == {"ar", "en"}
+    assert "cited_from_gold" in summary["by_lang"]["en"]["metrics"]
+    assert "Abstention trade-off" in (out / "report.html").read_text()
+
+
+def test_the_abstention_curve_runs_from_refusing_nothing_to_refusing_everything():
+    from rag.evaluation.report import abstention_curve
+
+    rows = [{"answerable": True, "confidence": c} for c in (0.9, 0.8, 0.3)] + [
+        {"answerable": False, "confidence": c} for c in (0.2, 0.5)
+    ]
+    curve = abstention_curve(rows)
+    assert curve[0][1:] == (0.0, 0.0) and curve[-1][1:] == (1.0, 1.0)
+    assert all(a[1] <= b[1] and a[2] <= b[2] for a, b in zip(curve, curve[1:], strict=False))
+    assert (0.5, 1 / 3, 0.5) in curve  # refusing below 0.5: one answerable, one not

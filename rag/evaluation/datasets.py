@@ -5,7 +5,9 @@ knows its gold paragraph and the gold answer's offset in it. Parallel XQuAD file
 paired: questions from one language, paragraphs (and gold answers) from another.
 
 JSONL: one object a line with ``question``, ``answers`` (list of strings), and optionally
-``gold_article``, ``gold_url``, ``answerable`` (default true), ``lang``, ``id``.
+``gold_article``, ``gold_url`` (with ``also_urls``: other copies that count as gold),
+``answers_en`` (more gold answers, e.g. English renderings), ``answerable`` (default true),
+``lang``, ``id``: the shape of news-dev.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ class EvalQuestion:
     gold_article: str | None = None
     gold_url: str | None = None
     answer_start: int | None = None  # offset of the first gold answer in the gold article
+    also_urls: tuple[str, ...] = ()  # other newspapers' copies that also hold the answer
+
+    @property
+    def gold_urls(self) -> frozenset[str]:
+        """The URLs whose articles count as gold (``gold_url`` and its ``also_urls``)."""
+        return frozenset(u for u in (self.gold_url, *self.also_urls) if u)
 
 
 @dataclass
@@ -166,11 +174,8 @@ def _jsonl_question(record: object, where: str, number: int) -> EvalQuestion:
     question = record.get("question")
     if not isinstance(question, str) or not question.strip():
         raise DatasetError(f"{where}: missing 'question'")
-    answers = record.get("answers", [])
-    if isinstance(answers, str):
-        answers = [answers]
-    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
-        raise DatasetError(f"{where}: 'answers' must be a list of strings")
+    answers = _strings(record, "answers", where) + _strings(record, "answers_en", where)
+    also_urls = _strings(record, "also_urls", where)
     answerable = record.get("answerable")
     if answerable is None:
         answerable = bool(answers)
@@ -184,4 +189,15 @@ def _jsonl_question(record: object, where: str, number: int) -> EvalQuestion:
         answerable=answerable,
         gold_article=record.get("gold_article") or None,
         gold_url=record.get("gold_url") or None,
+        also_urls=tuple(also_urls),
     )
+
+
+def _strings(record: dict, name: str, where: str) -> list[str]:
+    """A field holding a string or a list of strings (absent or null: none)."""
+    value = record.get(name) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DatasetError(f"{where}: '{name}' must be a list of strings")
+    return value

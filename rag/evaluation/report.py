@@ -31,6 +31,7 @@ def render_report(summary: dict, rows: list[dict]) -> str:
         _metric_table(summary["by_source"], summary["metrics"]),
         "<h2>Recall@k</h2>",
         _img(_recall_plot(summary["recall_curve"]), "recall at k"),
+        *_abstention_section(rows),
         "<h2>Latency</h2>",
         _latency_table(summary["latency_ms"]),
         _img(_latency_plot(rows), "latency histogram"),
@@ -131,6 +132,55 @@ def _recall_plot(curve: dict) -> bytes:
     return _png(plt, fig)
 
 
+def abstention_curve(rows: list[dict]) -> list[tuple[float, float, float]]:
+    """(threshold, answerable refused, unanswerable refused) as the threshold on the answer's
+    confidence rises: what each choice of threshold would trade."""
+    answerable = [r["confidence"] for r in rows if r["answerable"]]
+    unanswerable = [r["confidence"] for r in rows if not r["answerable"]]
+    thresholds = sorted({0.0, *answerable, *unanswerable, 1.01})
+    return [
+        (t, sum(c < t for c in answerable) / len(answerable),
+         sum(c < t for c in unanswerable) / len(unanswerable))
+        for t in thresholds
+    ]  # fmt: skip
+
+
+def _abstention_section(rows: list[dict]) -> list[str]:
+    """The trade-off curve per language, when the dataset has both kinds of question."""
+    languages = sorted({r["lang"] for r in rows})
+    by_language = {
+        lang: [r for r in rows if r["lang"] == lang and r["mode"] != "conversation"]
+        for lang in languages
+    }
+    by_language = {
+        lang: group for lang, group in by_language.items()
+        if any(r["answerable"] for r in group) and any(not r["answerable"] for r in group)
+    }  # fmt: skip
+    if not by_language:
+        return []
+    plt, (fig, ax) = _figure()
+    for lang, group in by_language.items():
+        curve = abstention_curve(group)
+        line = ax.plot([p[1] for p in curve], [p[2] for p in curve], label=lang)[0]
+        refused = [r for r in group if r["abstained"]]
+        actual = (
+            sum(r["answerable"] for r in refused) / sum(r["answerable"] for r in group),
+            sum(not r["answerable"] for r in refused) / sum(not r["answerable"] for r in group),
+        )
+        ax.plot(*actual, marker="o", color=line.get_color())
+    ax.set_xlabel("answerable questions refused")
+    ax.set_ylabel("unanswerable questions refused")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(title="language (dot: this run)")
+    return [
+        "<h2>Abstention trade-off</h2><p>Each line: what a threshold on the answer's "
+        "confidence would refuse, from none to all; the dot is this run.</p>",
+        _img(_png(plt, fig), "abstention trade-off"),
+    ]
+
+
 def _latency_plot(rows: list[dict]) -> bytes:
     plt, (fig, ax) = _figure()
     totals = [sum(v for k, v in r["timings"].items() if k != "retrieval_eval") * 1000 for r in rows]
@@ -174,6 +224,24 @@ def _quality(row: dict) -> float:
     if not row["answerable"]:
         return metrics.get("abstention", 0.0)
     return metrics.get("contains_answer", 0.0) + metrics.get("f1", 0.0) / 10
+
+
+def format_summary(summary: dict) -> str:
+    """The metrics as a text table: all questions, then one column per language."""
+    columns = {"all": summary, **summary.get("by_lang", {})}
+    if len(columns) == 2:  # one language: its column repeats "all"
+        columns = {"all": summary}
+    head = f"{'metric':<24}" + "".join(f"{name:>10}" for name in columns)
+    counts = f"{'questions':<24}" + "".join(f"{c['questions']:>10}" for c in columns.values())
+    lines = [head, counts]
+    for name in summary["metrics"]:
+        cells = []
+        for column in columns.values():
+            value = column["metrics"].get(name)
+            mean = value["mean"] if value else None
+            cells.append(f"{mean:>10.3f}" if mean is not None else f"{'–':>10}")
+        lines.append(f"{name:<24}" + "".join(cells))
+    return "\n".join(lines)
 
 
 def format_comparison(comparison: dict) -> str:

@@ -92,6 +92,9 @@ def evaluate_question(run: EvalRun, q: EvalQuestion) -> dict:
         metrics["false_abstention"] = float(answer.abstained)
         if answer.citations:
             metrics["citation_precision"] = sum(cited_gold) / len(cited_gold)
+            from_gold = [citation_from_gold(c, q) for c in answer.citations]
+            metrics["first_citation_gold"] = float(from_gold[0])
+            metrics["cited_from_gold"] = sum(from_gold) / len(from_gold)
         metrics["citation_recall"] = float(any(cited_gold))
     else:
         metrics["abstention"] = float(answer.abstained)
@@ -128,9 +131,16 @@ def is_gold_chunk(chunk: Chunk, q: EvalQuestion, duplicates: Iterable[str] = ())
             return q.answer_start is None or chunk.start <= q.answer_start < chunk.end
         # a near-copy of a gold chunk collapsed into this hit counts as found
         return any(d.rsplit(":", 1)[0] == q.gold_article for d in duplicates)
-    if q.gold_url:
-        return chunk.url == q.gold_url
+    if q.gold_urls:
+        return chunk.url in q.gold_urls
     return bool(m.contains_answer(chunk.text, q.answers))
+
+
+def citation_from_gold(c: Citation, q: EvalQuestion) -> bool:
+    """A citation of a gold article (or of another newspaper's copy of it)."""
+    if q.gold_article:
+        return c.article_id == q.gold_article
+    return c.url in q.gold_urls
 
 
 def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
@@ -138,13 +148,13 @@ def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
     (and comes from the gold article when one is known)."""
     if q.gold_article and c.article_id != q.gold_article:
         return False
-    if q.gold_url and not q.gold_article and c.url != q.gold_url:
+    if q.gold_urls and not q.gold_article and c.url not in q.gold_urls:
         return False
     if q.answer_start is not None and c.start <= q.answer_start < c.end:
         return True
     if q.answers:
         return bool(m.contains_answer(c.quote, q.answers))
-    return bool(q.gold_article or q.gold_url)
+    return bool(q.gold_article or q.gold_urls)
 
 
 # ----- summary --------------------------------------------------------------------------
@@ -152,7 +162,8 @@ def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
 METRIC_ORDER = (
     "recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10",
     "exact_match", "f1", "contains_answer",
-    "citation_precision", "citation_recall", "unsupported_claims",
+    "citation_precision", "citation_recall", "first_citation_gold", "cited_from_gold",
+    "unsupported_claims",
     "abstention", "abstention_without_gold", "false_abstention",
     "language_ok", "judge_correct", "judge_faithful",
 )  # fmt: skip
