@@ -39,11 +39,12 @@ def answer_html(answer: Answer, labels: dict[str, str]) -> str:
     text = _MARKER.sub(lambda m: _marker_link(int(m.group(1)), known), text)
     lines = "".join(f'<div dir="auto">{line}</div>' for line in text.split("\n") if line.strip())
     notes = "".join(f'<p class="note" dir="auto">ⓘ {escape(note)}</p>' for note in answer.notes)
-    mode = escape(labels["mode_" + answer.mode]) if "mode_" + answer.mode in labels else ""
-    return (
-        f'<div class="answer">{lines}</div>{notes}'
-        f'<p class="mode">{mode}{" · " + escape(answer.model) if answer.model else ""}</p>'
+    if answer.mode != "generated":  # a quoted answer's first line already says how it was made
+        return f'<div class="answer">{lines}</div>{notes}'
+    made_by = escape(labels["mode_generated"]) + (
+        " · " + escape(answer.model) if answer.model else ""
     )
+    return f'<div class="answer">{lines}</div>{notes}<p class="mode">{made_by}</p>'
 
 
 def _marker_link(marker: int, known: set[int]) -> str:
@@ -54,6 +55,8 @@ def _marker_link(marker: int, known: set[int]) -> str:
 
 def sources_html(answer: Answer, articles: dict[str, Article], labels: dict[str, str]) -> str:
     """The cited sources (quote highlighted in its passage), then the uncited ones folded."""
+    if answer.abstained:  # passages that do not answer are no sources
+        return f'<div class="sources"><p>{escape(labels["none_answers"])}</p></div>'
     if not answer.citations and not answer.uncited:
         return f'<div class="sources"><p>{escape(labels["no_sources"])}</p></div>'
     cited = "".join(

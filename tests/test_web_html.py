@@ -42,3 +42,15 @@ def test_sources_escape_article_text_and_only_link_http_urls():
     assert "javascript:" not in html
     assert 'id="src-1"' in html and "<details" in html  # uncited ones folded
     assert '<mark class="quote" dir="auto">The &lt;script&gt;' in html
+
+
+def test_a_quoted_answer_says_how_it_was_made_once_and_a_refusal_lists_no_sources():
+    quoted = Answer("q", "Quoted from the indexed articles (no language model was used):\n"
+                    "«The quote.» [1]", [_citation()], [], [], "en", "en", False, "extractive")  # fmt: skip
+    html = answer_html(quoted, LABELS["en"])
+    assert html.count("Quoted") == 1 and 'class="mode"' not in html
+    refusal = Answer("q", "The indexed articles do not answer this.", [], [_citation(2)], [],
+                     "en", "en", True, "extractive")  # fmt: skip
+    panel = sources_html(refusal, {"a1": ARTICLE}, LABELS["en"])
+    assert "None of the indexed articles answers" in panel and "<article" not in panel
+    assert "also retrieved" not in panel.lower()
