@@ -28,7 +28,7 @@ from rag.pipeline import Pipeline
 from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import IndexStore
-from rag.types import Answer, Article
+from rag.types import Answer, Article, Filters
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,13 @@ class Service:
         """``Retriever.search``: options are ``k`` and ``filters``."""
         self.pick_up_new_version()
         return self.retriever.search(query, **options)
+
+    def has_articles(self, filters: Filters | None) -> bool:
+        """Whether any indexed article matches ``filters`` (a search there can find one)."""
+        if filters is None:
+            return True
+        rows = self.store.filter_rows(filters.sources, filters.date_from, filters.date_to)
+        return rows is None or len(rows) > 0
 
     def pick_up_new_version(self) -> bool:
         """Serve what another process (an ingest, or the writer of a read-only replica's

@@ -158,11 +158,11 @@ class Filters:
     def __post_init__(self):
         for name in ("date_from", "date_to"):
             value = getattr(self, name)
-            if value is not None and not _looks_like_iso_date(value):
+            if value is not None and not is_iso_date(value):
                 raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
 
 
-def _looks_like_iso_date(value: str) -> bool:
+def is_iso_date(value: str) -> bool:
     """A whole ISO date ("2015-07-21") or date and time ("2015-07-21T10:00:00"), nothing
     after it."""
     from datetime import date, datetime

@@ -22,7 +22,11 @@ from rag.answering import MAX_QUESTION_CHARS  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.service import Service  # noqa: E402
-from rag.types import Answer, Article  # noqa: E402
+from rag.types import (  # noqa: E402
+    Answer,
+    Article,
+    is_iso_date,  # noqa: E402
+)
 from rag.web_html import answer_html, sources_html, stats_html  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,8 @@ LABELS = {
         "also_retrieved": "Also retrieved, not cited ({n})",
         "no_sources": "Sources of the answer appear here.",
         "none_answers": "None of the indexed articles answers this question.",
+        "bad_date": "“{value}” is not a date: write it as 2015-07-21.",
+        "empty_range": "No indexed article matches these filters (source and dates).",
         "unsupported": "Not supported by the cited source",
         "mode_generated": "Written by a language model from the sources",
         "too_long": "The question is too long: {n} characters, the limit is {limit}.",
@@ -88,6 +94,8 @@ LABELS = {
         "also_retrieved": "مصادر أخرى لم يُستشهد بها ({n})",
         "no_sources": "تظهر مصادر الإجابة هنا.",
         "none_answers": "لا يجيب أي من المقالات المفهرسة عن هذا السؤال.",
+        "bad_date": "«{value}» ليس تاريخًا: اكتبه هكذا 2015-07-21.",
+        "empty_range": "لا يطابق أي مقال مفهرس هذه التصفية (المصدر والتاريخ).",
         "unsupported": "لا يدعمه المصدر المذكور",
         "mode_generated": "كتبه نموذج لغوي اعتمادًا على المصادر",
         "too_long": "السؤال طويل جدًا: {n} حرفًا، والحد الأقصى {limit}.",
@@ -301,12 +309,14 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
         too_long = t["too_long"].format(n=len(question), limit=MAX_QUESTION_CHARS)
         yield gr.update(), chat, given, gr.update(), too_long
         return
-    try:
-        filters = Filters(
-            tuple(sources or ()), (start or "").strip() or None, (end or "").strip() or None
-        )
-    except ValueError as err:
-        yield gr.update(), chat, given, gr.update(), str(err)
+    start, end = (start or "").strip() or None, (end or "").strip() or None
+    for value in (start, end):
+        if value and not is_iso_date(value):
+            yield gr.update(), chat, given, gr.update(), t["bad_date"].format(value=value)
+            return
+    filters = Filters(tuple(sources or ()), start, end)
+    if not service.has_articles(filters):
+        yield gr.update(), chat, given, gr.update(), t["empty_range"]
         return
     try:
         release = service.access.take_answer_slot(_caller(service, request))

@@ -489,3 +489,18 @@ def test_streams_end_with_the_answer_the_service_finished(busy_server):
         events = _sse(response.iter_lines())
     answer = next(data for name, data in events if name == "answer")
     assert answer["mode"] == "extractive" and [n for n, _ in events][-1] == "done"
+
+
+# ----- the web chat's filters (#23) ------------------------------------------------------
+
+
+def test_the_web_filters_say_what_is_wrong_in_words_a_reader_knows(live_server):
+    def respond(start, end):
+        data = [QUESTION, [], [], [], start, end, "en"]
+        return gradio_call(live_server.url, "respond", data, READ_KEY)[1][4]
+
+    assert respond("1990-01-01", "1990-12-31") == (
+        "No indexed article matches these filters (source and dates)."
+    )
+    notice = respond("2015-13-45", "")
+    assert "“2015-13-45” is not a date" in notice and "date_from" not in notice
