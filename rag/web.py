@@ -68,11 +68,14 @@ LABELS = {
         "upload": "Or upload a file (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "Add file",
         "not_an_upload": "Only a file uploaded here can be added.",
-        "added": "Added: {summary}",
+        "added_prefix": "Added",
+        "added": "Added {articles} article(s), {passages} passage(s): ask about it now.",
+        "already_there": "Already in the library, nothing to add ({n}).",
         "add_failed": "Not added: {reasons}",
         "empty_text": "Paste the article's text first.",
         "no_file": "Choose a file first.",
-        "totals": "{articles} articles, {chunks} passages, from {first_date} to {last_date}",
+        "totals": "{articles} articles, {chunks} passages, {first_date:.10} to {last_date:.10}",
+        "totals_undated": "{articles} articles, {chunks} passages (no dates)",
         "source": "Source",
         "month": "Month",
         "ui_language": "Interface",
@@ -110,11 +113,14 @@ LABELS = {
         "upload": "أو ارفع ملفًا (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "أضف الملف",
         "not_an_upload": "لا يمكن إضافة إلا ملف مرفوع هنا.",
-        "added": "تمت الإضافة: {summary}",
+        "added_prefix": "أُضيف",
+        "added": "أُضيف {articles} مقال، {passages} مقطع: يمكنك السؤال عنه الآن.",
+        "already_there": "موجود في المكتبة، لا شيء يُضاف ({n}).",
         "add_failed": "لم تتم الإضافة: {reasons}",
         "empty_text": "الصق نص المقال أولًا.",
         "no_file": "اختر ملفًا أولًا.",
-        "totals": "{articles} مقالًا، {chunks} مقطعًا، من {first_date} إلى {last_date}",
+        "totals": "{articles} مقالًا، {chunks} مقطعًا، من {first_date:.10} إلى {last_date:.10}",
+        "totals_undated": "{articles} مقالًا، {chunks} مقطعًا (دون تواريخ)",
         "source": "المصدر",
         "month": "الشهر",
         "ui_language": "الواجهة",
@@ -210,26 +216,32 @@ def build_web(service: Service) -> gr.Blocks:
         chat_outputs = [question, chatbot, answers, sources_panel, notice]
         send.click(respond, chat_inputs, chat_outputs)
         question.submit(respond, chat_inputs, chat_outputs)
-        new_chat.click(
-            lambda lang: ([], [], sources_html(_empty_answer(), {}, LABELS[lang]), ""),
-            [ui_language],
-            [chatbot, answers, sources_panel, notice],
-        )
+
+        def fresh_chat(lang):
+            return [], [], sources_html(_empty_answer(), {}, LABELS[lang]), ""
+
+        new_chat.click(fresh_chat, [ui_language], [chatbot, answers, sources_panel, notice])
+        # the chat's own trash icon too: a rating after it must not rate an earlier answer
+        chatbot.clear(fresh_chat, [ui_language], [chatbot, answers, sources_panel, notice])
 
         def like(given, lang, data: gr.LikeData, request: gr.Request):
             return _record_feedback(service, request, given, lang, data)
 
         chatbot.like(like, [answers, ui_language], [notice])
 
+        pasted_form = [add_title, add_text, add_source, add_date, add_url]
         library_outputs = [library_notice, stats_panel, source_filter]
 
         def add_pasted(title, text, source, date, url, lang, request: gr.Request):
             return _add_pasted(service, request, title, text, source, date, url, lang)
 
+        def add_and_clear(title, text, source, date, url, lang, request: gr.Request):
+            message, stats, choices = add_pasted(title, text, source, date, url, lang, request)
+            added = message.startswith(LABELS[lang]["added_prefix"])
+            return message, stats, choices, *([""] * 5 if added else [gr.update()] * 5)
+
         add_button.click(
-            add_pasted,
-            [add_title, add_text, add_source, add_date, add_url, ui_language],
-            library_outputs,
+            add_and_clear, [*pasted_form, ui_language], [*library_outputs, *pasted_form]
         )
 
         def add_uploaded(path, lang, request: gr.Request):
@@ -439,10 +451,21 @@ def _write(service, request, lang, add):
 
 
 def _library_result(service, report, lang):
-    t = LABELS[lang]
+    return (
+        library_message(report, LABELS[lang]),
+        _stats(service, lang),
+        gr.update(choices=service.sources()),
+    )
+
+
+def library_message(report, t: dict[str, str]) -> str:
+    """What an addition did, in words: added, already there, or not added and why."""
+    added = report.ingested + report.updated
+    parts = []
+    if added:
+        parts.append(t["added"].format(articles=added, passages=report.chunks))
+    if report.unchanged or report.skipped:
+        parts.append(t["already_there"].format(n=report.unchanged + report.skipped))
     if report.failures:
-        reasons = "; ".join(f.reason for f in report.failures)
-        message = t["add_failed"].format(reasons=reasons)
-    else:
-        message = t["added"].format(summary=report.summary())
-    return message, _stats(service, lang), gr.update(choices=service.sources())
+        parts.append(t["add_failed"].format(reasons="; ".join(f.reason for f in report.failures)))
+    return " ".join(parts)

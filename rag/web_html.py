@@ -108,10 +108,15 @@ def stats_html(stats: dict, labels: dict[str, str]) -> str:
     by_month = "".join(
         f"<tr><td>{escape(month)}</td><td>{n}</td></tr>" for month, n in stats["months"].items()
     )
-    return (
-        f'<div class="library-stats"><p>{escape(labels["totals"].format(**stats))}</p>'
-        f"<table><thead><tr><th>{escape(labels['source'])}</th><th>#</th></tr></thead>"
-        f"<tbody>{by_source}</tbody></table>"
+    totals = labels["totals" if stats["first_date"] else "totals_undated"].format(**stats)
+    months = (
         f"<table><thead><tr><th>{escape(labels['month'])}</th><th>#</th></tr></thead>"
-        f"<tbody>{by_month}</tbody></table></div>"
+        f"<tbody>{by_month}</tbody></table>"
+        if by_month
+        else ""
+    )
+    return (
+        f'<div class="library-stats"><p>{escape(totals)}</p>'
+        f"<table><thead><tr><th>{escape(labels['source'])}</th><th>#</th></tr></thead>"
+        f"<tbody>{by_source}</tbody></table>{months}</div>"
     )

@@ -184,7 +184,7 @@ def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Caf\xe9 title\nna\xefve text".encode("latin-1"))
     page.get_by_role("tab", name="Library").click()
-    for path, expected in ((bad, "not UTF-8"), (good, "Added: ingested 1")):
+    for path, expected in ((bad, "not UTF-8"), (good, "Added 1 article(s)")):
         if path is good:  # take the refused file away first
             page.locator("#upload button[aria-label='Clear']").click()
         page.locator("#upload input[type=file]").set_input_files(str(path))
@@ -228,3 +228,39 @@ def test_api_docs_render_offline(browser, live_server):
     page.locator(".opblock-summary-path").filter(has_text="/v1/ask").first.wait_for()
     assert not [url for url in failed if not url.startswith(live_server.url)]
     context.close()
+
+
+def _answered(page, question: str) -> None:
+    """Ask, and wait until the answer and its sources are complete."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    page.locator("#chat .message").filter(has_text=question).first.wait_for()
+    page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
+    page.locator("#chat .answer").last.wait_for()
+    page.wait_for_function("!document.querySelector('#sources .pending, #chat .pending')")
+
+
+def test_feedback_after_the_trash_icon_rates_the_new_answer(page, live_server):
+    _answered(page, QUESTION_AR)
+    page.locator("#chat button[aria-label='Clear']").first.click()  # Gradio's own trash icon
+    page.locator("#sources").filter(has_text="Sources of the answer appear here.").wait_for()
+    _answered(page, QUESTION_EN)
+    page.get_by_role("button", name="Like", exact=True).last.click()
+    page.locator("#notice").filter(has_text="feedback was saved").wait_for()
+    with sqlite3.connect(live_server.index_dir / "feedback.sqlite3") as db:
+        question = db.execute("SELECT question FROM feedback ORDER BY id DESC LIMIT 1").fetchone()
+    assert question == (QUESTION_EN,)
+
+
+def test_the_library_says_what_happened_and_clears_the_form(page):
+    marker = uuid.uuid4().hex[:6]
+    title, text = f"Dune race {marker}", f"The dune race {marker} was won by a camel named Rih."
+    for expected in ("Added 1 article(s)", "Already in the library"):
+        page.get_by_role("tab", name="Library").click()
+        page.locator("#add-title textarea, #add-title input").first.fill(title)
+        page.locator("#add-text textarea").fill(text)
+        page.locator("#add-article").click()
+        page.locator("#library-notice").filter(has_text=expected).wait_for(timeout=60_000)
+        if expected.startswith("Added"):
+            assert page.locator("#add-text textarea").input_value() == ""
+    assert "ingested" not in page.locator("#library-notice").inner_text()
