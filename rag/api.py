@@ -461,7 +461,7 @@ def _event_stream(service, question, options, release, metrics) -> StreamingResp
 
     def events() -> Iterator[str]:
         try:
-            for piece in service.ask_streaming(question, **options):
+            for piece in service.ask_streaming(question, on_finish=release, **options):
                 if isinstance(piece, Answer):
                     metrics.observe_answer(piece)
                     yield _sse("answer", asdict(piece))
@@ -547,7 +547,7 @@ def _completion_stream(service, question, history, release) -> StreamingResponse
         yield chunk({"role": "assistant", "content": ""})
         streamed = ""
         try:
-            for piece in service.ask_streaming(question, history=history):
+            for piece in service.ask_streaming(question, history=history, on_finish=release):
                 if isinstance(piece, Answer):
                     yield chunk({"content": _rest_of(streamed, completion_text(piece))})
                     yield chunk({}, "stop", citations=[asdict(c) for c in piece.citations],

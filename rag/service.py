@@ -12,7 +12,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -101,10 +101,14 @@ class Service:
         self.pick_up_new_version()
         return self.answerer.answer(question, **options)
 
-    def ask_streaming(self, question: str, **options) -> Iterator[str | Answer]:
+    def ask_streaming(
+        self, question: str, *, on_finish: Callable[[], None] | None = None, **options
+    ) -> Iterator[str | Answer]:
         """The answer's tokens as they are written, then the ``Answer`` itself.
 
         Errors of the answerer are raised here, in the caller's thread, after the tokens.
+        ``on_finish`` is called when the answer is done, even if nobody reads the rest of
+        the stream (a stopped web answer, a client gone): it gives back an answer slot.
         """
         tokens: queue.Queue = queue.Queue()
         outcome: dict = {}
@@ -116,6 +120,8 @@ class Service:
                 outcome["error"] = err
             finally:
                 tokens.put(_DONE)
+                if on_finish:
+                    on_finish()
 
         threading.Thread(target=work, daemon=True, name="answer").start()
         while (token := tokens.get()) is not _DONE:

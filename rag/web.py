@@ -42,6 +42,7 @@ LABELS = {
         "question": "Your question",
         "placeholder": "Ask about the news, in Arabic or English…",
         "send": "Ask",
+        "stop": "Stop",
         "new_chat": "New chat",
         "filters": "Filters",
         "source_filter": "Newspaper / source",
@@ -87,6 +88,7 @@ LABELS = {
         "question": "سؤالك",
         "placeholder": "اسأل عن الأخبار بالعربية أو الإنجليزية…",
         "send": "اسأل",
+        "stop": "إيقاف",
         "new_chat": "محادثة جديدة",
         "filters": "تصفية",
         "source_filter": "الصحيفة / المصدر",
@@ -175,10 +177,12 @@ def build_web(service: Service) -> gr.Blocks:
                         label=LABELS["en"]["question"],
                         placeholder=LABELS["en"]["placeholder"],
                         elem_id="question",
-                        lines=2,
+                        lines=1,  # Enter sends; Shift+Enter adds a line (the box grows)
+                        max_lines=8,
                     )
                     with gr.Row():
                         send = gr.Button(LABELS["en"]["send"], variant="primary", elem_id="send")
+                        stop = gr.Button(LABELS["en"]["stop"], elem_id="stop", visible=False)
                         new_chat = gr.Button(LABELS["en"]["new_chat"], elem_id="new-chat")
                     gr.Examples(EXAMPLES, inputs=[question], label=LABELS["en"]["examples"])
                     with gr.Accordion(LABELS["en"]["filters"], open=False) as filters_box:
@@ -214,8 +218,26 @@ def build_web(service: Service) -> gr.Blocks:
 
         chat_inputs = [question, chatbot, answers, source_filter, date_from, date_to, ui_language]
         chat_outputs = [question, chatbot, answers, sources_panel, notice]
-        send.click(respond, chat_inputs, chat_outputs)
-        question.submit(respond, chat_inputs, chat_outputs)
+
+        # while an answer is written: Ask is off and Stop is shown; Stop cancels the answer
+        def lock():
+            return gr.update(interactive=False), gr.update(visible=True)
+
+        def unlock():
+            return gr.update(interactive=True), gr.update(visible=False)
+
+        answering = []
+        for trigger in (send.click, question.submit):
+            locked = trigger(lock, None, [send, stop], queue=False)
+            # no Gradio limit of its own (1 by default: one user at a time): the shared
+            # answer cap of rag.access applies, as it does to /v1 and Slack
+            # and "multiple": a stopped answer stays pending in the page, which would drop
+            # the next question (Ask is off while an answer is written, so no double sends)
+            answer = locked.then(respond, chat_inputs, chat_outputs, concurrency_limit=None,
+                                 trigger_mode="multiple")  # fmt: skip
+            answer.then(unlock, None, [send, stop], queue=False)
+            answering.append(answer)
+        stop.click(unlock, None, [send, stop], cancels=answering, queue=False)
 
         def fresh_chat(lang):
             return [], [], sources_html(_empty_answer(), {}, LABELS[lang]), ""
@@ -241,8 +263,9 @@ def build_web(service: Service) -> gr.Blocks:
             return message, stats, choices, *([""] * 5 if added else [gr.update()] * 5)
 
         add_button.click(
-            add_and_clear, [*pasted_form, ui_language], [*library_outputs, *pasted_form]
-        )
+            add_and_clear, [*pasted_form, ui_language], [*library_outputs, *pasted_form],
+            api_name="add_pasted",  # its name in Gradio's API, kept for scripts
+        )  # fmt: skip
 
         def add_uploaded(path, lang, request: gr.Request):
             return _add_uploaded(service, request, path, lang)
@@ -256,7 +279,7 @@ def build_web(service: Service) -> gr.Blocks:
         library_tab.select(refresh, [ui_language], [stats_panel, source_filter])
 
         relabelled = [
-            heading, language_choice, chat_tab, library_tab, question, send, new_chat,
+            heading, language_choice, chat_tab, library_tab, question, send, stop, new_chat,
             filters_box, source_filter, date_from, date_to, add_title, add_text, add_source,
             add_date, add_url, add_button, upload, upload_button, stats_panel,
         ]  # fmt: skip
@@ -277,6 +300,7 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(label=t["library_tab"]),
         gr.update(label=t["question"], placeholder=t["placeholder"]),
         gr.update(value=t["send"]),
+        gr.update(value=t["stop"]),
         gr.update(value=t["new_chat"]),
         gr.update(label=t["filters"]),
         gr.update(label=t["source_filter"]),
@@ -331,7 +355,7 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
         yield gr.update(), chat, given, gr.update(), t["empty_range"]
         return
     try:
-        release = service.access.take_answer_slot(_caller(service, request))
+        caller = _caller(service, request)
     except AccessError as err:
         yield gr.update(), chat, given, gr.update(), err.message
         return
@@ -342,16 +366,22 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
         {"role": "assistant", "content": "…"},
     ]
     yield "", chat, given, gr.update(), ""
-    partial = ""
+    partial, release = "", None
     try:
-        for piece in service.ask_streaming(question, history=history, filters=filters):
+        # no yield between taking the slot and the answer's worker owning it: a stopped
+        # answer is abandoned at a yield, and the worker gives the slot back when it ends
+        release = service.access.take_answer_slot(caller)
+        pieces = service.ask_streaming(
+            question, history=history, filters=filters, on_finish=release
+        )
+        for piece in pieces:
             if isinstance(piece, Answer):
                 answer = piece
                 break
             partial += piece
             chat[-1] = {"role": "assistant", "content": escape(partial)}
             yield "", chat, given, gr.update(), ""
-    except (RagError, ValueError) as err:
+    except (RagError, ValueError) as err:  # AccessError too: over the limit, or busy
         yield question, chat[:-2], given, gr.update(), str(err)
         return
     except Exception:  # the page must show a message, never hang or show a traceback
@@ -359,7 +389,8 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
         yield question, chat[:-2], given, gr.update(), t["failed"]
         return
     finally:
-        release()
+        if release:
+            release()
     chat[-1] = {"role": "assistant", "content": answer_html(answer, t)}
     articles = _articles_of(service, answer)
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""

@@ -425,7 +425,11 @@ def one_answer_in_progress(server):
 
     thread = threading.Thread(target=hold)
     thread.start()
-    time.sleep(2)  # the held question is with the model by now
+    deadline = time.monotonic() + 30
+    while httpx.post(f"{server.url}/v1/search", json={"query": QUESTION},
+                     headers=_auth(ADMIN_KEY), timeout=60).status_code != 503:  # fmt: skip
+        assert time.monotonic() < deadline, "the held question never took the slot"
+        time.sleep(0.2)
     try:
         yield
     finally:
@@ -504,3 +508,33 @@ def test_the_web_filters_say_what_is_wrong_in_words_a_reader_knows(live_server):
     )
     notice = respond("2015-13-45", "")
     assert "“2015-13-45” is not a date" in notice and "date_from" not in notice
+
+
+def test_ask_is_off_while_answering_and_stop_stops(busy_server):
+    """Last in this module: it holds the server's only answer slot for a moment."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_web import CHROMIUM, CHROMIUM_FLAGS, log_in
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        log_in(page, busy_server.url, READ_KEY)
+        page.locator("#question textarea").fill(f"HOLD {QUESTION}")
+        page.locator("#send").click()
+        page.locator("#stop").wait_for()  # shown while the model writes
+        assert page.locator("#send").is_disabled()
+        page.locator("#stop").click()
+        page.locator("#stop").wait_for(state="hidden")
+        assert page.locator("#send").is_enabled()
+        # the model call cannot be taken back: the slot is busy until it ends, then free
+        deadline = time.monotonic() + 60
+        while httpx.post(f"{busy_server.url}/v1/search", json={"query": QUESTION},
+                         headers=_auth(READ_KEY), timeout=60).status_code == 503:  # fmt: skip
+            assert time.monotonic() < deadline, "the stopped answer never gave its slot back"
+            time.sleep(1)
+        assert page.locator("#chat .answer").count() == 0  # what it wrote is not shown
+        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#send").click()
+        page.locator("#sources mark.quote").first.wait_for(timeout=60_000)
+        browser.close()

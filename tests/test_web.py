@@ -264,3 +264,15 @@ def test_the_library_says_what_happened_and_clears_the_form(page):
         if expected.startswith("Added"):
             assert page.locator("#add-text textarea").input_value() == ""
     assert "ingested" not in page.locator("#library-notice").inner_text()
+
+
+def test_enter_sends_and_shift_enter_starts_a_new_line(page):
+    box = page.locator("#question textarea")
+    box.fill("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    assert box.input_value() == "first line\nsecond line"
+    assert page.locator("#chat .message").count() == 0  # nothing was sent
+    box.fill(QUESTION_EN)
+    box.press("Enter")
+    page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
