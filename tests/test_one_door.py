@@ -36,6 +36,7 @@ from tests.live_server import (
     read_only_mount,
     start_server,
 )
+from tests.test_api import _sse_events
 from tests.test_slack import _mention, _signed, _text_of
 
 QUESTION = "What did Araghchi say about enrichment?"
@@ -312,20 +313,10 @@ def test_a_signed_slack_request_with_a_bad_timestamp_is_401(live_server):
 # ----- 7: streams carry the finished answer ----------------------------------------------
 
 
-def _sse(lines) -> list[tuple[str, dict]]:
-    events, name = [], None
-    for line in lines:
-        if line.startswith("event: "):
-            name = line[len("event: ") :]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[len("data: ") :])))
-    return events
-
-
 def test_an_extractive_stream_sends_the_answer_as_tokens(live_server):
     with httpx.stream("POST", f"{live_server.url}/v1/ask", timeout=60, headers=_auth(READ_KEY),
                       json={"question": QUESTION, "stream": True}) as response:  # fmt: skip
-        events = _sse(response.iter_lines())
+        events = _sse_events(response.iter_lines())
     tokens = [data["text"] for name, data in events if name == "token"]
     answer = next(data for name, data in events if name == "answer")
     assert len(tokens) >= 2 and "".join(tokens) == answer["text"]
@@ -490,7 +481,7 @@ def test_streams_end_with_the_answer_the_service_finished(busy_server):
 
     with httpx.stream("POST", f"{busy_server.url}/v1/ask", timeout=60, headers=_auth(READ_KEY),
                       json={"question": f"CUT {QUESTION}", "stream": True}) as response:  # fmt: skip
-        events = _sse(response.iter_lines())
+        events = _sse_events(response.iter_lines())
     answer = next(data for name, data in events if name == "answer")
     assert answer["mode"] == "extractive" and [n for n, _ in events][-1] == "done"
 
