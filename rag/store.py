@@ -263,7 +263,7 @@ class IndexStore:
         """
         self._check_writable()
         with open(self.folder / ".lock", "w") as lock:
-            _lock_file(lock, timeout, self.folder)
+            _lock_file(lock, timeout)
             try:
                 with self._lock:
                     if self.generation() != self._generation_seen:
@@ -809,7 +809,8 @@ def read_only_connection(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
 
 
-def _lock_file(lock, timeout: float | None, folder: Path) -> None:
+def _lock_file(lock, timeout: float | None) -> None:
+    """Take ``lock`` exclusively: waiting for ever, or ``timeout`` seconds at most."""
     if timeout is None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return
