@@ -66,8 +66,8 @@ class Service:
             report = pipeline.ensure_index(seeds)
             if report:
                 log.info("built the index from %s: %s", seeds, report.summary())
-        service = cls(pipeline, pipeline.open_store())
-        service.warm_up()
+        service = cls(pipeline, pipeline.open_store(check_model=False))
+        service.warm_up()  # makes the retriever, which checks the index against the model
         return service
 
     def warm_up(self) -> None:

@@ -69,7 +69,6 @@ LABELS = {
         "upload": "Or upload a file (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "Add file",
         "not_an_upload": "Only a file uploaded here can be added.",
-        "added_prefix": "Added",
         "added": "Added {articles} article(s), {passages} passage(s): ask about it now.",
         "already_there": "Already in the library, nothing to add ({n}).",
         "add_failed": "Not added: {reasons}",
@@ -115,7 +114,6 @@ LABELS = {
         "upload": "أو ارفع ملفًا (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "أضف الملف",
         "not_an_upload": "لا يمكن إضافة إلا ملف مرفوع هنا.",
-        "added_prefix": "أُضيف",
         "added": "أُضيف {articles} مقال، {passages} مقطع: يمكنك السؤال عنه الآن.",
         "already_there": "موجود في المكتبة، لا شيء يُضاف ({n}).",
         "add_failed": "لم تتم الإضافة: {reasons}",
@@ -257,15 +255,8 @@ def build_web(service: Service) -> gr.Blocks:
         def add_pasted(title, text, source, date, url, lang, request: gr.Request):
             return _add_pasted(service, request, title, text, source, date, url, lang)
 
-        def add_and_clear(title, text, source, date, url, lang, request: gr.Request):
-            message, stats, choices = add_pasted(title, text, source, date, url, lang, request)
-            added = message.startswith(LABELS[lang]["added_prefix"])
-            return message, stats, choices, *([""] * 5 if added else [gr.update()] * 5)
-
-        add_button.click(
-            add_and_clear, [*pasted_form, ui_language], [*library_outputs, *pasted_form],
-            api_name="add_pasted",  # its name in Gradio's API, kept for scripts
-        )  # fmt: skip
+        # the form is emptied once its article is in
+        add_button.click(add_pasted, [*pasted_form, ui_language], [*library_outputs, *pasted_form])
 
         def add_uploaded(path, lang, request: gr.Request):
             return _add_uploaded(service, request, path, lang)
@@ -443,11 +434,15 @@ def _stats(service: Service, lang: str) -> str:
 
 
 def _add_pasted(service, request, title, text, source, date, url, lang):
+    """The notice, statistics and sources, then the five form fields (emptied if added)."""
     t = LABELS[lang]
     if not (text or "").strip():
-        return t["empty_text"], gr.update(), gr.update()
+        return t["empty_text"], gr.update(), gr.update(), *[gr.update()] * 5
     record = {"title": title, "content": text, "source": source, "date": date, "url": url}
-    return _write(service, request, lang, lambda: service.add_records([record], origin="web"))
+    *outputs, added = _write(
+        service, request, lang, lambda: service.add_records([record], origin="web")
+    )
+    return *outputs, *([""] * 5 if added else [gr.update()] * 5)
 
 
 def _add_uploaded(service, request, path, lang):
@@ -457,7 +452,7 @@ def _add_uploaded(service, request, path, lang):
     if not _is_upload(path):  # a path named by a client calling Gradio's API directly
         log.warning("refused to add a file outside the upload folder")
         return t["not_an_upload"], gr.update(), gr.update()
-    return _write(service, request, lang, lambda: service.add_file(path))
+    return _write(service, request, lang, lambda: service.add_file(path))[:3]
 
 
 def _is_upload(path) -> bool:
@@ -468,17 +463,16 @@ def _is_upload(path) -> bool:
 
 def _write(service, request, lang, add):
     """An addition through the same door as /v1: an admin key (or the local user), the
-    rate limit, and the index's write lock; refusals are one line in the notice."""
+    rate limit, and the index's write lock. The notice, statistics, sources, and whether
+    an article went in; a refusal is one line in the notice."""
     try:
         caller = _caller(service, request)
         service.access.require_writer(caller)
         service.access.check_rate(caller)
         report = add()
-    except AccessError as err:
-        return err.message, gr.update(), gr.update()
-    except RagError as err:  # read-only folder, full disk, another writer
-        return str(err), gr.update(), gr.update()
-    return _library_result(service, report, lang)
+    except RagError as err:  # no permission, over the limit, read-only, another writer
+        return str(err), gr.update(), gr.update(), False
+    return *_library_result(service, report, lang), report.ingested + report.updated > 0
 
 
 def _library_result(service, report, lang):
