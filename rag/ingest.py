@@ -17,8 +17,9 @@ from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder
 from rag.errors import IndexExistsError
+from rag.manifest import manifest_for
 from rag.settings import Settings
-from rag.store import IndexStore, PreparedArticle, VectorIndexOptions, manifest_for
+from rag.store import IndexStore, PreparedArticle, VectorIndexOptions
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def vector_index_options(settings: Settings) -> VectorIndexOptions:
         hnsw_min_vectors=settings.hnsw_min_vectors,
         hnsw_m=settings.hnsw_m,
         hnsw_ef_search=settings.hnsw_ef_search,
+        snapshot_min_rows=settings.snapshot_min_rows,
         mmap=settings.mmap_index,
         store=settings.vector_store,
         milvus_uri=settings.milvus_uri,

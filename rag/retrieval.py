@@ -68,7 +68,8 @@ class Retriever:
     def __post_init__(self):
         self._sentence_vectors = _SentenceVectors(self.embedder)
         self._centroids: dict[str, np.ndarray] = {}
-        self._bridge: tuple[int, NameBridge] | None = None
+        self._bridge = NameBridge()
+        self._bridge_seen = (-1, 0)  # (generation, highest chunk row) whose words it knows
         self._lock = threading.Lock()
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
@@ -134,10 +135,11 @@ class Retriever:
             return terms
         generation = self.store.generation()
         with self._lock:
-            if self._bridge is None or self._bridge[0] != generation:
-                self._bridge = (generation, NameBridge(self.store.vocabulary()))
-            bridge = self._bridge[1]
-        return terms + bridge.arabic_words(query)
+            if self._bridge_seen[0] != generation:  # learn the words of what was added since
+                words, last_row = self.store.words_since(self._bridge_seen[1])
+                self._bridge.add(words)
+                self._bridge_seen = (generation, last_row)
+            return terms + self._bridge.arabic_words(query)
 
     def _fuse(self, query, query_vector, dense, lexical) -> list[tuple[int, Hit]]:
         """(row, hit) pairs, best first, by weighted reciprocal rank fusion.

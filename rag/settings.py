@@ -77,6 +77,9 @@ class Settings:
     hnsw_min_vectors: int = 200_000
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+    # the vector snapshot is rewritten when the rows written since reach this many (or a
+    # tenth of the index); until then they are served from memory and replayed on open
+    snapshot_min_rows: int = 2000
     # open the saved vectors memory-mapped and read-only (several servers share one copy)
     mmap_index: bool = False
     # a read-only server looks this often (seconds) for a newer index version; 0 = never
@@ -126,6 +129,17 @@ class Settings:
     max_body_bytes: int = 5_000_000
     max_concurrent_answers: int = 8  # beyond this, /v1/ask answers 503 with Retry-After
     cors_origins: str = ""  # comma-separated; "" = no cross-origin access
+    # news feeds (rag feeds, rag watch): the default poll interval (seconds), the limits of
+    # one fetch, the most items read from a feed per poll; ``feeds_watch`` makes
+    # ``rag serve`` poll them; private, loopback and link-local addresses are refused
+    # unless ``feeds_allow_private``
+    feeds_interval: int = 900
+    feeds_timeout: float = 20.0
+    feeds_max_bytes: int = 5_000_000
+    feeds_max_items: int = 100
+    feeds_tick: float = 30.0  # the longest a watcher sleeps before looking again
+    feeds_watch: bool = False
+    feeds_allow_private: bool = False
     # Slack: enabled when both are set
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
@@ -144,6 +158,10 @@ class Settings:
             "hnsw_min_vectors",
             "hnsw_m",
             "hnsw_ef_search",
+            "snapshot_min_rows",
+            "feeds_interval",
+            "feeds_max_bytes",
+            "feeds_max_items",
             "rate_limit_per_minute",
             "max_body_bytes",
             "max_concurrent_answers",
@@ -155,6 +173,9 @@ class Settings:
             raise ConfigError(f"index_type must be auto, flat or hnsw, got {self.index_type!r}")
         if self.vector_store not in ("faiss", "milvus"):
             raise ConfigError(f"vector_store must be faiss or milvus, got {self.vector_store!r}")
+        for name in ("feeds_timeout", "feeds_tick"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be more than 0, got {getattr(self, name)}")
         if self.reload_seconds < 0:
             raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
         if self.chunk_target_chars < 0:

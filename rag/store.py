@@ -1,20 +1,24 @@
-"""The index folder: SQLite for articles, chunks and vectors; FAISS and BM25 derived from it.
+"""The index folder: SQLite for articles, chunks, vectors and the lexical index; a FAISS
+snapshot derived from it.
 
 Layout of an index folder (format 1)::
 
     manifest.json   format version, embedder (backend, model, weights sha256, dimension),
-                    chunking parameters, tokenizer options
-    index.sqlite    articles, chunks (offsets, sentence spans, BM25 tokens, vector), meta
-    vectors.faiss   dense vectors by chunk row id  (derived; rebuilt from SQLite if stale),
-                    or a Milvus collection instead (``rag.vectors.milvus_index``)
-    bm25/           bm25s index over the chunks    (derived; rebuilt from SQLite if stale)
-    derived.json    the SQLite generation the derived files (and Milvus) were built from
+                    chunking parameters, tokenizer options               (``rag.manifest``)
+    index.sqlite    articles, chunks (offsets, sentence spans, tokens, vector), the FTS5
+                    lexical index over the tokens, the log of deleted rows (``rag.database``,
+                    ``rag.lexical``)
+    vectors.faiss   a snapshot of the dense vectors by chunk row id, or a Milvus collection
+                    instead (``rag.vectors``)
+    derived.json    what the snapshot holds: the highest row and the last deletion it saw
     .lock           held by a writer, so two ingests run one after the other
 
-SQLite is the source of truth. Each write is one transaction that bumps a generation
-number; the derived files are rewritten atomically afterwards and stamped with it. A write
-killed at any moment therefore leaves the last committed state, and derived files that are
-behind are rebuilt on open.
+SQLite is the source of truth, and each write is one transaction (the lexical index is
+updated in it by triggers). The vectors of rows written since the snapshot are read back
+from SQLite into a small exact index, on open and whenever another process has written
+(``refresh``), and rows deleted since are dropped: a write costs what it adds. The snapshot
+is rewritten only once the rows since it are many (``snapshot_min_rows``, or a tenth of
+the index), atomically. A write killed at any moment leaves the last committed state.
 """
 
 from __future__ import annotations
@@ -22,45 +26,39 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import shutil
-import sqlite3
-import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
-from rag.errors import (
-    ArticleNotFoundError,
-    IndexBusyError,
-    IndexExistsError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    IndexWriteError,
-    RagError,
+from rag import database, lexical
+from rag.database import DATABASE, LOCK
+from rag.errors import ArticleNotFoundError, IndexWriteError, RagError
+from rag.manifest import (
+    MANIFEST,
+    check_compatible,
+    create_manifest,
+    index_uid,
+    read_json,
+    read_manifest,
+    write_json_atomically,
 )
 from rag.settings import Settings
 from rag.types import Article, Chunk, Filters, Span
 from rag.vectors import RowMeta, VectorIndex
-from rag.vectors.faiss_index import FILE_NAME as FAISS_FILE
-from rag.vectors.faiss_index import FaissVectors
+from rag.vectors.factory import open_milvus, snapshot_or_rebuild
+from rag.vectors.faiss_index import FILE_NAME as VECTORS
+from rag.vectors.faiss_index import LiveFaiss
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-DATABASE = "index.sqlite"
-VECTORS = FAISS_FILE
-BM25_DIR = "bm25"
 DERIVED = "derived.json"
+OLD_BM25_DIR = "bm25"  # the lexical index of earlier versions, now inside SQLite
 
 
 def _synchronized(method):
@@ -72,30 +70,6 @@ def _synchronized(method):
             return method(self, *args, **kwargs)
 
     return locked
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL, text TEXT NOT NULL, url TEXT NOT NULL, source TEXT NOT NULL,
-    date TEXT NOT NULL, author TEXT NOT NULL, origin TEXT NOT NULL,
-    content_key TEXT NOT NULL, added_at TEXT NOT NULL DEFAULT (datetime('now'))
-);
-CREATE INDEX IF NOT EXISTS articles_content_key ON articles(content_key);
-CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
-CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
-CREATE TABLE IF NOT EXISTS chunks (
-    row INTEGER PRIMARY KEY AUTOINCREMENT,   -- the FAISS id; never reused after a delete
-    id TEXT NOT NULL UNIQUE,
-    article_id TEXT NOT NULL REFERENCES articles(id),
-    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    sentences TEXT NOT NULL,                 -- JSON [[start, end], ...], absolute offsets
-    tokens TEXT NOT NULL,                    -- BM25 tokens, space-separated
-    vector BLOB NOT NULL                     -- float32
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 
 
 @dataclass(frozen=True)
@@ -129,6 +103,8 @@ class VectorIndexOptions:
     milvus_uri: str = ""  # a Milvus Lite file or a server address; default: in the folder
     milvus_collection: str = ""  # default: one named after the index
     milvus_token: str = field(default="", repr=False)
+    # the snapshot is rewritten once the rows since it reach this many, or a tenth of it
+    snapshot_min_rows: int = Settings.snapshot_min_rows
 
     def __post_init__(self):
         if self.kind not in ("auto", "flat", "hnsw"):
@@ -156,12 +132,17 @@ class IndexStore:
         self.vector_options = vectors or VectorIndexOptions()
         self.dimension = int(manifest["embedder"]["dimension"])
         self._lock = threading.RLock()
-        self.read_only = not _writable(self.folder)
-        self._db = _connect(self.folder / DATABASE, self.read_only)
+        self.read_only = not database.writable(self.folder)
+        self._db = database.connect(self.folder / DATABASE, self.read_only)
+        if self.read_only and not lexical.exists(self._db):
+            raise IndexWriteError(
+                f"{self.folder} was made by an earlier version and is read-only here; open it "
+                "once where it can be written (e.g. `rag stats`) to bring it up to date"
+            )
+        if not self.read_only:
+            shutil.rmtree(self.folder / OLD_BM25_DIR, ignore_errors=True)
         self._vectors: VectorIndex | None = None
-        self._bm25 = None
-        self._bm25_rows = np.zeros(0, dtype=np.int64)
-        self._load_derived()
+        self._load_vectors()
 
     # ----- opening ---------------------------------------------------------------------
 
@@ -170,43 +151,16 @@ class IndexStore:
         cls, folder: Path, manifest: dict, vectors: VectorIndexOptions | None = None
     ) -> IndexStore:
         folder = Path(folder)
-        manifest = {"format_version": FORMAT_VERSION, "uid": uuid.uuid4().hex, **manifest}
-        try:  # exclusive: of two processes creating one index at once, exactly one wins
-            folder.mkdir(parents=True, exist_ok=True)
-            _create_json(folder / MANIFEST, manifest)
-        except FileExistsError:
-            raise IndexExistsError(
-                f"{folder} already holds an index; open it, or rebuild it"
-            ) from None
-        except OSError as err:
-            raise IndexWriteError(
-                f"cannot create an index in {folder}: {err.strerror or err}"
-            ) from None
-        return cls(folder, manifest, vectors)
+        return cls(folder, create_manifest(folder, manifest), vectors)
 
     @classmethod
     def open(cls, folder: Path, vectors: VectorIndexOptions | None = None) -> IndexStore:
-        return cls(Path(folder), cls.read_manifest(folder), vectors)
+        return cls(Path(folder), read_manifest(folder), vectors)
 
     @staticmethod
     def read_manifest(folder: Path) -> dict:
         """The manifest of the index in ``folder``, checked for a format this code reads."""
-        folder = Path(folder)
-        path = folder / MANIFEST
-        if not path.exists():
-            raise IndexNotFoundError(
-                f"no index in {folder}: build one with `rag ingest PATH --index-dir {folder}`"
-            )
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise RagError(f"{path} is damaged ({err}); rebuild the index with --rebuild") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"{folder} has index format {manifest.get('format_version')}, this version reads "
-                f"format {FORMAT_VERSION}; rebuild it with `rag ingest ... --rebuild`"
-            )
-        return manifest
+        return read_manifest(folder)
 
     @staticmethod
     def exists(folder: Path) -> bool:
@@ -216,35 +170,22 @@ class IndexStore:
     def remove(folder: Path, vectors: VectorIndexOptions | None = None) -> None:
         """Delete an index folder's files, and its Milvus collection (used by --rebuild)."""
         if vectors and vectors.store == "milvus" and IndexStore.exists(folder):
-            manifest = IndexStore.read_manifest(folder)
-            milvus = _connect_milvus(folder, _uid(folder, manifest), manifest, vectors)
+            manifest = read_manifest(folder)
+            milvus = open_milvus(folder, index_uid(Path(folder), manifest), manifest, vectors)
             milvus.drop()
             milvus.close()
         for name in (MANIFEST, DATABASE, DATABASE + "-wal", DATABASE + "-shm", VECTORS, DERIVED):
             (Path(folder) / name).unlink(missing_ok=True)
-        shutil.rmtree(Path(folder) / BM25_DIR, ignore_errors=True)
+        shutil.rmtree(Path(folder) / OLD_BM25_DIR, ignore_errors=True)
 
     def check_compatible(self, embedder: dict, **settings) -> None:
         """Refuse to mix vectors from another model, or chunks cut another way."""
-        recorded = self.manifest["embedder"]
-        for key in ("model", "weights_sha256", "dimension"):
-            if recorded.get(key) != embedder.get(key):
-                raise IndexMismatchError(
-                    f"the index in {self.folder} was built with embedding model "
-                    f"{_describe_model(recorded)}, not {_describe_model(embedder)}; use the same "
-                    "model, or rebuild the index with `rag ingest PATH --rebuild`"
-                )
-        for key, value in settings.items():
-            if self.manifest.get(key) != value:
-                raise IndexMismatchError(
-                    f"the index in {self.folder} was built with {key}={self.manifest.get(key)!r}, "
-                    f"not {value!r}; rebuild it with `rag ingest PATH --rebuild`"
-                )
+        check_compatible(self.folder, self.manifest, embedder, **settings)
 
     @property
     def uid(self) -> str:
         """Names this index to an external vector store (older indexes: by their path)."""
-        return _uid(self.folder, self.manifest)
+        return index_uid(self.folder, self.manifest)
 
     def close(self) -> None:
         if self._vectors is not None:
@@ -262,20 +203,17 @@ class IndexStore:
         (a server's write, which must answer rather than hang).
         """
         self._check_writable()
-        with open(self.folder / ".lock", "w") as lock:
-            _lock_file(lock, timeout)
+        with open(self.folder / LOCK, "w") as lock:
+            database.lock_file(lock, timeout)
             try:
-                with self._lock:
-                    if self.generation() != self._generation_seen:
-                        # another process wrote since we loaded: build on its state, not ours
-                        self._load_derived()
+                self._catch_up()  # another process may have written since: build on its state
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def delete_article(self, article_id: str, timeout: float | None = None) -> int:
-        """Remove an article under the write lock and save the derived files, so every
-        process serving this index (replicas too) stops finding it; chunks removed."""
+        """Remove an article under the write lock, so every process serving this index
+        (replicas too) stops finding it; the number of chunks removed."""
         with self.writer(timeout):
             removed = self.delete(article_id)
             self.save_derived()
@@ -316,23 +254,13 @@ class IndexStore:
         self._check_writable()
         if not prepared:
             return
-        added_rows, added_vectors, added_meta, removed_rows = [], [], [], []
         with self._db:
             for item in prepared:
-                removed_rows += self._delete_rows(item.article.id)
+                self._delete_rows(item.article.id)
                 self._insert_article(item)
-                rows = self._insert_chunks(item)
-                added_rows += rows
-                added_vectors.append(item.vectors)
-                a = item.article
-                added_meta += [RowMeta(a.id, a.source, a.date)] * len(rows)
-            self._bump_generation()
-        self._vectors.remove(removed_rows)
-        self._vectors.add(
-            np.asarray(added_rows, dtype=np.int64), np.vstack(added_vectors), added_meta
-        )
-        self._bm25_stale = True
-        self._generation_seen = self.generation()
+                self._insert_chunks(item)
+            database.bump_generation(self._db)
+        self._catch_up(own_write=True)
 
     @_synchronized
     def delete(self, article_id: str) -> int:
@@ -344,10 +272,8 @@ class IndexStore:
             ).fetchone():
                 raise ArticleNotFoundError(f"no article with id {article_id!r} in {self.folder}")
             rows = self._delete_rows(article_id)
-            self._bump_generation()
-        self._vectors.remove(rows)
-        self._bm25_stale = True
-        self._generation_seen = self.generation()
+            database.bump_generation(self._db)
+        self._catch_up(own_write=True)
         return len(rows)
 
     def _delete_rows(self, article_id: str) -> list[int]:
@@ -369,18 +295,16 @@ class IndexStore:
             (a.id, a.title, a.text, a.url, a.source, a.date, a.author, a.origin, item.content_key),
         )
 
-    def _insert_chunks(self, item: PreparedArticle) -> list[int]:
+    def _insert_chunks(self, item: PreparedArticle) -> None:
         if item.vectors.shape != (len(item.chunks), self.dimension):
             raise RagError(
                 f"expected {len(item.chunks)} vectors of dimension {self.dimension}, "
                 f"got {item.vectors.shape}"
             )
-        rows = []
-        for chunk, vector, tokens in zip(item.chunks, item.vectors, item.tokens, strict=True):
-            cursor = self._db.execute(
-                'INSERT INTO chunks (id, article_id, ordinal, start, "end", sentences, tokens,'
-                " vector)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._db.executemany(
+            'INSERT INTO chunks (id, article_id, ordinal, start, "end", sentences, tokens, vector)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     chunk.id,
                     chunk.article_id,
@@ -390,49 +314,67 @@ class IndexStore:
                     json.dumps([[s.start, s.end] for s in chunk.sentences]),
                     " ".join(tokens),
                     np.asarray(vector, dtype=np.float32).tobytes(),
-                ),
-            )
-            rows.append(cursor.lastrowid)
-        return rows
-
-    def _bump_generation(self) -> None:
-        self._db.execute(
-            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
-            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+                for chunk, vector, tokens in zip(
+                    item.chunks, item.vectors, item.tokens, strict=True
+                )
+            ],
         )
 
     @_synchronized
     def generation(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+        return database.generation(self._db)
 
-    # ----- derived files: FAISS and BM25 -------------------------------------------------
+    # ----- the dense vectors: a snapshot, and the rows since ------------------------------
 
-    def _load_derived(self) -> None:
-        self._generation_seen = self.generation()
-        stamp = _read_json(self.folder / DERIVED)
-        current = stamp.get("generation") == self._generation_seen
-        if self.vector_options.mmap and not (current and (self.folder / BM25_DIR).exists()):
-            raise IndexWriteError(
-                f"the derived files of {self.folder} are missing or out of date; open it once "
-                "writable (e.g. `rag stats`) to rebuild them, then memory-map it"
-            )
+    def _load_vectors(self) -> None:
+        options, stamp = self.vector_options, read_json(self.folder / DERIVED)
         if self._vectors is not None:
             self._vectors.close()
-        self._vectors, vectors_rebuilt = self._open_vectors(stamp, current)
-        bm25_loaded = current and self._try_load_bm25()
-        self._bm25_stale = not bm25_loaded
-        if self.generation() and (vectors_rebuilt or not bm25_loaded):
-            log.info("derived files of %s are behind the database or damaged: rebuilt", self.folder)
+        if options.store == "milvus":
+            self._vectors = self._open_milvus(stamp)
+            self._seen = database.high_marks(self._db)
+            self._generation_seen = self.generation()
+            return
+        base, marks, rebuilt = snapshot_or_rebuild(
+            self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
+        )
+        self._vectors, self._seen, self._snapshot_seen = LiveFaiss(base), marks, marks
+        self._catch_up()
+        if rebuilt and self.generation():
+            log.info("the vector snapshot of %s was missing, old or damaged: rebuilt", self.folder)
             self._save_derived_if_no_writer()
 
+    @_synchronized
+    def _catch_up(self, own_write: bool = False) -> bool:
+        """Bring the vectors in memory up to what SQLite holds: add the rows written since
+        we last looked, drop those deleted since. A Milvus collection is shared, so only its
+        writer adds to it. ``False`` when nothing had changed."""
+        apply = own_write or self._vectors.identity == "faiss"
+        last_row, last_deletion = self._seen
+        with _read_transaction(self._db):
+            new = list(self._iter_vectors(after_row=last_row)) if apply else []
+            gone = self._db.execute(
+                "SELECT seq, row FROM deleted_rows WHERE seq > ? ORDER BY seq", (last_deletion,)
+            ).fetchall()
+            marks = database.high_marks(self._db)
+            self._generation_seen = database.generation(self._db)
+        if apply:
+            if gone:
+                self._vectors.remove([row for _, row in gone])
+            for rows, vectors, meta in new:
+                self._vectors.add(rows, vectors, meta)
+        changed = marks != self._seen
+        self._seen = marks
+        return changed
+
     def _save_derived_if_no_writer(self) -> None:
-        """Write rebuilt derived files only under the write lock, and only if nobody holds
-        it: a reader never writes beside a running ingest (it serves from memory instead)."""
+        """Write a rebuilt snapshot only under the write lock, and only if nobody holds it:
+        a reader never writes beside a running ingest (it serves from memory instead)."""
         if self.read_only or self.vector_options.mmap:
             return
         try:
-            lock = open(self.folder / ".lock", "w")  # noqa: SIM115 - closed below
+            lock = open(self.folder / LOCK, "w")  # noqa: SIM115 - closed below
         except OSError:
             return
         with lock:
@@ -441,41 +383,15 @@ class IndexStore:
             except BlockingIOError:
                 return  # a writer is at work and saves the files when it is done
             try:
-                if self.generation() == self._generation_seen:
-                    self.save_derived()
+                self._catch_up()
+                self.save_derived(force=True)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _open_vectors(self, stamp: dict, current: bool) -> tuple[VectorIndex, bool]:
-        """The dense index, and whether it had to be rebuilt from SQLite."""
+    def _open_milvus(self, stamp: dict) -> VectorIndex:
         options = self.vector_options
-        if options.store == "milvus":
-            return self._open_milvus(stamp, current), False
-        wanted = options.kind_for(int(stamp.get("vectors", 0)))
-        path = self.folder / VECTORS
-        if current and path.exists() and stamp.get("index_type", "flat") == wanted:
-            try:
-                vectors = FaissVectors.read(
-                    path, mmap=options.mmap, ef_search=options.hnsw_ef_search
-                )
-            except (RuntimeError, OSError, ValueError) as err:  # faiss: RuntimeError
-                log.warning("%s is damaged (%s); rebuilding it from SQLite", path, _first_line(err))
-            else:
-                if vectors.count() == int(stamp.get("vectors", -1)):
-                    return vectors, False
-                log.warning("%s does not match the database; rebuilding it from SQLite", path)
-        if options.mmap:
-            raise IndexWriteError(f"{path} is missing or out of date; open the index writable")
-        count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return FaissVectors.build(
-            self.dimension, options.kind_for(count), self._iter_vectors(),
-            m=options.hnsw_m, ef_construction=options.hnsw_ef_construction,
-            ef_search=options.hnsw_ef_search,
-        ), True  # fmt: skip
-
-    def _open_milvus(self, stamp: dict, current: bool) -> VectorIndex:
-        options = self.vector_options
-        vectors = _connect_milvus(self.folder, self.uid, self.manifest, options)
+        vectors = open_milvus(self.folder, self.uid, self.manifest, options)
+        current = stamp.get("generation") == self.generation()
         if not (current and stamp.get("vector_store") == vectors.identity):
             if options.mmap:
                 raise IndexWriteError(
@@ -487,102 +403,88 @@ class IndexStore:
             vectors.sync(wanted, self._iter_vectors())
         return vectors
 
-    @_synchronized
-    def save_derived(self) -> bool:
-        """Bring BM25 up to date and write the derived files, atomically, stamped.
+    def snapshot_due(self) -> bool:
+        """Whether the rows written since the snapshot are many enough to rewrite it."""
+        if not isinstance(self._vectors, LiveFaiss):
+            return True
+        recent = self._vectors.recent_count()
+        wanted_kind = self.vector_options.kind_for(self._vectors.count())
+        return (
+            not (self.folder / VECTORS).exists()
+            or wanted_kind != self._vectors.kind
+            or recent >= max(self.vector_options.snapshot_min_rows, self._vectors.count() // 10)
+        )
 
-        ``False`` when they cannot be written (disk full, read-only folder): what SQLite
-        committed is kept and served from memory, and the files are rebuilt on next open.
+    @_synchronized
+    def save_derived(self, force: bool = False) -> bool:
+        """Write the vector snapshot (atomically, stamped with what it holds) if it is due,
+        or ``force``; a Milvus collection is flushed. Call it holding the write lock.
+
+        ``False`` when it cannot be written (disk full, read-only folder): what SQLite
+        committed is kept and served from memory, and the snapshot is rebuilt on next open.
         """
-        if self._bm25_stale:
-            self._rebuild_bm25()
+        if not (force or self.snapshot_due()):
+            return True
         try:
-            self._vectors.save(self.folder)
-            self._save_bm25()
-            _write_json_atomically(self.folder / DERIVED, {
+            if isinstance(self._vectors, LiveFaiss):
+                self._renew_snapshot()
+            else:
+                self._vectors.save(self.folder)
+            write_json_atomically(self.folder / DERIVED, {
                 "generation": self.generation(), "vectors": self._vectors.count(),
-                "index_type": self.index_type,
-                "vector_store": self._vectors.identity,
+                "index_type": self.index_type, "vector_store": self._vectors.identity,
+                "max_row": self._seen[0], "deleted_seq": self._seen[1],
             })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
-            log.warning("derived files not saved (%s); rebuilt when next opened", err)
+            log.warning("vector snapshot not saved (%s); rebuilt when next opened", err)
             return False
+        self._snapshot_seen = self._seen
         return True
+
+    def _renew_snapshot(self) -> None:
+        wanted_kind = self.vector_options.kind_for(self._vectors.count())
+        if wanted_kind != self._vectors.kind or self._vectors.gone() > self._vectors.count() // 10:
+            # a new kind, or many deletions an HNSW graph still holds: built anew
+            base, marks, _ = snapshot_or_rebuild(
+                self.folder, self._db, self.dimension, self.vector_options, {},
+                self._iter_vectors, kind=wanted_kind,
+            )  # fmt: skip
+            self._vectors, self._seen = LiveFaiss(base), marks
+            self._catch_up()
+        self._vectors.save(self.folder)
 
     @_synchronized
     def refresh(self) -> bool:
-        """Pick up what another process committed since we loaded (a read-only replica's
-        reload). Only once that writer has also saved the derived files: until then the
-        previous version keeps being served whole."""
-        generation = self.generation()
-        if generation == self._generation_seen:
-            return False
-        if _read_json(self.folder / DERIVED).get("generation") != generation:
-            return False
-        self._load_derived()
-        return True
+        """Pick up what another process committed since we looked (a replica's reload):
+        the new rows' vectors, the deletions. A replica that has gathered many rows since
+        its snapshot reloads a newer snapshot if a writer has saved one."""
+        changed = self._catch_up()
+        if isinstance(self._vectors, LiveFaiss) and self._vectors.recent_count() >= max(
+            self.vector_options.snapshot_min_rows, self._vectors.count() // 10
+        ):
+            stamp = read_json(self.folder / DERIVED)
+            if stamp.get("max_row", 0) > self._snapshot_seen[0]:
+                self._load_vectors()
+        return changed
 
     @property
     def index_type(self) -> str:
         return self._vectors.kind
 
-    def _iter_vectors(self, batch: int = 50_000):
-        """(rows, vectors, metadata) of every chunk, in row order."""
+    def _iter_vectors(self, batch: int = 50_000, after_row: int = 0, up_to: int | None = None):
+        """(rows, vectors, metadata) of the chunks after ``after_row`` (and up to
+        ``up_to``), in row order."""
         cursor = self._db.execute(
             "SELECT c.row, c.vector, a.id, a.source, a.date FROM chunks c "
-            "JOIN articles a ON a.id = c.article_id ORDER BY c.row"
+            "JOIN articles a ON a.id = c.article_id WHERE c.row > ? AND c.row <= ? "
+            "ORDER BY c.row",
+            (after_row, up_to if up_to is not None else 2**62),
         )
         while rows := cursor.fetchmany(batch):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
             meta = [RowMeta(*r[2:]) for r in rows]
             yield ids, vectors.reshape(len(rows), self.dimension), meta
-
-    def _rebuild_bm25(self) -> None:
-        bm25s = _quiet_bm25s()
-
-        rows, corpus = [], []
-        for row, tokens in self._db.execute("SELECT row, tokens FROM chunks ORDER BY row"):
-            rows.append(row)
-            corpus.append(tokens.split())
-        self._bm25_rows = np.asarray(rows, dtype=np.int64)
-        if corpus:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(corpus, show_progress=False)
-        else:
-            self._bm25 = None
-        self._bm25_stale = False
-
-    def _save_bm25(self) -> None:
-        target = self.folder / BM25_DIR
-        staging = Path(tempfile.mkdtemp(prefix=".bm25.", dir=self.folder))
-        if self._bm25 is not None:
-            self._bm25.save(str(staging), show_progress=False)
-        np.save(staging / "rows.npy", self._bm25_rows)
-        old = self.folder / ".bm25.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def _try_load_bm25(self) -> bool:
-        """Load the saved BM25 index; ``False`` when it is missing or damaged."""
-        bm25s = _quiet_bm25s()
-
-        folder = self.folder / BM25_DIR
-        if not folder.exists():
-            return False
-        try:
-            rows = np.load(folder / "rows.npy")
-            self._bm25 = (
-                bm25s.BM25.load(str(folder), mmap=True, show_progress=False) if len(rows) else None
-            )
-        except Exception as err:  # numpy, json and bm25s each fail their own way
-            log.warning("%s is damaged (%s); rebuilding it from SQLite", folder, _first_line(err))
-            return False
-        self._bm25_rows = rows
-        return True
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -611,27 +513,30 @@ class IndexStore:
 
     @_synchronized
     def vocabulary(self) -> list[str]:
-        """The words BM25 knows (normalised, as the index tokenised them)."""
-        if self._bm25_stale:
-            self._rebuild_bm25()
-        return list(self._bm25.vocab_dict) if self._bm25 is not None else []
+        """The words the lexical index knows (normalised, as the index tokenised them)."""
+        return lexical.vocabulary(self._db)
+
+    @_synchronized
+    def words_since(self, row: int) -> tuple[set[str], int]:
+        """The tokens of the chunks written after ``row`` (0: every token the lexical index
+        knows), and the highest row they come from: what a vocabulary kept elsewhere adds."""
+        with _read_transaction(self._db):
+            last = self._db.execute("SELECT MAX(row) FROM chunks").fetchone()[0] or 0
+            if row == 0:
+                return set(lexical.vocabulary(self._db)), last
+            words = set()
+            for (tokens,) in self._db.execute(
+                "SELECT tokens FROM chunks WHERE row > ? AND row <= ?", (row, last)
+            ):
+                words.update(tokens.split())
+        return words, last
 
     @_synchronized
     def bm25_search(
         self, tokens: list[str], n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """The ``n`` best chunk rows by BM25 over ``tokens`` (only those scoring above 0)."""
-        if self._bm25_stale:
-            self._rebuild_bm25()
-        if self._bm25 is None or not tokens or n < 1:
-            return []
-        scores = self._bm25.get_scores(tokens)
-        if allowed is not None:
-            scores = np.where(np.isin(self._bm25_rows, allowed), scores, 0.0)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self._bm25_rows[i]), float(scores[i])) for i in top if scores[i] > 0]
+        return lexical.search(self._db, tokens, n, allowed)
 
     @_synchronized
     def filter_rows(
@@ -752,110 +657,11 @@ class IndexStore:
         }
 
 
-def _describe_model(embedder: dict) -> str:
-    weights = str(embedder.get("weights_sha256"))[:12]
-    return f"{embedder.get('model')!r} (weights {weights}, dimension {embedder.get('dimension')})"
-
-
-def _quiet_bm25s():
-    """bm25s sets its own logger to DEBUG when imported; our logs are quiet by default."""
-    import bm25s
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s
-
-
-def _uid(folder: Path, manifest: dict) -> str:
-    return manifest.get("uid") or uuid.uuid5(uuid.NAMESPACE_URL, str(folder.resolve())).hex
-
-
-def _connect_milvus(folder: Path, uid: str, manifest: dict, options: VectorIndexOptions):
-    from rag.vectors.milvus_index import MilvusVectors
-
-    return MilvusVectors.connect(
-        options.milvus_uri or str(folder / "milvus.db"),
-        options.milvus_collection or f"rag_{uid[:16]}",
-        int(manifest["embedder"]["dimension"]),
-        owner=f"rag index {uid}",
-        token=options.milvus_token,
-    )
-
-
-def _writable(folder: Path) -> bool:
-    database = folder / DATABASE
-    return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
-
-
-def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    """The index database: read-write (WAL), or read-only when the folder cannot be written."""
-    if read_only:
-        return read_only_connection(path)
-    db = sqlite3.connect(path, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(_SCHEMA)
-    return db
-
-
-def read_only_connection(path: Path) -> sqlite3.Connection:
-    """A database in a folder nobody can write. Read-only mode reads a write-ahead log left
-    beside it; with no log and no way to make its index file, it is opened as immutable."""
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+@contextmanager
+def _read_transaction(db):
+    """Several reads that see one committed state (WAL gives each transaction a snapshot)."""
+    db.execute("BEGIN")
     try:
-        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
-        return sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False)
-
-
-def _lock_file(lock, timeout: float | None) -> None:
-    """Take ``lock`` exclusively: waiting for ever, or ``timeout`` seconds at most."""
-    if timeout is None:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise IndexBusyError(
-                    "another process is writing to the index (an ingest?); retry in a moment"
-                ) from None
-            time.sleep(0.05)
-
-
-def _first_line(err: BaseException) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
-
-
-def _create_json(path: Path, data: dict) -> None:
-    """Write ``path`` complete, or raise ``FileExistsError`` if it is already there."""
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=path.name, suffix=".new", delete=False, encoding="utf-8"
-    ) as temporary:
-        temporary.write(json.dumps(data, indent=2, ensure_ascii=False))
-    try:
-        os.link(temporary.name, path)
+        yield
     finally:
-        os.unlink(temporary.name)
-
-
-def manifest_for(embedder: dict, chunking: dict, **options) -> dict:
-    """The manifest of a new index."""
-    return {"embedder": embedder, "chunking": chunking, **options}
+        db.execute("COMMIT")

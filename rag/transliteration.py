@@ -86,10 +86,16 @@ def latin_skeletons(word: str) -> set[str]:
 class NameBridge:
     """Maps the capitalised Latin words of a question to Arabic words of a vocabulary."""
 
-    def __init__(self, vocabulary: Iterable[str]):
+    def __init__(self, vocabulary: Iterable[str] = ()):
         self._by_skeleton: dict[str, list[str]] = defaultdict(list)
-        for word in vocabulary:
-            if word and "\u0600" <= word[0] <= "\u06ff":
+        self._known: set[str] = set()
+        self.add(vocabulary)
+
+    def add(self, words: Iterable[str]) -> None:
+        """Learn the Arabic words among ``words`` (new articles' words, say)."""
+        for word in words:
+            if word and "\u0600" <= word[0] <= "\u06ff" and word not in self._known:
+                self._known.add(word)
                 skeleton = arabic_skeleton(word)
                 if len(skeleton) >= MIN_CONSONANTS:
                     self._by_skeleton[skeleton].append(word)

