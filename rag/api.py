@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.access import AccessError, Caller, bearer_key
 from rag.answering import MAX_QUESTION_CHARS, validate_question
 from rag.errors import ArticleNotFoundError, IndexBusyError, IndexWriteError, RagError
+from rag.feeds import FeedError
 from rag.retrieval import Filters
 from rag.service import Service
 from rag.settings import Settings
@@ -97,6 +98,12 @@ class ArticleIn(BaseModel):
     source: str = Field("", max_length=200)
     date: str = Field("", max_length=40)
     author: str = Field("", max_length=500)
+
+
+class FeedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=4_000)
+    interval: int | None = Field(None, ge=10, le=7 * 24 * 3600)
 
 
 class ArticlesIn(BaseModel):
@@ -221,6 +228,10 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
     @app.exception_handler(ArticleNotFoundError)
     async def not_found(request, err):
         return _error_response(404, "article_not_found", hide(str(err)))
+
+    @app.exception_handler(FeedError)
+    async def feed_error(request, err: FeedError):
+        return _error_response(err.status, err.code, hide(str(err)))
 
     @app.exception_handler(IndexWriteError)
     async def unwritable(request, err):
@@ -395,6 +406,32 @@ def api_router(service: Service) -> APIRouter:
         removed = service.delete(article_id)
         count("delete")
         return {"deleted": article_id, "chunks": removed}
+
+    @router.get("/v1/feeds", tags=["feeds"])
+    def list_feeds(_: Caller = Depends(writer)):
+        """The feeds followed, with how their last fetch went (admin)."""
+        count("feeds")
+        return {"feeds": [feed.as_dict() for feed in service.feed_statuses()]}
+
+    @router.post("/v1/feeds", tags=["feeds"], status_code=201)
+    def follow_feed(body: FeedIn, _: Caller = Depends(writer)):
+        """Follow a feed (RSS, Atom, JSON Feed, news sitemap); it is fetched once to check
+        it. Its articles are indexed by the server's watcher or ``POST /v1/feeds/poll``."""
+        count("feeds", 201)
+        return service.follow_feed(body.url, body.interval).as_dict()
+
+    @router.delete("/v1/feeds", tags=["feeds"])
+    def unfollow_feed(url: str, _: Caller = Depends(writer)):
+        """Stop following the feed at ``url`` (its articles stay indexed)."""
+        service.unfollow_feed(url)
+        count("feeds")
+        return {"removed": url}
+
+    @router.post("/v1/feeds/poll", tags=["feeds"])
+    def poll_feeds(_: Caller = Depends(writer)):
+        """Fetch every feed now and index what is new; the feeds' statuses after."""
+        count("feeds")
+        return {"feeds": [feed.as_dict() for feed in service.poll_feeds(every=True)]}
 
     @router.get("/v1/models", tags=["openai"])
     def models(_: Caller = Depends(reader)):

@@ -1,4 +1,5 @@
-"""The ``rag`` command line: ingest, search, ask, chat, serve, stats, delete, feedback."""
+"""The ``rag`` command line: ingest, search, ask, chat, serve, stats, delete, feeds, watch,
+feedback."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import logging
 import re
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -50,11 +52,12 @@ def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeli
     return Pipeline(Settings.load(config, **overrides))
 
 
-def _service(config: Path | None, verbose: bool = False, **overrides):
-    """The index through the same service, lock and rules as the server."""
+def _service(config: Path | None, verbose: bool = False, create: bool = False, **overrides):
+    """The index through the same service, lock and rules as the server (``create``: a new
+    index when there is none)."""
     from rag.service import Service
 
-    return Service.open(_pipeline(config, verbose, **overrides).settings)
+    return Service.open(_pipeline(config, verbose, **overrides).settings, create=create)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -237,6 +240,114 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
             typer.echo(f"  {name}: {count}")
 
     _run(body)
+
+
+feeds_app = typer.Typer(help="Follow news feeds (RSS, Atom, JSON Feed, news sitemaps).",
+                        no_args_is_help=True)  # fmt: skip
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add_command(
+    url: Annotated[str, typer.Argument(help="The feed's address (http or https).")],
+    interval: Annotated[
+        int | None, typer.Option("--interval", help="Seconds between fetches (default 900).")
+    ] = None,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    config: Config = None,
+):
+    """Follow a feed: checked now, its articles indexed by `rag watch` (or `rag serve`)."""
+
+    def body():
+        feed = _service(config, index_dir=index_dir, create=True).follow_feed(url, interval)
+        if as_json:
+            typer.echo(json.dumps(feed.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(f"following {feed.url} ({feed.kind}: {feed.title or 'untitled'}), "
+                       f"every {feed.interval} s; `rag watch` fetches it")  # fmt: skip
+
+    _run(body)
+
+
+@feeds_app.command("list")
+def feeds_list_command(index_dir: IndexDir = None, as_json: AsJson = False, config: Config = None):
+    """The feeds followed, with how their last fetch went."""
+
+    def body():
+        listed = _service(config, index_dir=index_dir).feed_statuses()
+        if as_json:
+            typer.echo(json.dumps([f.as_dict() for f in listed], ensure_ascii=False, indent=2))
+            return
+        if not listed:
+            typer.echo("no feeds followed; add one with `rag feeds add URL`")
+        for feed in listed:
+            _echo_feed(feed)
+
+    _run(body)
+
+
+@feeds_app.command("remove")
+def feeds_remove_command(
+    url: Annotated[str, typer.Argument(help="The feed's address, as listed.")],
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    config: Config = None,
+):
+    """Stop following a feed (its articles stay in the index)."""
+
+    def body():
+        _service(config, index_dir=index_dir).unfollow_feed(url)
+        if as_json:
+            typer.echo(json.dumps({"removed": url}))
+        else:
+            typer.echo(f"no longer following {url}; its articles stay indexed")
+
+    _run(body)
+
+
+@app.command("watch")
+def watch_command(
+    once: Annotated[bool, typer.Option("--once", help="Fetch every feed once, then stop.")] = False,
+    index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Fetch the feeds followed as they fall due and index their new articles."""
+
+    def body():
+        service = _service(config, verbose, index_dir=index_dir, create=True)
+        if once:
+            polled = service.poll_feeds(every=True)
+            if as_json:
+                typer.echo(json.dumps([f.as_dict() for f in polled], ensure_ascii=False, indent=2))
+            elif not polled:
+                typer.echo("no feeds followed; add one with `rag feeds add URL`")
+            for feed in polled if not as_json else ():
+                _echo_feed(feed)
+            return
+        from rag.feeds import seconds_to_next
+
+        typer.echo(f"watching {len(service.feed_statuses())} feeds; Ctrl-C stops", err=True)
+        while True:
+            for feed in service.poll_feeds():
+                if as_json:
+                    typer.echo(json.dumps(feed.as_dict(), ensure_ascii=False))
+                else:
+                    _echo_feed(feed)
+            time.sleep(seconds_to_next(service.feeds, service.settings))
+
+    _run(body)
+
+
+def _echo_feed(feed) -> None:
+    typer.echo(f"{feed.url}  [{feed.status}]  {feed.title}")
+    typer.echo(f"  every {feed.interval} s; last fetch {feed.last_fetch or '-'}; "
+               f"new {feed.new}, updated {feed.updated}, failed {feed.failed}; "
+               f"next {feed.next_fetch}")  # fmt: skip
+    if feed.last_error:
+        typer.echo(f"  last error: {feed.last_error}")
 
 
 @app.command("delete")

@@ -76,7 +76,7 @@ def load_file(path: Path) -> Iterator[Article | LoadFailure]:
         elif suffix == ".json":
             yield from _load_json(text, str(path))
         else:
-            yield _article_from_html(text, str(path))
+            yield article_from_html(text, str(path))
     except DocumentError as err:
         yield LoadFailure(str(path), str(err))
     except OSError as err:
@@ -158,7 +158,7 @@ def record_or_failure(record: object, origin: str) -> Article | LoadFailure:
         return LoadFailure(origin, str(err))
 
 
-def _article_from_html(html: str, origin: str) -> Article:
+def article_from_html(html: str, origin: str) -> Article:
     import trafilatura
 
     document = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)

@@ -187,5 +187,13 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
             "stays off); set api_keys and admin_keys (RAG_API_KEYS, RAG_ADMIN_KEYS)",
             settings.host,
         )
+    if settings.feeds_watch:
+        service.watch_feeds()
+        log.warning("following %d feeds", len(service.feed_statuses()))
     log.warning("serving on http://%s:%d", settings.host, settings.port)
-    uvicorn.run(create_app(service), host=settings.host, port=settings.port, log_level="warning")
+    try:
+        uvicorn.run(
+            create_app(service), host=settings.host, port=settings.port, log_level="warning"
+        )
+    finally:
+        service.close()

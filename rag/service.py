@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from rag import documents
+from rag import documents, feeds
 from rag.access import Access
 from rag.answering import Answerer
 from rag.documents import LoadFailure
 from rag.errors import IndexBusyError, IndexWriteError
 from rag.feedback import FeedbackStore
+from rag.feeds import FeedRegistry, FeedStatus
 from rag.ingest import Indexer, IngestReport, ingest_records
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever
@@ -50,11 +51,15 @@ class Service:
         self.access = Access(pipeline.settings)
         self._write_lock = threading.Lock()
         self._last_reload_check = 0.0
+        self._watcher: feeds.Watcher | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> Service:
-        """The settings' existing index (``IndexNotFoundError`` when there is none)."""
+    def open(cls, settings: Settings, *, create: bool = False) -> Service:
+        """The settings' existing index (``IndexNotFoundError`` when there is none, unless
+        ``create``: then a new, empty one with the settings' model)."""
         pipeline = Pipeline(settings)
+        if create and not IndexStore.exists(settings.index_dir):
+            return cls(pipeline, pipeline.indexer().store)
         return cls(pipeline, pipeline.open_store(check_model=False))
 
     @classmethod
@@ -200,9 +205,38 @@ class Service:
     def sources(self) -> list[str]:
         return [s for s in self.stats()["sources"] if s != "(none)"]
 
+    # ----- feeds ---------------------------------------------------------------------------
+
+    @cached_property
+    def feeds(self) -> FeedRegistry:
+        return FeedRegistry(self.store.folder, read_only=self.store.read_only)
+
+    def follow_feed(self, url: str, interval: int | None = None) -> FeedStatus:
+        """Check that ``url`` is a feed this server may fetch, then follow it."""
+        return feeds.follow(self.feeds, url, self.settings, interval)
+
+    def unfollow_feed(self, url: str) -> None:
+        self.feeds.remove(url)
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        return self.feeds.list()
+
+    def poll_feeds(self, *, every: bool = False) -> list[FeedStatus]:
+        """Fetch the feeds due (or ``every`` one) and index what is new, now."""
+        return feeds.poll(self.feeds, self.add_articles, self.settings, every=every)
+
+    def watch_feeds(self) -> None:
+        """Poll the feeds in the background until ``close``."""
+        if self._watcher is None:
+            self._watcher = feeds.Watcher(self.feeds, self.add_articles, self.settings)
+            self._watcher.start()
+
     def close(self) -> None:
-        if "feedback" in self.__dict__:
-            self.feedback.close()
+        if self._watcher is not None:
+            self._watcher.stop()
+        for part in ("feedback", "feeds"):
+            if part in self.__dict__:
+                self.__dict__[part].close()
         self.store.close()
 
 
