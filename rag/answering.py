@@ -13,11 +13,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from string import Template
 
 from rag.arabic import detect_language, question_language
 from rag.citations import CitationChecker
 from rag.conversation import conversation_kind
+from rag.dates import TimeFrame
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
 from rag.generation import GenerationError, Generator
@@ -55,8 +57,10 @@ class Answerer:
         filters: Filters | None = None,
         language: str | None = None,
         on_token: Callable[[str], None] | None = None,
+        as_of: date | None = None,
     ) -> Answer:
-        """Answer ``question``; ``language`` ("ar"/"en") overrides the question's own."""
+        """Answer ``question``; ``language`` ("ar"/"en") overrides the question's own;
+        ``as_of`` is the day "yesterday" and "last week" count from (default: today)."""
         question = validate_question(question)
         if language is not None and language not in LANGUAGE_NAMES:
             known = ", ".join(sorted(LANGUAGE_NAMES))
@@ -68,23 +72,34 @@ class Answerer:
         started = time.perf_counter()
         standalone = self._standalone(question, history or [])
         timings["rewrite"] = time.perf_counter() - started
-        result = self.retriever.search(standalone, k=k, filters=filters)
+        result = self.retriever.search(standalone, k=k, filters=filters, as_of=as_of)
         timings.update(result.timings)
         asked_in = question_language(question)
         wanted = language or asked_in
+        notes = self._time_notes(result.time_frame, wanted)
         began = time.perf_counter()
         if self.generator is None:
-            answer = self._extractive(question, result.hits, wanted, notes=[])
+            answer = self._extractive(question, result.hits, wanted, notes=notes)
             if on_token:  # no model writes it: the finished answer, a line at a time
                 for line in answer.text.splitlines(keepends=True):
                     on_token(line)
         else:
             answer = self._generated(question, result.hits, wanted, on_token)
+            answer.notes = [*notes, *answer.notes]
         timings["answer"] = time.perf_counter() - began
         answer.question_language = asked_in
         answer.standalone_question = standalone
         answer.timings = timings
         return answer
+
+    def _time_notes(self, frame: TimeFrame | None, language: str) -> list[str]:
+        """What the reader should know about the dates searched."""
+        if frame is None:
+            return []
+        if frame.date_from:
+            dates = {"date_from": frame.date_from, "date_to": frame.date_to}
+            return [self.prompts.localized("time_frame", language, phrase=frame.phrase, **dates)]
+        return [self.prompts.localized("newest_first", language, phrase=frame.phrase)]
 
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 

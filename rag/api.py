@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import date
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -34,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.access import AccessError, Caller, bearer_key
 from rag.answering import MAX_QUESTION_CHARS, validate_question
+from rag.dates import parse_day
 from rag.errors import ArticleNotFoundError, IndexBusyError, IndexWriteError, RagError
 from rag.feeds import FeedError
 from rag.retrieval import Filters
@@ -80,6 +82,7 @@ class AskIn(BaseModel):
     k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
     language: Literal["ar", "en"] | None = None
+    as_of: str | None = Field(None, description="the day 'yesterday' counts from (ISO date)")
     stream: bool = False
 
 
@@ -88,6 +91,7 @@ class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
+    as_of: str | None = Field(None, description="the day 'yesterday' counts from (ISO date)")
 
 
 class ArticleIn(BaseModel):
@@ -353,7 +357,7 @@ def api_router(service: Service) -> APIRouter:
     @router.post("/v1/ask", tags=["answers"])
     def ask(body: AskIn, caller: Caller = Depends(identified)):
         """Answer a question with citations; ``stream`` sends server-sent events."""
-        options = _ask_options(body.history, body.k, body.filters, body.language)
+        options = _ask_options(body.history, body.k, body.filters, body.language, body.as_of)
         release = answer_slot(caller, "ask")
         started = time.perf_counter()
         if body.stream:
@@ -371,13 +375,16 @@ def api_router(service: Service) -> APIRouter:
     def search(body: SearchIn, caller: Caller = Depends(identified)):
         query = validate_question(body.query)
         filters = body.filters.to_filters() if body.filters else None
+        as_of = day_or_error(body.as_of)
         release = answer_slot(caller, "search")
         try:
-            result = service.search(query, k=body.k, filters=filters)
+            result = service.search(query, k=body.k, filters=filters, as_of=as_of)
         finally:
             release()
         count("search")
-        return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings}
+        frame = asdict(result.time_frame) if result.time_frame else None
+        return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings,
+                "time_frame": frame}  # fmt: skip
 
     @router.get("/v1/articles/{article_id}", tags=["articles"])
     def get_article(article_id: str, _: Caller = Depends(reader)):
@@ -472,13 +479,22 @@ def api_router(service: Service) -> APIRouter:
     return router
 
 
-def _ask_options(history, k, filters, language) -> dict:
+def _ask_options(history, k, filters, language, as_of=None) -> dict:
     return {
         "history": [turn.model_dump() for turn in history],
         "k": k,
         "filters": filters.to_filters() if filters else None,
         "language": language,
+        "as_of": day_or_error(as_of),
     }
+
+
+def day_or_error(value: str | None) -> date | None:
+    """An ``as_of`` field: ``None``, or a day (422 ``invalid_as_of`` otherwise)."""
+    try:
+        return parse_day(value)
+    except ValueError as err:
+        raise ApiError(422, "invalid_as_of", str(err)) from None
 
 
 def hit_dict(hit: Hit) -> dict:

