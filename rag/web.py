@@ -27,7 +27,7 @@ from rag.types import (  # noqa: E402
     Article,
     is_iso_date,  # noqa: E402
 )
-from rag.web_html import answer_html, sources_html, stats_html  # noqa: E402
+from rag.web_html import answer_html, feeds_html, sources_html, stats_html  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,18 @@ LABELS = {
         "too_long": "The question is too long: {n} characters, the limit is {limit}.",
         "thanks": "Thank you, your feedback was saved.",
         "failed": "Something went wrong while answering; please try again.",
+        "feeds": "News feeds",
+        "feed_url": "Feed address (RSS, Atom, JSON Feed or news sitemap)",
+        "feed_add": "Follow",
+        "feed_poll": "Fetch all now",
+        "feed_remove": "Stop following",
+        "feed_added": "Following {title} ({kind}); its articles arrive at the next fetch.",
+        "feed_removed": "No longer following {url}; its articles stay in the library.",
+        "feed_polled": "Fetched {n} feeds: {new} new and {updated} updated articles.",
+        "no_feed_url": "Write a feed's address first.",
+        "no_feeds": "No feeds followed yet.",
+        "feeds_admin_only": "Feeds are managed with an admin key.",
+        "feed_columns": "Feed|Status|Last fetch|New|Updated|Failed|Last error",
         "add_title": "Title",
         "add_text": "Article text",
         "add_source": "Source",
@@ -105,6 +117,18 @@ LABELS = {
         "too_long": "السؤال طويل جدًا: {n} حرفًا، والحد الأقصى {limit}.",
         "thanks": "شكرًا، تم حفظ تقييمك.",
         "failed": "حدث خطأ أثناء الإجابة؛ حاول مرة أخرى.",
+        "feeds": "خلاصات الأخبار",
+        "feed_url": "عنوان الخلاصة (RSS أو Atom أو JSON Feed أو خريطة موقع إخبارية)",
+        "feed_add": "تابِع",
+        "feed_poll": "اجلب الكل الآن",
+        "feed_remove": "أوقف المتابعة",
+        "feed_added": "تتم الآن متابعة {title} ({kind})؛ تصل مقالاتها عند الجلب التالي.",
+        "feed_removed": "توقفت متابعة {url}؛ تبقى مقالاتها في المكتبة.",
+        "feed_polled": "جُلبت {n} خلاصات: {new} مقالات جديدة و{updated} محدَّثة.",
+        "no_feed_url": "اكتب عنوان الخلاصة أولاً.",
+        "no_feeds": "لا تتم متابعة أي خلاصة بعد.",
+        "feeds_admin_only": "تُدار الخلاصات بمفتاح المشرف.",
+        "feed_columns": "الخلاصة|الحالة|آخر جلب|جديد|محدَّث|فشل|آخر خطأ",
         "add_title": "العنوان",
         "add_text": "نص المقال",
         "add_source": "المصدر",
@@ -210,6 +234,14 @@ def build_web(service: Service) -> gr.Blocks:
                 )
                 upload_button = gr.Button(LABELS["en"]["upload_button"], elem_id="add-file")
                 library_notice = gr.Markdown(elem_id="library-notice")
+                feeds_heading = gr.Markdown(f"### {LABELS['en']['feeds']}")
+                feed_url = gr.Textbox(label=LABELS["en"]["feed_url"], elem_id="feed-url")
+                with gr.Row():
+                    feed_add = gr.Button(LABELS["en"]["feed_add"], elem_id="feed-add")
+                    feed_poll = gr.Button(LABELS["en"]["feed_poll"], elem_id="feed-poll")
+                    feed_remove = gr.Button(LABELS["en"]["feed_remove"], elem_id="feed-remove")
+                feeds_notice = gr.Markdown(elem_id="feeds-notice")
+                feeds_panel = gr.HTML(elem_id="feeds")
 
         def respond(text, chat, given, sources, start, end, lang, request: gr.Request):
             yield from _respond(service, request, text, chat, given, sources, start, end, lang)
@@ -263,6 +295,21 @@ def build_web(service: Service) -> gr.Blocks:
 
         upload_button.click(add_uploaded, [upload, ui_language], library_outputs)
 
+        def feeds_action(action):
+            def run(url, lang, request: gr.Request):
+                return _feeds_action(service, request, action, url, lang)
+
+            return run
+
+        feeds_outputs = [feeds_notice, feeds_panel, stats_panel, source_filter]
+        for button, action in ((feed_add, "add"), (feed_poll, "poll"), (feed_remove, "remove")):
+            button.click(feeds_action(action), [feed_url, ui_language], feeds_outputs)
+
+        def show_feeds(lang, request: gr.Request):
+            return _feeds_view(service, request, lang)
+
+        library_tab.select(show_feeds, [ui_language], [feeds_panel])
+
         def refresh(lang):  # what is indexed now, not at server start
             return _stats(service, lang), gr.update(choices=service.sources())
 
@@ -272,7 +319,8 @@ def build_web(service: Service) -> gr.Blocks:
         relabelled = [
             heading, language_choice, chat_tab, library_tab, question, send, stop, new_chat,
             filters_box, source_filter, date_from, date_to, add_title, add_text, add_source,
-            add_date, add_url, add_button, upload, upload_button, stats_panel,
+            add_date, add_url, add_button, upload, upload_button, stats_panel, feeds_heading,
+            feed_url, feed_add, feed_poll, feed_remove,
         ]  # fmt: skip
 
         def relabel(lang):
@@ -306,6 +354,11 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(label=t["upload"]),
         gr.update(value=t["upload_button"]),
         _stats(service, lang),
+        f"### {t['feeds']}",
+        gr.update(label=t["feed_url"]),
+        gr.update(value=t["feed_add"]),
+        gr.update(value=t["feed_poll"]),
+        gr.update(value=t["feed_remove"]),
     ]
 
 
@@ -481,6 +534,43 @@ def _library_result(service, report, lang):
         _stats(service, lang),
         gr.update(choices=service.sources()),
     )
+
+
+def _feeds_view(service, request, lang) -> str:
+    """The feeds table for an admin (or the local user); a line saying so for others."""
+    t = LABELS[lang]
+    try:
+        service.access.require_writer(_caller(service, request))
+    except RagError:
+        return f"<p>{t['feeds_admin_only']}</p>"
+    return feeds_html(service.feed_statuses(), t)
+
+
+def _feeds_action(service, request, action: str, url: str, lang: str):
+    """Follow, fetch or stop following, through the same door as /v1/feeds: the notice,
+    the feeds table, the statistics and the sources."""
+    t = LABELS[lang]
+    url = (url or "").strip()
+    if action != "poll" and not url:
+        return t["no_feed_url"], gr.update(), gr.update(), gr.update()
+    try:
+        caller = _caller(service, request)
+        service.access.require_writer(caller)
+        service.access.check_rate(caller)
+        if action == "add":
+            feed = service.follow_feed(url)
+            notice = t["feed_added"].format(title=feed.title or feed.url, kind=feed.kind)
+        elif action == "remove":
+            service.unfollow_feed(url)
+            notice = t["feed_removed"].format(url=url)
+        else:
+            polled = service.poll_feeds(every=True)
+            notice = t["feed_polled"].format(n=len(polled), new=sum(f.new for f in polled),
+                                             updated=sum(f.updated for f in polled))  # fmt: skip
+    except RagError as err:  # no permission, not a feed, not followed, read-only
+        return str(err), gr.update(), gr.update(), gr.update()
+    return (notice, feeds_html(service.feed_statuses(), t), _stats(service, lang),
+            gr.update(choices=service.sources()))  # fmt: skip
 
 
 def library_message(report, t: dict[str, str]) -> str:

@@ -120,3 +120,18 @@ def stats_html(stats: dict, labels: dict[str, str]) -> str:
         f"<table><thead><tr><th>{escape(labels['source'])}</th><th>#</th></tr></thead>"
         f"<tbody>{by_source}</tbody></table>{months}</div>"
     )
+
+
+def feeds_html(feeds, labels: dict[str, str]) -> str:
+    """The feeds followed and how their last fetch went."""
+    if not feeds:
+        return f"<p>{escape(labels['no_feeds'])}</p>"
+    head = "".join(f"<th>{escape(name)}</th>" for name in labels["feed_columns"].split("|"))
+    rows = "".join(
+        f'<tr><td dir="ltr"><span dir="auto">{escape(f.title or "")}</span><br>'
+        f"<code>{escape(f.url)}</code></td><td>{escape(f.status)}</td>"
+        f'<td dir="ltr">{escape(f.last_fetch or "-")}</td><td>{f.new}</td><td>{f.updated}</td>'
+        f'<td>{f.failed}</td><td dir="auto">{escape(f.last_error)}</td></tr>'
+        for f in feeds
+    )
+    return f'<table class="feeds"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'

@@ -97,6 +97,7 @@ def live_server(tmp_path_factory, fake_slack):
         slack_bot_token="xoxb-test-token",
         slack_signing_secret=SLACK_SECRET,
         slack_api_url=fake_slack.base_url,
+        feeds_allow_private="1",  # the feed tests' news site is on loopback
     )
     yield server
     server.stop()

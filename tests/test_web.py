@@ -266,6 +266,37 @@ def test_the_library_says_what_happened_and_clears_the_form(page):
     assert "ingested" not in page.locator("#library-notice").inner_text()
 
 
+def test_a_feed_is_followed_and_fetched_from_the_library(page):
+    from tests.news_site import NewsSite, Page, article_html, rss
+
+    site = NewsSite()
+    try:
+        marker = uuid.uuid4().hex[:6]
+        site.pages["/story"] = Page(article_html(
+            f"تقرير {marker}", f"أعلنت هيئة الطيران المدني عن رحلات جديدة إلى أبها {marker}."
+        ))  # fmt: skip
+        site.pages["/feed.xml"] = Page(rss([{"title": f"تقرير {marker}", "url": site.url("/story")}],
+                                           title=f"خلاصة {marker}"), "application/rss+xml")  # fmt: skip
+        page.get_by_role("tab", name="Library").click()
+        page.locator("#feed-url textarea, #feed-url input").first.fill(site.url("/feed.xml"))
+        page.locator("#feed-add").click()
+        page.locator("#feeds-notice").filter(has_text=f"Following خلاصة {marker}").wait_for(
+            timeout=60_000
+        )
+        page.locator("#feed-poll").click()
+        page.locator("#feeds-notice").filter(has_text="1 new").wait_for(timeout=60_000)
+        page.locator("#feeds").filter(has_text=site.url("/feed.xml")).wait_for()
+        assert "ok" in page.locator("#feeds").inner_text()
+        page.locator("#library-stats").filter(has_text=f"خلاصة {marker}").wait_for()
+        _screenshot(page, "library-feeds.png")
+        page.locator("#feed-add").click()  # the same feed again: said plainly
+        page.locator("#feeds-notice").filter(has_text="already followed").wait_for()
+        page.locator("#feed-remove").click()
+        page.locator("#feeds-notice").filter(has_text="No longer following").wait_for()
+    finally:
+        site.stop()
+
+
 def test_enter_sends_and_shift_enter_starts_a_new_line(page):
     box = page.locator("#question textarea")
     box.fill("first line")
