@@ -1,6 +1,6 @@
-"""The lexical index before and after it moved into SQLite: bm25s (rebuilt over the same
-chunk tokens) against FTS5, on the retrieval benchmark's questions, through the same
-retriever. Prints R@1/R@5/R@20 of BM25 alone and of the hybrid search, per question set,
+"""The lexical index against the one it replaced: ``rag.lexical`` (a snapshot plus the rows
+since, in memory) against bm25s (rebuilt over the same chunk tokens), on the retrieval
+benchmark's questions, through the same retriever. Prints R@1/R@5/R@20 of BM25 alone and of the hybrid search, per question set,
 and the median time of one lexical search.
 
     python benchmarks/lexical.py --index-dir index/benchmark-retrieval \
@@ -91,15 +91,15 @@ def main():
         DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
     )
     _, arcd = squad_articles_and_questions(DATA / "qa/arcd-train.json", "ar")
-    fts5 = store.bm25_search
+    ours = store.bm25_search
     bm25s = Bm25sLexical(store)
     results = {"chunks": store.stats()["chunks"]}
     for name, questions in (("xquad-ar", xq_ar), ("xquad-en", xq_en), ("arcd", arcd)):
-        store.bm25_search = fts5
-        results[f"{name} fts5"] = evaluate(retriever, store, questions)
+        store.bm25_search = ours
+        results[f"{name} rag.lexical"] = evaluate(retriever, store, questions)
         store.bm25_search = bm25s.search
         results[f"{name} bm25s"] = evaluate(retriever, store, questions)
-    store.bm25_search = fts5
+    store.bm25_search = ours
     emit(results, args.out)
 
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from rag import lexical
 from rag.errors import IndexBusyError
 
 DATABASE = "index.sqlite"
@@ -48,17 +47,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    """The index database: read-write (WAL), or read-only when the folder cannot be written.
-
-    A writable database is brought to this version's schema (the lexical index is built
-    from the chunks' tokens the first time)."""
+    """The index database: read-write (WAL), or read-only when the folder cannot be written."""
     if read_only:
         return read_only_connection(path)
     db = sqlite3.connect(path, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
-    lexical.ensure(db)
     return db
 
 

@@ -1,24 +1,25 @@
-"""The index folder: SQLite for articles, chunks, vectors and the lexical index; a FAISS
-snapshot derived from it.
+"""The index folder: SQLite for articles, chunks and vectors; a vector snapshot and a
+lexical snapshot derived from it.
 
 Layout of an index folder (format 1)::
 
     manifest.json   format version, embedder (backend, model, weights sha256, dimension),
                     chunking parameters, tokenizer options               (``rag.manifest``)
-    index.sqlite    articles, chunks (offsets, sentence spans, tokens, vector), the FTS5
-                    lexical index over the tokens, the log of deleted rows (``rag.database``,
-                    ``rag.lexical``)
+    index.sqlite    articles, chunks (offsets, sentence spans, tokens, vector), the log of
+                    deleted rows                                         (``rag.database``)
     vectors.faiss   a snapshot of the dense vectors by chunk row id, or a Milvus collection
                     instead (``rag.vectors``)
-    derived.json    what the snapshot holds: the highest row and the last deletion it saw
+    lexical/        a snapshot of the BM25 index over the chunks' tokens (``rag.lexical``)
+    derived.json    what the snapshots hold: the highest row and the last deletion they saw
     .lock           held by a writer, so two ingests run one after the other
 
-SQLite is the source of truth, and each write is one transaction (the lexical index is
-updated in it by triggers). The vectors of rows written since the snapshot are read back
-from SQLite into a small exact index, on open and whenever another process has written
-(``refresh``), and rows deleted since are dropped: a write costs what it adds. The snapshot
-is rewritten only once the rows since it are many (``snapshot_min_rows``, or a tenth of
-the index), atomically. A write killed at any moment leaves the last committed state.
+SQLite is the source of truth, and each write is one transaction. The rows written since
+the snapshots are read back from SQLite into memory (vectors into a small exact index,
+tokens into the lexical index), on open and whenever another process has written
+(``refresh``), and rows deleted since are dropped: a write costs what it adds. The
+snapshots are rewritten only once the rows since them are many (``snapshot_min_rows``, or
+a tenth of the index), atomically. A write killed at any moment leaves the last committed
+state; snapshots that are missing, damaged or older than their stamp are rebuilt.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import database, lexical
+from rag import database
 from rag.database import DATABASE, LOCK
 from rag.errors import ArticleNotFoundError, IndexWriteError, RagError
+from rag.lexical import FOLDER as LEXICAL_DIR
+from rag.lexical import LexicalIndex
 from rag.manifest import (
     MANIFEST,
     check_compatible,
@@ -58,7 +61,7 @@ from rag.vectors.faiss_index import LiveFaiss
 log = logging.getLogger(__name__)
 
 DERIVED = "derived.json"
-OLD_BM25_DIR = "bm25"  # the lexical index of earlier versions, now inside SQLite
+OLD_BM25_DIR = "bm25"  # the lexical index of earlier versions (bm25s, rebuilt on each write)
 
 
 def _synchronized(method):
@@ -134,11 +137,6 @@ class IndexStore:
         self._lock = threading.RLock()
         self.read_only = not database.writable(self.folder)
         self._db = database.connect(self.folder / DATABASE, self.read_only)
-        if self.read_only and not lexical.exists(self._db):
-            raise IndexWriteError(
-                f"{self.folder} was made by an earlier version and is read-only here; open it "
-                "once where it can be written (e.g. `rag stats`) to bring it up to date"
-            )
         if not self.read_only:
             shutil.rmtree(self.folder / OLD_BM25_DIR, ignore_errors=True)
         self._vectors: VectorIndex | None = None
@@ -176,7 +174,8 @@ class IndexStore:
             milvus.close()
         for name in (MANIFEST, DATABASE, DATABASE + "-wal", DATABASE + "-shm", VECTORS, DERIVED):
             (Path(folder) / name).unlink(missing_ok=True)
-        shutil.rmtree(Path(folder) / OLD_BM25_DIR, ignore_errors=True)
+        for name in (OLD_BM25_DIR, LEXICAL_DIR):
+            shutil.rmtree(Path(folder) / name, ignore_errors=True)
 
     def check_compatible(self, embedder: dict, **settings) -> None:
         """Refuse to mix vectors from another model, or chunks cut another way."""
@@ -333,17 +332,36 @@ class IndexStore:
             self._vectors.close()
         if options.store == "milvus":
             self._vectors = self._open_milvus(stamp)
-            self._seen = database.high_marks(self._db)
-            self._generation_seen = self.generation()
-            return
-        base, marks, rebuilt = snapshot_or_rebuild(
-            self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
-        )
-        self._vectors, self._seen, self._snapshot_seen = LiveFaiss(base), marks, marks
+            saved = (stamp.get("max_row"), stamp.get("deleted_seq"))
+            rebuilt = None in saved  # the lexical snapshot's marks; Milvus keeps its own
+            marks = database.high_marks(self._db) if rebuilt else saved
+        else:
+            base, marks, rebuilt = snapshot_or_rebuild(
+                self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
+            )
+            self._vectors = LiveFaiss(base)
+        self._lexical = self._lexical_snapshot(stamp, marks, rebuilt)
+        self._seen = self._snapshot_seen = marks
         self._catch_up()
+        rebuilt = rebuilt or self._lexical.snapshot_docs != stamp.get("lexical_docs")
         if rebuilt and self.generation():
-            log.info("the vector snapshot of %s was missing, old or damaged: rebuilt", self.folder)
+            log.info("the snapshots of %s were missing, old or damaged: rebuilt", self.folder)
             self._save_derived_if_no_writer()
+
+    def _lexical_snapshot(self, stamp: dict, marks: tuple[int, int], rebuilt: bool):
+        """The saved lexical snapshot when it holds what the vector snapshot does."""
+        if not rebuilt:
+            try:
+                lexical = LexicalIndex.load(self.folder)
+            except (OSError, ValueError) as err:
+                log.warning("the lexical index of %s is damaged or missing (%s); rebuilding it "
+                            "from SQLite", self.folder, str(err)[:200])  # fmt: skip
+            else:
+                if lexical.snapshot_docs == stamp.get("lexical_docs"):
+                    return lexical
+                log.warning("the lexical index of %s does not match its stamp; rebuilding it "
+                            "from SQLite", self.folder)  # fmt: skip
+        return self._build_lexical(marks[0])
 
     @_synchronized
     def _catch_up(self, own_write: bool = False) -> bool:
@@ -354,14 +372,19 @@ class IndexStore:
         last_row, last_deletion = self._seen
         with _read_transaction(self._db):
             new = list(self._iter_vectors(after_row=last_row)) if apply else []
-            gone = self._db.execute(
-                "SELECT seq, row FROM deleted_rows WHERE seq > ? ORDER BY seq", (last_deletion,)
+            tokens = self._db.execute(
+                "SELECT row, tokens FROM chunks WHERE row > ? ORDER BY row", (last_row,)
             ).fetchall()
+            gone = [row for (row,) in self._db.execute(
+                "SELECT row FROM deleted_rows WHERE seq > ? ORDER BY seq", (last_deletion,)
+            )]  # fmt: skip
             marks = database.high_marks(self._db)
             self._generation_seen = database.generation(self._db)
+        self._lexical.add(tokens)
+        self._lexical.remove(gone)
         if apply:
             if gone:
-                self._vectors.remove([row for _, row in gone])
+                self._vectors.remove(gone)
             for rows, vectors, meta in new:
                 self._vectors.add(rows, vectors, meta)
         changed = marks != self._seen
@@ -404,54 +427,82 @@ class IndexStore:
         return vectors
 
     def snapshot_due(self) -> bool:
-        """Whether the rows written since the snapshot are many enough to rewrite it."""
-        if not isinstance(self._vectors, LiveFaiss):
+        """Whether the rows written since the snapshots are many enough to rewrite them."""
+        if not (self.folder / LEXICAL_DIR).exists():
             return True
-        recent = self._vectors.recent_count()
-        wanted_kind = self.vector_options.kind_for(self._vectors.count())
-        return (
+        if isinstance(self._vectors, LiveFaiss) and (
             not (self.folder / VECTORS).exists()
-            or wanted_kind != self._vectors.kind
-            or recent >= max(self.vector_options.snapshot_min_rows, self._vectors.count() // 10)
-        )
+            or self.vector_options.kind_for(self._vectors.count()) != self._vectors.kind
+        ):
+            return True
+        recent = self._lexical.docs() - self._lexical.snapshot_docs
+        return recent >= max(self.vector_options.snapshot_min_rows, self._lexical.count() // 10)
 
-    @_synchronized
     def save_derived(self, force: bool = False) -> bool:
-        """Write the vector snapshot (atomically, stamped with what it holds) if it is due,
-        or ``force``; a Milvus collection is flushed. Call it holding the write lock.
+        """Rewrite the snapshots (atomically, stamped with what they hold) if they are due,
+        or ``force``; a Milvus collection is flushed. Call it holding the write lock: nothing
+        else writes meanwhile, so they are built from the database without the store's own
+        lock, and searches go on (a lexical snapshot of 135k chunks takes ~8 s to build).
 
-        ``False`` when it cannot be written (disk full, read-only folder): what SQLite
-        committed is kept and served from memory, and the snapshot is rebuilt on next open.
+        ``False`` when they cannot be written (disk full, read-only folder): what SQLite
+        committed is kept and served from memory, and the snapshots are rebuilt on next open.
         """
-        if not (force or self.snapshot_due()):
+        with self._lock:
+            milvus = not isinstance(self._vectors, LiveFaiss)
+            due = force or self.snapshot_due()
+        if not (due or milvus):
             return True
         try:
-            if isinstance(self._vectors, LiveFaiss):
-                self._renew_snapshot()
-            else:
-                self._vectors.save(self.folder)
-            write_json_atomically(self.folder / DERIVED, {
-                "generation": self.generation(), "vectors": self._vectors.count(),
-                "index_type": self.index_type, "vector_store": self._vectors.identity,
-                "max_row": self._seen[0], "deleted_seq": self._seen[1],
-            })  # fmt: skip
+            if milvus:
+                with self._lock:
+                    self._vectors.save(self.folder)  # a flush; the collection is shared
+            if due:
+                if not milvus:
+                    self._renew_vector_snapshot()
+                marks = self._seen
+                lexical = self._build_lexical(marks[0])
+                lexical.save(self.folder)
+                with self._lock:
+                    self._lexical, self._snapshot_seen = lexical, marks
+            with self._lock:
+                write_json_atomically(self.folder / DERIVED, {
+                    "generation": self.generation(), "vectors": self._vectors.count(),
+                    "index_type": self.index_type, "vector_store": self._vectors.identity,
+                    "max_row": self._snapshot_seen[0], "deleted_seq": self._snapshot_seen[1],
+                    "lexical_docs": self._lexical.snapshot_docs,
+                })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
-            log.warning("vector snapshot not saved (%s); rebuilt when next opened", err)
+            log.warning("snapshots not saved (%s); rebuilt when next opened", err)
             return False
-        self._snapshot_seen = self._seen
         return True
 
-    def _renew_snapshot(self) -> None:
-        wanted_kind = self.vector_options.kind_for(self._vectors.count())
-        if wanted_kind != self._vectors.kind or self._vectors.gone() > self._vectors.count() // 10:
-            # a new kind, or many deletions an HNSW graph still holds: built anew
-            base, marks, _ = snapshot_or_rebuild(
-                self.folder, self._db, self.dimension, self.vector_options, {},
-                self._iter_vectors, kind=wanted_kind,
-            )  # fmt: skip
-            self._vectors, self._seen = LiveFaiss(base), marks
-            self._catch_up()
-        self._vectors.save(self.folder)
+    def _renew_vector_snapshot(self) -> None:
+        with self._lock:
+            vectors = self._vectors
+            wanted_kind = self.vector_options.kind_for(vectors.count())
+            if wanted_kind != vectors.kind or vectors.gone() > vectors.count() // 10:
+                # a new kind, or many deletions an HNSW graph still holds: built anew
+                base, marks, _ = snapshot_or_rebuild(
+                    self.folder, self._db, self.dimension, self.vector_options, {},
+                    self._iter_vectors, kind=wanted_kind,
+                )  # fmt: skip
+                self._vectors, self._seen = LiveFaiss(base), marks
+                self._catch_up()
+            self._vectors.fold_recent()
+        self._vectors.base.save(self.folder)  # searches only read it meanwhile
+
+    def _build_lexical(self, last_row: int) -> LexicalIndex:
+        """The lexical snapshot of the rows up to ``last_row`` that are still there, read
+        through a connection of its own so that searches keep the store's."""
+        db = database.connect(self.folder / DATABASE, self.read_only)
+        try:
+            return LexicalIndex.build(
+                db.execute(
+                    "SELECT row, tokens FROM chunks WHERE row <= ? ORDER BY row", (last_row,)
+                )  # fmt: skip
+            )
+        finally:
+            db.close()
 
     @_synchronized
     def refresh(self) -> bool:
@@ -459,9 +510,8 @@ class IndexStore:
         the new rows' vectors, the deletions. A replica that has gathered many rows since
         its snapshot reloads a newer snapshot if a writer has saved one."""
         changed = self._catch_up()
-        if isinstance(self._vectors, LiveFaiss) and self._vectors.recent_count() >= max(
-            self.vector_options.snapshot_min_rows, self._vectors.count() // 10
-        ):
+        recent = self._lexical.docs() - self._lexical.snapshot_docs
+        if recent >= max(self.vector_options.snapshot_min_rows, self._lexical.count() // 10):
             stamp = read_json(self.folder / DERIVED)
             if stamp.get("max_row", 0) > self._snapshot_seen[0]:
                 self._load_vectors()
@@ -514,21 +564,20 @@ class IndexStore:
     @_synchronized
     def vocabulary(self) -> list[str]:
         """The words the lexical index knows (normalised, as the index tokenised them)."""
-        return lexical.vocabulary(self._db)
+        return self._lexical.vocabulary()
 
     @_synchronized
     def words_since(self, row: int) -> tuple[set[str], int]:
         """The tokens of the chunks written after ``row`` (0: every token the lexical index
         knows), and the highest row they come from: what a vocabulary kept elsewhere adds."""
-        with _read_transaction(self._db):
-            last = self._db.execute("SELECT MAX(row) FROM chunks").fetchone()[0] or 0
-            if row == 0:
-                return set(lexical.vocabulary(self._db)), last
-            words = set()
-            for (tokens,) in self._db.execute(
-                "SELECT tokens FROM chunks WHERE row > ? AND row <= ?", (row, last)
-            ):
-                words.update(tokens.split())
+        last = self._seen[0]
+        if row == 0:
+            return set(self._lexical.vocabulary()), last
+        words: set[str] = set()
+        for (tokens,) in self._db.execute(
+            "SELECT tokens FROM chunks WHERE row > ? AND row <= ?", (row, last)
+        ):
+            words.update(tokens.split())
         return words, last
 
     @_synchronized
@@ -536,7 +585,7 @@ class IndexStore:
         self, tokens: list[str], n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """The ``n`` best chunk rows by BM25 over ``tokens`` (only those scoring above 0)."""
-        return lexical.search(self._db, tokens, n, allowed)
+        return self._lexical.search(tokens, n, allowed)
 
     @_synchronized
     def filter_rows(

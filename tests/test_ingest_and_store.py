@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -280,22 +281,19 @@ def test_another_process_sees_new_and_deleted_articles_without_a_snapshot(tmp_pa
     assert consistent(replica)["articles"] == 3
 
 
-def test_an_index_from_before_the_lexical_index_moved_into_sqlite_is_brought_up_to_date(
-    tmp_path, pipeline
-):
+def test_an_index_from_an_earlier_version_gets_its_snapshots_on_first_open(tmp_path, pipeline):
+    """Earlier versions kept bm25s files in bm25/ and stamped only a generation."""
     write_jsonl(tmp_path / "a.jsonl", ARTICLES)
     ingest([tmp_path / "a.jsonl"], pipeline.indexer())
     folder = pipeline.settings.index_dir
-    db = sqlite3.connect(folder / "index.sqlite")
-    db.executescript(
-        "DROP TRIGGER lexical_insert; DROP TRIGGER lexical_delete; DROP TABLE lexical_terms;"
-        "DROP TABLE lexical;"
-    )
-    db.close()
-    (folder / "bm25").mkdir()  # the old bm25s files, derived and now unused
+    shutil.rmtree(folder / "lexical")
+    (folder / "bm25").mkdir()
+    (folder / "derived.json").write_text('{"generation": 1, "vectors": 3}')
     store = pipeline.open_store()
     assert store.bm25_search(tokenize("معرض"), 5)
-    assert not (folder / "bm25").exists()
+    assert not (folder / "bm25").exists() and (folder / "lexical" / "vocab.json").exists()
+    stamp = json.loads((folder / "derived.json").read_text())
+    assert stamp["lexical_docs"] == 3 and stamp["max_row"] == 3
 
 
 KILL_SCRIPT = """

@@ -226,8 +226,16 @@ def test_a_reader_never_writes_derived_files_while_an_ingest_holds_the_lock(seed
         lambda f: (f / "derived.json").write_text(
             '{"vectors": 2, "max_row": 1, "deleted_seq": 0, "index_type": "flat"}'
         ),
+        lambda f: (f / "lexical" / "docs.npy").write_bytes(b"not numpy"),
+        lambda f: (f / "lexical" / "vocab.json").write_text("[1, 2"),
     ],
-    ids=["garbled-faiss", "truncated-faiss", "stamp-not-matching"],
+    ids=[
+        "garbled-faiss",
+        "truncated-faiss",
+        "stamp-not-matching",
+        "garbled-lexical",
+        "truncated-lexical-vocabulary",
+    ],
 )
 def test_a_damaged_derived_file_is_rebuilt_from_sqlite(seed_index, damage, caplog):
     import faiss
