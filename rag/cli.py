@@ -52,7 +52,7 @@ def _pipeline(config: Path | None, verbose: bool = False, **overrides) -> Pipeli
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for chatty in ("bm25s", "faiss", "httpx", "sentence_transformers"):
+    for chatty in ("faiss", "httpx", "sentence_transformers"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     return Pipeline(Settings.load(config, **overrides))
 
@@ -281,14 +281,7 @@ def feeds_list_command(index_dir: IndexDir = None, as_json: AsJson = False, conf
     """The feeds followed, with how their last fetch went."""
 
     def body():
-        listed = _service(config, index_dir=index_dir).feed_statuses()
-        if as_json:
-            typer.echo(json.dumps([f.as_dict() for f in listed], ensure_ascii=False, indent=2))
-            return
-        if not listed:
-            typer.echo("no feeds followed; add one with `rag feeds add URL`")
-        for feed in listed:
-            _echo_feed(feed)
+        _echo_feeds(_service(config, index_dir=index_dir).feed_statuses(), as_json)
 
     _run(body)
 
@@ -325,13 +318,7 @@ def watch_command(
     def body():
         service = _service(config, verbose, index_dir=index_dir, create=True)
         if once:
-            polled = service.poll_feeds(every=True)
-            if as_json:
-                typer.echo(json.dumps([f.as_dict() for f in polled], ensure_ascii=False, indent=2))
-            elif not polled:
-                typer.echo("no feeds followed; add one with `rag feeds add URL`")
-            for feed in polled if not as_json else ():
-                _echo_feed(feed)
+            _echo_feeds(service.poll_feeds(every=True), as_json)
             return
         from rag.feeds import seconds_to_next
 
@@ -345,6 +332,16 @@ def watch_command(
             time.sleep(seconds_to_next(service.feeds, service.settings))
 
     _run(body)
+
+
+def _echo_feeds(feeds: list, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps([f.as_dict() for f in feeds], ensure_ascii=False, indent=2))
+        return
+    if not feeds:
+        typer.echo("no feeds followed; add one with `rag feeds add URL`")
+    for feed in feeds:
+        _echo_feed(feed)
 
 
 def _echo_feed(feed) -> None:

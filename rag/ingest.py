@@ -181,6 +181,7 @@ def ingest_records(
             report.chunks += sum(len(p.chunks) for p in prepared)
             if on_progress:
                 on_progress(len(batch))
+            store.save_derived()  # a new snapshot only when the rows since the last are many
         store.save_derived()
     return report
 
