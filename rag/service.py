@@ -67,10 +67,11 @@ class Service:
         """Open (building it from ``seeds`` first when there is none) and warm up, so the
         first question is answered as fast as the next."""
         pipeline = Pipeline(settings)
-        if seeds is not None:
+        if seeds is not None and not IndexStore.exists(settings.index_dir):
+            log.warning("first run: building the index from %s", seeds)
             report = pipeline.ensure_index(seeds)
             if report:
-                log.info("built the index from %s: %s", seeds, report.summary())
+                log.warning("built the index: %s", report.summary())
         service = cls(pipeline, pipeline.open_store(check_model=False))
         service.warm_up()  # makes the retriever, which checks the index against the model
         return service

@@ -115,3 +115,27 @@ def test_threads_follow_the_cpus_the_process_may_use(tmp_path):
         assert available_cpus() == 1
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+def test_a_weights_digest_is_remembered_until_a_file_changes(tmp_path):
+    import hashlib
+    import json
+    import os
+
+    from rag.embeddings.base import sha256_of_files
+
+    weights = tmp_path / "model.bin"
+    weights.write_bytes(b"weights v1" * 1000)
+    first = sha256_of_files([weights])
+    expected = hashlib.sha256(b"model.bin" + b"weights v1" * 1000).hexdigest()
+    assert first == expected
+    remembered = tmp_path / "model.bin.sha256.json"
+    assert json.loads(remembered.read_text())["sha256"] == expected
+    # what is remembered is what is used (the file is not read again)...
+    data = json.loads(remembered.read_text())
+    remembered.write_text(json.dumps({**data, "sha256": "f" * 64}))
+    assert sha256_of_files([weights]) == "f" * 64
+    # ...until the file changes: same size, new content and time
+    weights.write_bytes(b"weights v2" * 1000)
+    os.utime(weights, ns=(1, 2))
+    assert sha256_of_files([weights]) == hashlib.sha256(b"model.bin" + b"weights v2" * 1000).hexdigest()

