@@ -1,7 +1,7 @@
 """The lexical index against the one it replaced: ``rag.lexical`` (a snapshot plus the rows
 since, in memory) against bm25s (rebuilt over the same chunk tokens), on the retrieval
-benchmark's questions, through the same retriever. Prints R@1/R@5/R@20 of BM25 alone and of the hybrid search, per question set,
-and the median time of one lexical search.
+benchmark's questions, through the same retriever. Prints R@1/R@5/R@20 of BM25 alone and
+of the hybrid search, per question set, and the median time of one lexical search.
 
     python benchmarks/lexical.py --index-dir index/benchmark-retrieval \
         --out docs/benchmarks/lexical.json

@@ -138,4 +138,7 @@ def test_a_weights_digest_is_remembered_until_a_file_changes(tmp_path):
     # ...until the file changes: same size, new content and time
     weights.write_bytes(b"weights v2" * 1000)
     os.utime(weights, ns=(1, 2))
-    assert sha256_of_files([weights]) == hashlib.sha256(b"model.bin" + b"weights v2" * 1000).hexdigest()
+    assert (
+        sha256_of_files([weights])
+        == hashlib.sha256(b"model.bin" + b"weights v2" * 1000).hexdigest()
+    )
