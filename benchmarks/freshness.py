@@ -22,6 +22,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 
@@ -42,8 +43,9 @@ class Site:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                kind, body = site.pages.get(self.path, ("text/plain", b""))
-                self.send_response(200 if self.path in site.pages else 404)
+                path = unquote(self.path)
+                kind, body = site.pages.get(path, ("text/plain", b""))
+                self.send_response(200 if path in site.pages else 404)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
