@@ -166,11 +166,14 @@ def ingest_records(
     on_progress: Callable[[int], None] | None = None,
     on_failure: Callable[[LoadFailure], None] | None = None,
     lock_timeout: float | None = None,
+    snapshot_in_background: bool = False,
 ) -> IngestReport:
     """Ingest loaded articles (and count the failures among them). Articles already chunked
     and embedded elsewhere (``PreparedArticle``, e.g. by Ray workers) are stored as they are.
 
     Waits for another writer for ever, or ``lock_timeout`` seconds (then ``IndexBusyError``).
+    A snapshot that falls due is written before returning, or after, in the background (a
+    server's small writes, which must answer at once).
     """
     report = IngestReport()
     store = indexer.store
@@ -181,8 +184,12 @@ def ingest_records(
             report.chunks += sum(len(p.chunks) for p in prepared)
             if on_progress:
                 on_progress(len(batch))
-            store.save_derived()  # a new snapshot only when the rows since the last are many
-        store.save_derived()
+            if not snapshot_in_background:
+                store.save_derived()  # a new snapshot only when the rows since are many
+        if not snapshot_in_background:
+            store.save_derived()
+    if snapshot_in_background:
+        store.snapshot_in_background()
     return report
 
 

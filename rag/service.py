@@ -168,7 +168,9 @@ class Service:
         """
         timeout = self.settings.write_lock_timeout
         with self._writing(), _writes_reported():
-            return ingest_records(records, self.indexer, lock_timeout=timeout)
+            return ingest_records(
+                records, self.indexer, lock_timeout=timeout, snapshot_in_background=True
+            )
 
     def add_records(self, records: Iterable[dict], origin: str) -> IngestReport:
         """Index JSON-like records (title, content, url, source, date, author)."""

