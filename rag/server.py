@@ -187,9 +187,10 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
             "stays off); set api_keys and admin_keys (RAG_API_KEYS, RAG_ADMIN_KEYS)",
             settings.host,
         )
-    if settings.feeds_watch:
+    if settings.feeds_watch and not (service.store.read_only or settings.mmap_index):
         service.watch_feeds()
-        log.warning("following %d feeds", len(service.feed_statuses()))
+        if followed := service.feed_statuses():
+            log.warning("following %d feeds", len(followed))
     log.warning("serving on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(

@@ -134,15 +134,15 @@ class Settings:
     max_concurrent_answers: int = 8  # beyond this, /v1/ask answers 503 with Retry-After
     cors_origins: str = ""  # comma-separated; "" = no cross-origin access
     # news feeds (rag feeds, rag watch): the default poll interval (seconds), the limits of
-    # one fetch, the most items read from a feed per poll; ``feeds_watch`` makes
-    # ``rag serve`` poll them; private, loopback and link-local addresses are refused
-    # unless ``feeds_allow_private``
+    # one fetch, the most items read from a feed per poll; ``feeds_watch``: ``rag serve``
+    # polls them itself (a server that cannot write the index never does); private,
+    # loopback and link-local addresses are refused unless ``feeds_allow_private``
     feeds_interval: int = 900
     feeds_timeout: float = 20.0
     feeds_max_bytes: int = 5_000_000
     feeds_max_items: int = 100
     feeds_tick: float = 30.0  # the longest a watcher sleeps before looking again
-    feeds_watch: bool = False
+    feeds_watch: bool = True
     feeds_allow_private: bool = False
     # Slack: enabled when both are set
     slack_bot_token: str = field(default="", repr=False)
