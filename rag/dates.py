@@ -80,6 +80,17 @@ _NEWEST_AR = re.compile(
 )
 
 
+# "today" as in "what happened today", not "even today" or "as it is today" (nowadays);
+# "اليوم" but not "اليوم الوطني" (National Day), "هذا اليوم" (that day), "حتى اليوم"
+_TODAY_EN = (r"(?<!even )(?<!still )(?<!until )(?<!till )(?<!to )(?<!is )(?<!are )"
+             r"(?<!was )\btoday\b(?!'s world)|\bthis morning\b|\btonight\b")  # fmt: skip
+_TODAY_AR = (r"(?<!هذا )(?<!حتى )(?<!الى )(?<!عليه )(?<!عليها )(?<!عليهم )\bاليوم\b(?! ال)"
+             r"|\bهذا الصباح\b")  # fmt: skip
+# a year after a month names an event's time, not a window relative to today
+_YEAR_AFTER_EN = r"(?!,? (?:of )?\d{4})(?!\s*\d{1,2}\b)"
+_YEAR_AFTER_AR = r"(?! (?:من )?(?:عام |سنه )?\d{4})"
+
+
 def _span(phrase: str, first: date, last: date) -> TimeFrame:
     return TimeFrame(phrase, first.isoformat(), last.isoformat())
 
@@ -89,8 +100,7 @@ def _relative_days(english: str, arabic: str, today: date) -> TimeFrame | None:
     fixed = [
         (r"\bday before yesterday\b", r"اول (?:امس|البارحه)", 2, 2),
         (r"\byesterday\b", r"(?<!اول )\b(?:امس|البارحه)\b", 1, 1),
-        # "اليوم" but not "اليوم الوطني" (National Day)
-        (r"\btoday\b|\bthis morning\b|\btonight\b", r"\bاليوم\b(?! ال)|\bهذا الصباح\b", 0, 0),
+        (_TODAY_EN, _TODAY_AR, 0, 0),
         (r"\b(?:last|past|previous) week\b|\bthis week\b",
          r"الاسبوع (?:الماضي|الفائت|المنصرم)|هذا الاسبوع", 7, 0),
         (r"\b(?:last|past) (?:few|couple of) days\b", r"الايام (?:الماضيه|الاخيره)", 3, 0),
@@ -129,26 +139,32 @@ def _calendar(english: str, arabic: str, today: date) -> TimeFrame | None:
 
 
 def _named(english: str, arabic: str, today: date) -> TimeFrame | None:
-    """ "in July", "since Monday", "on Sunday", "في يوليو", "منذ الاثنين", "يوم الأحد"."""
+    """ "in July", "since Monday", "last Sunday", "في يوليو", "منذ الاثنين", "الجمعة الماضية".
+
+    A bare weekday ("on Friday", "يوم الجمعة") is not read: in a question about an article
+    it is usually the article's Friday, and "صلاة الجمعة" is a prayer, not a date."""
     month_en = "|".join(MONTHS_EN)
-    found = re.search(rf"\b(in|since|during) ({month_en})\b(?! \d{{4}})(?!\s*\d{{1,2}}\b)", english)
+    found = re.search(rf"\b(in|since|during) ({month_en})\b{_YEAR_AFTER_EN}", english)
     if found:
         return _month_frame(found.group(0), MONTHS_EN.index(found.group(2)) + 1,
                             found.group(1) == "since", today)  # fmt: skip
     names_ar = {name: number for number, names in enumerate(MONTHS_AR, start=1) for name in names}
     month_ar = "|".join(sorted(names_ar, key=len, reverse=True))
-    found = re.search(rf"(?:\b(في|منذ|خلال) )(?:شهر )?({month_ar})\b(?! \d{{4}})", arabic)
+    found = re.search(rf"(?:\b(في|منذ|خلال) )(?:شهر )?({month_ar})\b{_YEAR_AFTER_AR}", arabic)
     if found:
         return _month_frame(found.group(0), names_ar[found.group(2)], found.group(1) == "منذ",
                             today)  # fmt: skip
-    found = re.search(rf"\b(on|since|last) ({'|'.join(WEEKDAYS_EN)})\b", english)
+    found = re.search(rf"\b(since|last) ({'|'.join(WEEKDAYS_EN)})\b", english)
     if found:
         return _weekday_frame(found.group(0), WEEKDAYS_EN.index(found.group(2)),
                               found.group(1) == "since", today)  # fmt: skip
-    found = re.search(rf"(?:\b(منذ|يوم) )(?:يوم )?({'|'.join(WEEKDAYS_AR)})\b", arabic)
+    weekdays_ar = "|".join(WEEKDAYS_AR)
+    found = re.search(rf"\bمنذ (?:يوم )?({weekdays_ar})\b", arabic)
     if found:
-        return _weekday_frame(found.group(0), WEEKDAYS_AR.index(found.group(2)),
-                              found.group(1) == "منذ", today)  # fmt: skip
+        return _weekday_frame(found.group(0), WEEKDAYS_AR.index(found.group(1)), True, today)
+    found = re.search(rf"\b(?:يوم )?({weekdays_ar}) (?:الماضي|الماضيه|الفائت|الفائته)\b", arabic)
+    if found:
+        return _weekday_frame(found.group(0), WEEKDAYS_AR.index(found.group(1)), False, today)
     return None
 
 

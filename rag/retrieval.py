@@ -340,11 +340,15 @@ class _Clock:
 
 
 def newest_first(hits: list[Hit], within: float = 0.5) -> list[Hit]:
-    """For "latest": the hits scoring at least ``within`` of the best, newest first (by
-    their article's date), then the rest in their order. Relevance picks, the date orders."""
+    """For "latest": among the hits scoring at least ``within`` of the best, the dated ones
+    newest first, in the places dated hits held (an undated passage keeps its place: its
+    age is unknown, not old). Relevance picks, the date orders."""
     if not hits:
         return hits
     floor = within * max(hit.score for hit in hits)
-    relevant = [hit for hit in hits if hit.score >= floor]
-    rest = [hit for hit in hits if hit.score < floor]
-    return sorted(relevant, key=lambda hit: hit.chunk.date or "", reverse=True) + rest
+    places = [i for i, hit in enumerate(hits) if hit.score >= floor and hit.chunk.date]
+    newest = sorted((hits[i] for i in places), key=lambda hit: hit.chunk.date, reverse=True)
+    ordered = list(hits)
+    for place, hit in zip(places, newest, strict=True):
+        ordered[place] = hit
+    return ordered
