@@ -160,9 +160,13 @@ textarea { unicode-bidi: plaintext; }
 .answer > div, .passage, .source header, .source .meta { text-align: start; }
 .source { border-top: 1px solid #ddd; padding: .4em 0; }
 .source .meta { color: #666; font-size: .85em; }
-mark.quote { background: #fff3a8; }
-mark.unsupported { background: #ffd6d6; text-decoration: underline wavy #c00; }
+/* dark text on the light highlights, in both themes (white on yellow was unreadable) */
+mark.quote { background: #fff3a8; color: #1a1a1a; }
+mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underline wavy #c00; }
 .note { color: #8a5300; }
+.dark .note { color: #f2b866; }
+.dark .source .meta { color: #b8b8b8; }
+.dark .source { border-top-color: #444; }
 .mode { color: #888; font-size: .8em; }
 a.marker { text-decoration: none; font-weight: 600; }
 """
@@ -192,7 +196,11 @@ def build_web(service: Service) -> gr.Blocks:
             with gr.Tab(LABELS["en"]["chat_tab"], id="chat") as chat_tab, gr.Row():
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(
-                        elem_id="chat", height=520, sanitize_html=True, show_label=False
+                        elem_id="chat",
+                        height=520,
+                        sanitize_html=True,
+                        show_label=False,
+                        buttons=["copy"],  # no share icon: it had no label and did nothing
                     )
                     notice = gr.Markdown(elem_id="notice")
                     question = gr.Textbox(

@@ -93,6 +93,39 @@ def test_english_question_shows_the_arabic_quote_right_to_left(page):
     _screenshot(page, "chat-en.png")
 
 
+CONTRAST = """e => {
+    const rgb = c => c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+        v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    const lum = c => { const [r, g, b] = rgb(c); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const style = getComputedStyle(e);
+    const [a, b] = [lum(style.color), lum(style.backgroundColor)].sort((x, y) => y - x);
+    return (a + 0.05) / (b + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_highlighted_quote_is_readable_in_both_themes(browser, live_server, theme):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme=theme)
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.goto(f"{live_server.url}/?__theme={theme}")
+        page.locator("#question textarea").wait_for()
+        _ask(page, QUESTION_EN)
+        quote = page.locator("#sources mark.quote").first
+        quote.wait_for()
+        assert quote.evaluate(CONTRAST) >= 4.5
+        assert (
+            page.locator(
+                "#chat button[title*='hare' i], #chat button[aria-label*='hare' i]"
+            ).count()
+            == 0
+        )
+        _screenshot(page, f"chat-{theme}.png")
+    finally:
+        context.close()
+
+
 def test_arabic_interface_and_question(page):
     page.locator("#ui-language label").filter(has_text="العربية").click()
     page.get_by_text("سؤالك").first.wait_for()
