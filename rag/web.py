@@ -167,6 +167,12 @@ mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underli
 .dark .note { color: #f2b866; }
 .dark .source .meta { color: #b8b8b8; }
 .dark .source { border-top-color: #444; }
+/* a phone: the question box in the first view, a one-line title */
+@media (max-width: 640px) {
+  #chat { height: 38vh !important; min-height: 200px; }
+  #title h2 { font-size: 1.15em; margin: 0; }
+  #title { min-height: 0; }
+}
 .mode { color: #888; font-size: .8em; }
 a.marker { text-decoration: none; font-weight: 600; }
 """
@@ -184,7 +190,7 @@ def build_web(service: Service) -> gr.Blocks:
         ui_language = gr.State("en")
         answers = gr.State([])  # one answer dict per assistant message, in order
         with gr.Row():
-            heading = gr.Markdown(f"## {LABELS['en']['title']}")
+            heading = gr.Markdown(f"## {LABELS['en']['title']}", elem_id="title")
             language_choice = gr.Radio(
                 [("English", "en"), ("العربية", "ar")],
                 value="en",

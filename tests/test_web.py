@@ -126,6 +126,21 @@ def test_the_highlighted_quote_is_readable_in_both_themes(browser, live_server, 
         context.close()
 
 
+def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)  # fmt: skip
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.locator("#question textarea").wait_for()
+        for element in ("#question textarea", "#send"):
+            box = page.locator(element).bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (element, box)
+        _screenshot(page, "chat-phone.png")
+    finally:
+        context.close()
+
+
 def test_arabic_interface_and_question(page):
     page.locator("#ui-language label").filter(has_text="العربية").click()
     page.get_by_text("سؤالك").first.wait_for()
