@@ -177,6 +177,12 @@ mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underli
 a.marker { text-decoration: none; font-weight: 600; }
 """
 
+PAGE_DIRECTION = """(lang) => {
+  document.documentElement.lang = lang;
+  document.documentElement.dir = lang === "ar" ? "rtl" : "ltr";
+  return lang;
+}"""
+
 THEME = gr.themes.Default(
     # local fonts only: the page must not reach for a font server (offline, no tracking)
     font=["Noto Sans", "Noto Naskh Arabic", "system-ui", "sans-serif"],
@@ -340,7 +346,9 @@ def build_web(service: Service) -> gr.Blocks:
         def relabel(lang):
             return [lang, *_relabel(service, lang)]
 
-        language_choice.change(relabel, [language_choice], [ui_language, *relabelled])
+        # the whole page turns right-to-left in Arabic (alignment, bubbles, the textbox)
+        language_choice.change(relabel, [language_choice], [ui_language, *relabelled],
+                               js=PAGE_DIRECTION)  # fmt: skip
     return web
 
 
@@ -351,7 +359,7 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(label=t["ui_language"]),
         gr.update(label=t["chat_tab"]),
         gr.update(label=t["library_tab"]),
-        gr.update(label=t["question"], placeholder=t["placeholder"]),
+        gr.update(label=t["question"], placeholder=t["placeholder"], rtl=lang == "ar"),
         gr.update(value=t["send"]),
         gr.update(value=t["stop"]),
         gr.update(value=t["new_chat"]),

@@ -150,7 +150,13 @@ def test_arabic_interface_and_question(page):
     ).first.wait_for()
     answer_line = page.locator("#chat .answer div").nth(1)
     assert answer_line.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    box = page.locator("#question textarea")
+    assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
     _screenshot(page, "chat-ar.png")
+    page.locator("#ui-language label").filter(has_text="English").click()
+    page.get_by_text("Your question").first.wait_for()
+    assert page.evaluate("document.documentElement.dir") == "ltr"
 
 
 def test_thumbs_up_is_stored_in_the_feedback_table(page, live_server):
