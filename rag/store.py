@@ -382,7 +382,6 @@ class IndexStore:
                 "SELECT row FROM deleted_rows WHERE seq > ? ORDER BY seq", (last_deletion,)
             )]  # fmt: skip
             marks = database.high_marks(self._db)
-            self._generation_seen = database.generation(self._db)
         self._lexical.add(tokens)
         self._lexical.remove(gone)
         if apply:
