@@ -98,15 +98,19 @@ class FeedRegistry:
         self.read_only = read_only
         if read_only:
             self._db = read_only_connection(self.path)
-        else:
+        else:  # the tables come with the first feed: a server that follows none writes nothing
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
 
     def add(self, url: str, title: str, kind: str, interval: int) -> FeedStatus:
         self._check_writable()
+        with self._lock:
+            try:
+                self._db.executescript(_SCHEMA)
+            except sqlite3.Error as err:  # a full disk, say
+                raise IndexWriteError(f"the feed cannot be saved in the index ({err})") from None
         with self._lock, self._db:
             known = self._db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone()
             if known:
@@ -119,12 +123,16 @@ class FeedRegistry:
 
     def remove(self, url: str) -> None:
         self._check_writable()
+        if not self._has_feeds_table():
+            raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
         with self._lock, self._db:
             if not self._db.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount:
                 raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
             self._db.execute("DELETE FROM feed_items WHERE feed_url = ?", (url,))
 
     def get(self, url: str) -> FeedStatus:
+        if not self._has_feeds_table():
+            raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_STATUS_COLUMNS} FROM feeds WHERE url = ?", (url,)
@@ -253,14 +261,24 @@ def poll(registry: FeedRegistry, add_articles: AddArticles, settings: Settings,
                 _poll_feed(registry, fetcher, add_articles, settings, url, etag, last_modified,
                            interval, now)  # fmt: skip
             except IndexBusyError as err:  # another writer: try again soon, no error counted
-                registry.record(url, status="waiting", next_fetch=now + 30,
-                                errors_in_row=errors, error=str(err))  # fmt: skip
+                _record_if_possible(registry, url, status="waiting", next_fetch=now + 30,
+                                    errors_in_row=errors, error=str(err))  # fmt: skip
             except (FetchError, FeedFormatError, IndexWriteError) as err:
                 wait = min(interval * 2 ** (errors + 1), MAX_BACKOFF_SECONDS)
-                registry.record(url, status="failed", next_fetch=now + wait,
-                                errors_in_row=errors + 1, error=str(err))  # fmt: skip
                 log.warning("feed %s failed: %s", url, err)
+                _record_if_possible(registry, url, status="failed", next_fetch=now + wait,
+                                    errors_in_row=errors + 1, error=str(err))  # fmt: skip
+            except sqlite3.Error as err:  # the database refuses (a full disk): the next poll
+                log.warning("feed %s not recorded: %s", url, err)
     return [registry.get(url) for url, *_ in due]
+
+
+def _record_if_possible(registry: FeedRegistry, url: str, **status) -> None:
+    """A feed's failure, if the database takes it (it may be what failed)."""
+    try:
+        registry.record(url, **status)
+    except sqlite3.Error as err:
+        log.warning("feed %s: its status cannot be saved (%s)", url, err)
 
 
 def _poll_feed(registry, fetcher, add_articles, settings, url, etag, last_modified, interval,
