@@ -587,11 +587,6 @@ class IndexStore:
         return [(r, s) for r, s in found if r in alive]
 
     @_synchronized
-    def vocabulary(self) -> list[str]:
-        """The words the lexical index knows (normalised, as the index tokenised them)."""
-        return self._lexical.vocabulary()
-
-    @_synchronized
     def words_since(self, row: int) -> tuple[set[str], int]:
         """The tokens of the chunks written after ``row`` (0: every token the lexical index
         knows), and the highest row they come from: what a vocabulary kept elsewhere adds."""
