@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS deleted_rows (
 CREATE TRIGGER IF NOT EXISTS chunks_deleted AFTER DELETE ON chunks BEGIN
     INSERT INTO deleted_rows (row) VALUES (old.row);
 END;
+-- each sentence's own passage vector (float16), made at ingest for the best-sentence stage
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    article_id TEXT NOT NULL, start INTEGER NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (article_id, start)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

@@ -7,9 +7,11 @@ a second run skips it (``unchanged``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from rag import documents
 from rag.arabic import tokenize
@@ -61,22 +63,26 @@ class Indexer:
     stemming: bool = True
 
     def prepare(self, articles: list[tuple[Article, str]]) -> list[PreparedArticle]:
-        """Chunk and embed a batch of (article, content key) pairs in one encoder call."""
+        """Chunk and embed a batch of (article, content key) pairs, their chunks and their
+        sentences, in one encoder call."""
         chunked = [(a, key, chunk_article(a, self.chunking)) for a, key in articles]
-        texts = [self.passage_text(c) for _, _, chunks in chunked for c in chunks]
-        vectors = self.embedder.embed_passages(texts)
+        groups = [encoder_texts(chunks, self.embed_titles) for _, _, chunks in chunked]
+        vectors = self.embedder.embed_passages([t for g in groups for t in g])
         prepared, offset = [], 0
-        for article, key, chunks in chunked:
+        for (article, key, chunks), group in zip(chunked, groups, strict=True):
+            own = vectors[offset : offset + len(group)]
+            offset += len(group)
+            chunk_vectors, sentence_vectors = split_vectors(chunks, own)
             prepared.append(
                 PreparedArticle(
                     article=article,
                     content_key=key,
                     chunks=chunks,
-                    vectors=vectors[offset : offset + len(chunks)],
+                    vectors=chunk_vectors,
                     tokens=[self.bm25_tokens(c) for c in chunks],
+                    sentence_vectors=sentence_vectors,
                 )
             )
-            offset += len(chunks)
         return prepared
 
     def passage_text(self, chunk: Chunk) -> str:
@@ -88,7 +94,38 @@ class Indexer:
 
 def passage_text(chunk: Chunk, embed_titles: bool) -> str:
     """What the encoder sees: the headline helps a short chunk say what it is about."""
-    return f"{chunk.title}\n{chunk.text}" if embed_titles and chunk.title else chunk.text
+    return headed(chunk.title, chunk.text, embed_titles)
+
+
+def headed(title: str, text: str, embed_titles: bool) -> str:
+    """A chunk's or a sentence's text as the encoder sees it: after the headline."""
+    return f"{title}\n{text}" if embed_titles and title else text
+
+
+def sentence_passages(chunks: Sequence[Chunk], embed_titles: bool) -> dict[int, str]:
+    """What the encoder sees for each sentence of an article's chunks, by the sentence's
+    start: each once, though overlapping chunks share sentences."""
+    passages: dict[int, str] = {}
+    for chunk in chunks:
+        for sentence in chunk.sentence_quotes():
+            if sentence.start not in passages:
+                passages[sentence.start] = headed(chunk.title, sentence.text, embed_titles)
+    return passages
+
+
+def encoder_texts(chunks: Sequence[Chunk], embed_titles: bool) -> list[str]:
+    """An article's passages to embed: its chunks, then its sentences (``split_vectors``
+    takes their vectors apart)."""
+    sentences = sentence_passages(chunks, embed_titles).values()
+    return [passage_text(c, embed_titles) for c in chunks] + list(sentences)
+
+
+def split_vectors(
+    chunks: Sequence[Chunk], vectors: np.ndarray
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The vectors of ``encoder_texts(chunks)``: the chunks', and the sentences' by start."""
+    starts = sentence_passages(chunks, embed_titles=False)
+    return vectors[: len(chunks)], dict(zip(starts, vectors[len(chunks) :], strict=True))
 
 
 def bm25_tokens(chunk: Chunk, embed_titles: bool, stemming: bool) -> list[str]:

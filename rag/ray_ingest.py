@@ -27,7 +27,14 @@ from rag.chunking import ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder, load_embedder
 from rag.errors import IndexMismatchError
-from rag.ingest import Indexer, IngestReport, bm25_tokens, ingest_records, passage_text
+from rag.ingest import (
+    Indexer,
+    IngestReport,
+    bm25_tokens,
+    encoder_texts,
+    ingest_records,
+    split_vectors,
+)
 from rag.settings import Settings
 from rag.store import PreparedArticle
 from rag.types import Article, Chunk, Span
@@ -177,8 +184,7 @@ def _chunk_rows(batch, chunking: ChunkingParams, embed_titles: bool, stemming: b
         if article and not bool(batch["unchanged"].iloc[i]):
             parts = chunk_article(Article(**json.loads(article)), chunking)
         chunks.append(json.dumps([_chunk_dict(c) for c in parts], ensure_ascii=False))
-        texts = [passage_text(c, embed_titles) for c in parts]
-        passages.append(json.dumps(texts, ensure_ascii=False))
+        passages.append(json.dumps(encoder_texts(parts, embed_titles), ensure_ascii=False))
         words = [bm25_tokens(c, embed_titles, stemming) for c in parts]
         tokens.append(json.dumps(words, ensure_ascii=False))
     return batch.assign(chunks=chunks, passages=passages, tokens=tokens)
@@ -221,13 +227,15 @@ def _record(row: dict, expected: dict) -> Article | PreparedArticle | LoadFailur
             f"the Ray workers embedded with other weights ({row['weights'][:12]}) than the "
             f"index's ({str(expected.get('weights_sha256'))[:12]}); install the same model there"
         )
-    vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(chunks), -1)
+    vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, row["dimension"])
+    chunk_vectors, sentence_vectors = split_vectors(chunks, vectors)
     return PreparedArticle(
         article=article,
         content_key=row["key"],
         chunks=chunks,
-        vectors=vectors,
+        vectors=chunk_vectors,
         tokens=json.loads(row["tokens"]),
+        sentence_vectors=sentence_vectors,
     )
 
 

@@ -5,7 +5,8 @@ questions in its language is subtracted, so passages close to every question (sh
 generic ones) stop crowding out the one that answers. An English question's names reach
 BM25 in Arabic script (``rag.transliteration``). Near-duplicate chunks (wire copies of one
 story) are collapsed into the best of them, and each hit carries the sentence of its chunk
-that best matches the question. The hits shown first are chosen among a wider pool of fused
+that best matches the question (by the sentence vectors the ingest stored: a search runs
+the encoder once, on the question). The hits shown first are chosen among a wider pool of fused
 hits (``rag.selection``) and ordered with their best sentences. The measurements behind each
 choice: docs/benchmarks.md.
 """
@@ -26,11 +27,12 @@ import numpy as np
 from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.dates import TimeFrame, read_time
 from rag.embeddings import Embedder
+from rag.ingest import headed
 from rag.selection import HitSelector
 from rag.settings import Settings
 from rag.store import IndexStore
 from rag.transliteration import NameBridge
-from rag.types import Filters, Hit
+from rag.types import Filters, Hit, Sentence
 
 __all__ = ["Filters", "Retriever", "SearchResult"]
 
@@ -232,15 +234,26 @@ class Retriever:
         sentences = [(hit, s) for hit in hits for s in hit.chunk.sentence_quotes()]
         if not sentences:
             return
-        texts = [
-            f"{h.chunk.title}\n{s.text}" if self.embed_titles and h.chunk.title else s.text
-            for h, s in sentences
-        ]
-        vectors = self._sentence_vectors.embed(texts)
+        vectors = self._vectors_of(sentences)
         for (hit, sentence), score in zip(sentences, vectors @ query_vector, strict=True):
             hit.sentences.append(replace(sentence, score=float(score)))
         for hit in hits:
             hit.best_sentence = max(hit.sentences, key=lambda s: s.score)
+
+    def _vectors_of(self, sentences: list[tuple[Hit, Sentence]]) -> np.ndarray:
+        """The sentences' vectors: those the ingest stored, the others (articles stored by
+        an earlier version) embedded now."""
+        stored = self.store.sentence_vectors(list({h.chunk.article_id for h, _ in sentences}))
+        keys = [(h.chunk.article_id, s.start) for h, s in sentences]
+        missing = [i for i, key in enumerate(keys) if key not in stored]
+        texts = [
+            headed(sentences[i][0].chunk.title, sentences[i][1].text, self.embed_titles)
+            for i in missing
+        ]
+        fresh = {}
+        if texts:
+            fresh = dict(zip(missing, self._sentence_vectors.embed(texts), strict=True))
+        return np.vstack([fresh[i] if i in fresh else stored[key] for i, key in enumerate(keys)])
 
     def _shown_order(self, hits: list[Hit]) -> list[Hit]:
         """Fused hits (best sentences attached to the first ``_pool()``) in the order shown.
@@ -300,10 +313,9 @@ def _generic_questions() -> dict[str, list[str]]:
 
 
 class _SentenceVectors:
-    """Passage vectors of sentences, kept for the most recently used ones.
-
-    Popular stories are asked about again and again; embedding their sentences once saves
-    most of a question's encoder time. Bounded, so memory stays flat.
+    """Passage vectors of sentences the index does not hold (articles stored by an earlier
+    version), kept for the most recently used ones: popular stories are asked about again
+    and again. Bounded, so memory stays flat.
     """
 
     def __init__(self, embedder: Embedder, size: int = 20_000):

@@ -28,6 +28,7 @@ import fcntl
 import json
 import logging
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -77,13 +78,15 @@ def _synchronized(method):
 
 @dataclass(frozen=True)
 class PreparedArticle:
-    """An article ready to store: its chunks, their vectors and BM25 tokens."""
+    """An article ready to store: its chunks, their vectors and BM25 tokens, and the vector
+    of each of its sentences by the sentence's start (none: embedded when searched)."""
 
     article: Article
     content_key: str
     chunks: list[Chunk]
     vectors: np.ndarray
     tokens: list[list[str]]
+    sentence_vectors: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,7 @@ class IndexStore:
                 self._delete_rows(item.article.id)
                 self._insert_article(item)
                 self._insert_chunks(item)
+                self._insert_sentence_vectors(item)
             database.bump_generation(self._db)
         self._catch_up(own_write=True)
 
@@ -286,6 +290,7 @@ class IndexStore:
             )
         ]
         self._db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        self._db.execute("DELETE FROM sentence_vectors WHERE article_id = ?", (article_id,))
         self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         return rows
 
@@ -320,6 +325,21 @@ class IndexStore:
                 for chunk, vector, tokens in zip(
                     item.chunks, item.vectors, item.tokens, strict=True
                 )
+            ],
+        )
+
+    def _insert_sentence_vectors(self, item: PreparedArticle) -> None:
+        for vector in item.sentence_vectors.values():
+            if np.shape(vector) != (self.dimension,):
+                raise RagError(
+                    f"expected a sentence vector of dimension {self.dimension}, "
+                    f"got {np.shape(vector)}"
+                )
+        self._db.executemany(
+            "INSERT INTO sentence_vectors (article_id, start, vector) VALUES (?, ?, ?)",
+            [
+                (item.article.id, start, np.asarray(vector, dtype=np.float16).tobytes())
+                for start, vector in item.sentence_vectors.items()
             ],
         )
 
@@ -687,6 +707,25 @@ class IndexStore:
         return {
             row: np.frombuffer(blob, dtype=np.float32)
             for row, blob in self._db.execute(sql, list(rows))
+        }
+
+    @_synchronized
+    def sentence_vectors(self, article_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+        """The stored vectors of the sentences of ``article_ids``, by (article id, start).
+        Articles stored without them (by an earlier version) have none."""
+        if not article_ids:
+            return {}
+        sql = (
+            "SELECT article_id, start, vector FROM sentence_vectors WHERE article_id IN "
+            f"({', '.join('?' * len(article_ids))})"
+        )
+        try:
+            found = self._db.execute(sql, list(article_ids)).fetchall()
+        except sqlite3.OperationalError:  # a read-only index from before the table
+            return {}
+        return {
+            (aid, start): np.frombuffer(blob, dtype=np.float16).astype(np.float32)
+            for aid, start, blob in found
         }
 
     @_synchronized

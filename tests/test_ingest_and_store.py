@@ -321,6 +321,57 @@ def test_an_index_from_an_earlier_version_gets_its_snapshots_on_first_open(tmp_p
     assert stamp["lexical_docs"] == 3 and stamp["max_row"] == 3
 
 
+def best_sentences(pipeline, question):
+    hits = pipeline.retriever().search(question, k=3).hits
+    return [(h.chunk.article_id, h.best_sentence.start, h.best_sentence.score) for h in hits]
+
+
+def test_sentences_are_embedded_at_ingest_and_a_search_only_reads_them(
+    tmp_path, pipeline, monkeypatch
+):
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    store = pipeline.open_store()
+    sentences = {
+        (c.article_id, s.start): f"{c.title}\n{s.text}"
+        for c in store.chunks(range(1, 100)).values()
+        for s in c.sentence_quotes()
+    }
+    stored = store.sentence_vectors(list({aid for aid, _ in sentences}))
+    assert set(stored) == set(sentences) and len(stored) >= 4  # each sentence once
+    keys = list(sentences)
+    fresh = pipeline.embedder.embed_passages([sentences[k] for k in keys])
+    assert max(abs(float(stored[k] @ v) - 1.0) for k, v in zip(keys, fresh, strict=True)) < 1e-3
+
+    encoded = []
+    embed_passages = pipeline.embedder.embed_passages
+    monkeypatch.setattr(
+        pipeline.embedder,
+        "embed_passages",
+        lambda texts: encoded.append(texts) or embed_passages(texts),
+    )
+    found = best_sentences(pipeline, "مياه الأمطار في جدة")
+    assert encoded == [] and found[0][1] == 0
+
+    # an article stored by an earlier version, without sentence vectors: embedded when found
+    store._db.execute("DELETE FROM sentence_vectors")
+    store._db.commit()
+    again = best_sentences(pipeline, "مياه الأمطار في جدة")
+    assert len(encoded) == 1
+    assert [(a, s) for a, s, _ in again] == [(a, s) for a, s, _ in found]
+    assert all(abs(x[2] - y[2]) < 1e-3 for x, y in zip(again, found, strict=True))
+
+
+def test_deleting_an_article_deletes_its_sentence_vectors(tmp_path, pipeline):
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    store = pipeline.open_store()
+    victim = pipeline.retriever(store).search("معرض الكتاب").hits[0].chunk.article_id
+    assert store.sentence_vectors([victim])
+    store.delete(victim)
+    assert store.sentence_vectors([victim]) == {}
+
+
 KILL_SCRIPT = """
 import sys
 from rag.ingest import ingest

@@ -110,6 +110,19 @@ def test_ray_builds_the_index_a_plain_ingest_builds_even_when_an_actor_dies(
         b = np.frombuffer(plain_rows[chunk_id][4], dtype=np.float32)
         cosines.append(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
     assert min(cosines) > 0.9999
+    plain_sentences, ray_sentences = (
+        sentence_rows(tmp_path / "plain"),
+        sentence_rows(tmp_path / "ray"),
+    )
+    assert ray_sentences.keys() == plain_sentences.keys() and len(ray_sentences) > report.chunks
+    assert min(float(v @ plain_sentences[k]) for k, v in ray_sentences.items()) > 0.999
+
+
+def sentence_rows(folder):
+    db = sqlite3.connect(folder / "index.sqlite")
+    found = db.execute("SELECT article_id, start, vector FROM sentence_vectors").fetchall()
+    db.close()
+    return {(a, s): np.frombuffer(v, dtype=np.float16).astype(np.float32) for a, s, v in found}
 
 
 def test_rag_ingest_ray_on_an_indexed_folder_embeds_nothing(tmp_path, corpus, e5_embedder):
