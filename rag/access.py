@@ -14,7 +14,8 @@ and then asks the same ``Access`` for permission:
   (``rate_limit_storage``, e.g. ``redis://host:6379`` for several replicas). A request
   refused for another reason (busy, no permission) does not use up the allowance.
 - **concurrency**: at most ``max_concurrent_answers`` answers or searches at once, across
-  every front end of the process; beyond that the caller is told to retry (503).
+  every front end of the process; a request beyond them waits up to
+  ``answer_queue_seconds`` for one to finish, then is told to retry (503).
 
 The CLI needs no key: it acts as the owner of the index folder.
 """
@@ -103,6 +104,7 @@ class Access:
         self._per_minute = RateLimitItemPerMinute(settings.rate_limit_per_minute)
         self._failures = RateLimitItemPerMinute(FAILED_KEYS_PER_MINUTE)
         self._answers = threading.BoundedSemaphore(settings.max_concurrent_answers)
+        self._queue_seconds = settings.answer_queue_seconds
 
     @property
     def keys_required(self) -> bool:
@@ -198,7 +200,7 @@ class Access:
         """
         if not self._limiter.test(self._per_minute, "requests", caller.identity):
             self._refuse_rate(caller)
-        if not self._answers.acquire(blocking=False):
+        if not self._answers.acquire(timeout=self._queue_seconds):
             raise AccessError(503, "overloaded",
                               f"too many {what} in progress; retry shortly", 1)  # fmt: skip
         try:

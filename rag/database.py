@@ -62,6 +62,13 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
     return db
 
 
+def connect_reader(path: Path, read_only: bool) -> sqlite3.Connection:
+    """A further connection that only reads (the schema is the main connection's job)."""
+    if read_only:
+        return read_only_connection(path)
+    return sqlite3.connect(path, check_same_thread=False)
+
+
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A database in a folder nobody can write. Read-only mode reads a write-ahead log left
     beside it; with no log and no way to make its index file, it is opened as immutable."""

@@ -147,10 +147,12 @@ class Retriever:
     def _centred(self, vector: np.ndarray, language: str) -> np.ndarray:
         if not self.query_centering:
             return vector
-        with self._lock:
-            if language not in self._centroids:
-                questions = _generic_questions().get(language) or _generic_questions()["en"]
-                self._centroids[language] = self.embedder.embed_queries(questions).mean(axis=0)
+        if language not in self._centroids:
+            with self._lock:
+                if language not in self._centroids:
+                    questions = _generic_questions().get(language) or _generic_questions()["en"]
+                    centroid = self.embedder.embed_queries(questions).mean(axis=0)
+                    self._centroids[language] = centroid
         return vector - self.query_centering * self._centroids[language]
 
     def _lexical_terms(self, query: str, language: str) -> list[str]:

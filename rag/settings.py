@@ -131,7 +131,9 @@ class Settings:
     # a server's write waits this long (seconds) for another writer (an ingest), then 503
     write_lock_timeout: float = 5.0
     max_body_bytes: int = 5_000_000
-    max_concurrent_answers: int = 8  # beyond this, /v1/ask answers 503 with Retry-After
+    max_concurrent_answers: int = 8  # answers and searches at once, across front ends
+    # a request beyond them waits this long (seconds) for one to finish, then 503
+    answer_queue_seconds: float = 10.0
     cors_origins: str = ""  # comma-separated; "" = no cross-origin access
     # news feeds (rag feeds, rag watch): the default poll interval (seconds), the limits of
     # one fetch, the most items read from a feed per poll; ``feeds_watch``: ``rag serve``
@@ -180,6 +182,10 @@ class Settings:
         for name in ("feeds_timeout", "feeds_tick"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be more than 0, got {getattr(self, name)}")
+        if self.answer_queue_seconds < 0:
+            raise ConfigError(
+                f"answer_queue_seconds must be 0 or more, got {self.answer_queue_seconds}"
+            )
         if self.as_of and not _is_day(self.as_of):
             raise ConfigError(f"as_of must be a date like 2015-07-21, got {self.as_of!r}")
         if self.reload_seconds < 0:

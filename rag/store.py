@@ -76,6 +76,43 @@ def _synchronized(method):
     return locked
 
 
+class _SharedLock:
+    """Many holders at once (searches of the in-memory indexes), or one alone (a change to
+    them); one waiting to change them lets no new search in ahead of it."""
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._sharing = 0
+        self._changing = False
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._condition:
+            self._condition.wait_for(lambda: not (self._changing or self._waiting))
+            self._sharing += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._sharing -= 1
+                self._condition.notify_all()
+
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        with self._condition:
+            self._waiting += 1
+            self._condition.wait_for(lambda: not (self._changing or self._sharing))
+            self._waiting -= 1
+            self._changing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._changing = False
+                self._condition.notify_all()
+
+
 @dataclass(frozen=True)
 class PreparedArticle:
     """An article ready to store: its chunks, their vectors and BM25 tokens, and the vector
@@ -137,7 +174,10 @@ class IndexStore:
         self.manifest = manifest
         self.vector_options = vectors or VectorIndexOptions()
         self.dimension = int(manifest["embedder"]["dimension"])
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the database connection, and what changes state
+        self._searching = _SharedLock()  # searches of the in-memory indexes run side by side
+        self._readers = threading.local()
+        self._reader_list: list[sqlite3.Connection] = []
         self.read_only = not database.writable(self.folder)
         self._db = database.connect(self.folder / DATABASE, self.read_only)
         if not self.read_only:
@@ -193,8 +233,11 @@ class IndexStore:
     def close(self) -> None:
         if self._snapshotter is not None:
             self._snapshotter.join()  # a snapshot being written is finished, not cut
-        if self._vectors is not None:
-            self._vectors.close()
+        with self._searching.alone():
+            if self._vectors is not None:
+                self._vectors.close()
+        for reader in self._reader_list:
+            reader.close()
         self._db.close()
 
     # ----- writing ---------------------------------------------------------------------
@@ -351,19 +394,20 @@ class IndexStore:
 
     def _load_vectors(self) -> None:
         options, stamp = self.vector_options, read_json(self.folder / DERIVED)
-        if self._vectors is not None:
-            self._vectors.close()
-        if options.store == "milvus":
-            self._vectors = self._open_milvus(stamp)
-            saved = (stamp.get("max_row"), stamp.get("deleted_seq"))
-            rebuilt = None in saved  # the lexical snapshot's marks; Milvus keeps its own
-            marks = database.high_marks(self._db) if rebuilt else saved
-        else:
-            base, marks, rebuilt = snapshot_or_rebuild(
-                self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
-            )
-            self._vectors = LiveFaiss(base)
-        self._lexical = self._lexical_snapshot(stamp, marks, rebuilt)
+        with self._searching.alone():
+            if self._vectors is not None:
+                self._vectors.close()
+            if options.store == "milvus":
+                self._vectors = self._open_milvus(stamp)
+                saved = (stamp.get("max_row"), stamp.get("deleted_seq"))
+                rebuilt = None in saved  # the lexical snapshot's marks; Milvus keeps its own
+                marks = database.high_marks(self._db) if rebuilt else saved
+            else:
+                base, marks, rebuilt = snapshot_or_rebuild(
+                    self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
+                )
+                self._vectors = LiveFaiss(base)
+            self._lexical = self._lexical_snapshot(stamp, marks, rebuilt)
         self._seen = self._snapshot_seen = marks
         self._catch_up()
         rebuilt = rebuilt or self._lexical.snapshot_docs != stamp.get("lexical_docs")
@@ -402,13 +446,14 @@ class IndexStore:
                 "SELECT row FROM deleted_rows WHERE seq > ? ORDER BY seq", (last_deletion,)
             )]  # fmt: skip
             marks = database.high_marks(self._db)
-        self._lexical.add(tokens)
-        self._lexical.remove(gone)
-        if apply:
-            if gone:
-                self._vectors.remove(gone)
-            for rows, vectors, meta in new:
-                self._vectors.add(rows, vectors, meta)
+        with self._searching.alone():
+            self._lexical.add(tokens)
+            self._lexical.remove(gone)
+            if apply:
+                if gone:
+                    self._vectors.remove(gone)
+                for rows, vectors, meta in new:
+                    self._vectors.add(rows, vectors, meta)
         changed = marks != self._seen
         self._seen = marks
         return changed
@@ -531,9 +576,11 @@ class IndexStore:
                     self.folder, self._db, self.dimension, self.vector_options, {},
                     self._iter_vectors, kind=wanted_kind,
                 )  # fmt: skip
-                self._vectors, self._seen = LiveFaiss(base), marks
+                with self._searching.alone():
+                    self._vectors, self._seen = LiveFaiss(base), marks
                 self._catch_up()
-            self._vectors.fold_recent()
+            with self._searching.alone():
+                self._vectors.fold_recent()
         self._vectors.base.save(self.folder)  # searches only read it meanwhile
 
     def _build_lexical(self, last_row: int) -> LexicalIndex:
@@ -583,7 +630,6 @@ class IndexStore:
 
     # ----- reading ---------------------------------------------------------------------
 
-    @_synchronized
     def dense_search(
         self,
         vector: np.ndarray,
@@ -592,12 +638,16 @@ class IndexStore:
         filters: Filters | None = None,
     ) -> list[tuple[int, float]]:
         """The ``n`` nearest chunk rows by inner product, only ``allowed`` rows (FAISS) or
-        those matching ``filters`` (Milvus evaluates them itself)."""
-        found = self._vectors.search(vector, n, allowed, filters)
-        if self.index_type == "hnsw" and found:
+        those matching ``filters`` (Milvus evaluates them itself). Searches run side by side:
+        under load, one at a time made this the server's queue (docs/benchmarks.md)."""
+        with self._searching.shared():
+            found = self._vectors.search(vector, n, allowed, filters)
+            hnsw = self.index_type == "hnsw"
+        if hnsw and found:
             found = self._without_deleted(found)
         return found
 
+    @_synchronized
     def _without_deleted(self, found: list[tuple[int, float]]) -> list[tuple[int, float]]:
         rows = [r for r, _ in found]
         marks = ", ".join("?" * len(rows))
@@ -620,12 +670,12 @@ class IndexStore:
             words.update(tokens.split())
         return words, last
 
-    @_synchronized
     def bm25_search(
         self, tokens: list[str], n: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """The ``n`` best chunk rows by BM25 over ``tokens`` (only those scoring above 0)."""
-        return self._lexical.search(tokens, n, allowed)
+        with self._searching.shared():
+            return self._lexical.search(tokens, n, allowed)
 
     @_synchronized
     def filter_rows(
@@ -656,7 +706,17 @@ class IndexStore:
         )
         return np.fromiter((r for (r,) in self._db.execute(sql, params)), dtype=np.int64)
 
-    @_synchronized
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's own connection for the reads of a search: they run side by side
+        (WAL), where the store's one connection took them one at a time."""
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = database.connect_reader(self.folder / DATABASE, self.read_only)
+            self._readers.db = reader
+            with self._lock:
+                self._reader_list.append(reader)
+        return reader
+
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:
         """The chunks at ``rows`` (with their article's metadata), by row."""
         if not rows:
@@ -682,7 +742,7 @@ class IndexStore:
             source,
             date,
             url,
-        ) in self._db.execute(sql, list(rows)):
+        ) in self._reader().execute(sql, list(rows)):
             found[row] = Chunk(
                 id=cid,
                 article_id=aid,
@@ -698,7 +758,6 @@ class IndexStore:
             )
         return found
 
-    @_synchronized
     def vectors(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vector of each chunk at ``rows``, by row."""
         if not rows:
@@ -706,10 +765,9 @@ class IndexStore:
         sql = f"SELECT row, vector FROM chunks WHERE row IN ({', '.join('?' * len(rows))})"
         return {
             row: np.frombuffer(blob, dtype=np.float32)
-            for row, blob in self._db.execute(sql, list(rows))
+            for row, blob in self._reader().execute(sql, list(rows))
         }
 
-    @_synchronized
     def sentence_vectors(self, article_ids: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
         """The stored vectors of the sentences of ``article_ids``, by (article id, start).
         Articles stored without them (by an earlier version) have none."""
@@ -720,7 +778,7 @@ class IndexStore:
             f"({', '.join('?' * len(article_ids))})"
         )
         try:
-            found = self._db.execute(sql, list(article_ids)).fetchall()
+            found = self._reader().execute(sql, list(article_ids)).fetchall()
         except sqlite3.OperationalError:  # a read-only index from before the table
             return {}
         return {

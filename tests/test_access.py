@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from rag.access import Access, AccessError, session_token
@@ -56,7 +59,9 @@ def test_the_rate_limit_is_per_caller_and_says_when_to_retry():
 
 
 def test_a_busy_refusal_does_not_count_and_a_slot_is_given_back_once():
-    access = _access(api_keys="r1", rate_limit_per_minute=3, max_concurrent_answers=1)
+    access = _access(
+        api_keys="r1", rate_limit_per_minute=3, max_concurrent_answers=1, answer_queue_seconds=0
+    )
     caller = access.identify(key="r1")
     release = access.take_answer_slot(caller)
     for _ in range(5):
@@ -67,6 +72,19 @@ def test_a_busy_refusal_does_not_count_and_a_slot_is_given_back_once():
         assert _refused(lambda: access.take_answer_slot(caller)).status == 503
     access.take_answer_slot(caller)()  # the third counted request of the minute
     assert _refused(lambda: access.take_answer_slot(caller)).status == 429
+
+
+def test_a_request_beyond_the_cap_waits_for_a_slot_then_is_refused():
+    access = _access(api_keys="r1", max_concurrent_answers=1, answer_queue_seconds=0.5)
+    caller = access.identify(key="r1")
+    release = access.take_answer_slot(caller)
+    started = time.monotonic()
+    assert _refused(lambda: access.take_answer_slot(caller)).code == "overloaded"
+    assert time.monotonic() - started >= 0.5  # it waited its turn first
+    threading.Timer(0.2, release).start()
+    started = time.monotonic()
+    access.take_answer_slot(caller)()  # given the slot the first answer gave back
+    assert 0.1 < time.monotonic() - started < 0.5
 
 
 def test_wrong_keys_from_one_address_are_limited():

@@ -404,7 +404,8 @@ def busy_server(tmp_path_factory, fake_slack):
     folder = tmp_path_factory.mktemp("busy")
     server = start_server(
         folder / "index", SEEDS, folder / "server.log",
-        max_concurrent_answers="1", llm_model="openai/test-model", llm_api_base=llm.api_base,
+        max_concurrent_answers="1", answer_queue_seconds="0",
+        llm_model="openai/test-model", llm_api_base=llm.api_base,
         llm_api_key="sk-test", llm_timeout="20", llm_retries="0",
         slack_bot_token="xoxb-test-token", slack_signing_secret=SLACK_SECRET,
         slack_api_url=fake_slack.base_url,

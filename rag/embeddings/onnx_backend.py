@@ -79,6 +79,9 @@ class OnnxEmbedder(PrefixedEmbedder):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3  # errors only
+        # idle threads sleep instead of spinning: a server runs several questions at once,
+        # and a spinning thread takes the core another question's work needs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(
                 str(self.model_file), options, providers=["CPUExecutionProvider"]
