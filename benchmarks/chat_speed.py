@@ -22,9 +22,7 @@ import json
 import sqlite3
 import statistics
 import sys
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -34,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import emit  # noqa: E402
+from load import drive  # noqa: E402
 from search_while_writing import questions  # noqa: E402
 
 from rag.database import SCHEMA  # noqa: E402
@@ -61,42 +60,6 @@ def one_by_one(http: httpx.Client, path: str, asked: list[str]) -> tuple[dict, d
             stages.setdefault(stage, []).append(value)
     medians = {stage: round(1000 * statistics.median(v), 2) for stage, v in stages.items()}
     return percentiles(seconds), medians
-
-
-def concurrent(url: str, asked: list[str], clients: int, seconds: float) -> dict:
-    statuses, latencies, lock = Counter(), [], threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def client(number: int):
-        with httpx.Client(base_url=url, headers=auth(), timeout=60) as http:
-            i = number
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                try:
-                    status = http.post("/v1/ask", json={"question": asked[i % len(asked)]})
-                    status = status.status_code
-                except httpx.HTTPError as err:
-                    status = type(err).__name__
-                with lock:
-                    statuses[status] += 1
-                    if status == 200:
-                        latencies.append(time.perf_counter() - started)
-                i += clients
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    return {
-        "clients": clients,
-        "seconds": round(elapsed, 1),
-        "answers_per_s": round(statuses[200] / elapsed, 2),
-        "statuses": {str(k): v for k, v in statuses.items()},
-        **percentiles(latencies or [0.0]),
-    }
 
 
 def auth() -> dict:
@@ -150,7 +113,8 @@ def main():
             http.post("/v1/search", json={"query": "warm up", "k": 5}).raise_for_status()
             results["search"], results["search_stages_ms"] = one_by_one(http, "/v1/search", asked)
             results["ask"], results["ask_stages_ms"] = one_by_one(http, "/v1/ask", asked)
-        results["concurrent_ask"] = concurrent(server.url, asked, args.clients, args.seconds)
+        results["concurrent_ask"] = drive(server.url, args.clients, args.seconds,
+                                          mix=(("ask", 1.0),), questions=asked)  # fmt: skip
     finally:
         server.stop()
     emit(results, args.out)

@@ -44,8 +44,8 @@ QUESTIONS = [
 MIX = (("ask", 0.6), ("search", 0.3), ("ingest", 0.1))
 
 
-def one_request(http: httpx.Client, kind: str, rng: random.Random) -> int:
-    question = rng.choice(QUESTIONS)
+def one_request(http: httpx.Client, kind: str, rng: random.Random, questions=QUESTIONS) -> int:
+    question = rng.choice(questions)
     if kind == "ask":
         return http.post("/v1/ask", json={"question": question}).status_code
     if kind == "search":
@@ -58,12 +58,14 @@ def one_request(http: httpx.Client, kind: str, rng: random.Random) -> int:
     return http.post("/v1/articles", json=article, headers=headers).status_code
 
 
-def drive(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
+def drive(
+    url: str, clients: int, seconds: float, seed: int = 0, mix=MIX, questions=QUESTIONS
+) -> dict:
     """``clients`` threads, each sending requests back to back for ``seconds``."""
     records: list[tuple[str, int | str, float]] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    kinds, weights = zip(*MIX, strict=True)
+    kinds, weights = zip(*mix, strict=True)
 
     def client(number: int):
         rng = random.Random(seed * 1000 + number)
@@ -73,7 +75,7 @@ def drive(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
                 kind = rng.choices(kinds, weights)[0]
                 started = time.perf_counter()
                 try:
-                    status: int | str = one_request(http, kind, rng)
+                    status: int | str = one_request(http, kind, rng, questions)
                 except httpx.HTTPError as err:
                     status = type(err).__name__
                 with lock:
