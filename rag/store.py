@@ -177,7 +177,7 @@ class IndexStore:
         self._lock = threading.RLock()  # the database connection, and what changes state
         self._searching = _SharedLock()  # searches of the in-memory indexes run side by side
         self._readers = threading.local()
-        self._reader_list: list[sqlite3.Connection] = []
+        self._reader_of: dict[int, sqlite3.Connection] = {}  # by thread
         self.read_only = not database.writable(self.folder)
         self._db = database.connect(self.folder / DATABASE, self.read_only)
         if not self.read_only:
@@ -236,7 +236,7 @@ class IndexStore:
         with self._searching.alone():
             if self._vectors is not None:
                 self._vectors.close()
-        for reader in self._reader_list:
+        for reader in self._reader_of.values():
             reader.close()
         self._db.close()
 
@@ -713,8 +713,11 @@ class IndexStore:
         if reader is None:
             reader = database.connect_reader(self.folder / DATABASE, self.read_only)
             self._readers.db = reader
-            with self._lock:
-                self._reader_list.append(reader)
+            with self._lock:  # a server's threads come and go: close the readers of those gone
+                alive = {thread.ident for thread in threading.enumerate()}
+                for ident in [i for i in self._reader_of if i not in alive]:
+                    self._reader_of.pop(ident).close()
+                self._reader_of[threading.get_ident()] = reader
         return reader
 
     def chunks(self, rows: Sequence[int]) -> dict[int, Chunk]:

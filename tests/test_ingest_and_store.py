@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -370,6 +371,35 @@ def test_deleting_an_article_deletes_its_sentence_vectors(tmp_path, pipeline):
     assert store.sentence_vectors([victim])
     store.delete(victim)
     assert store.sentence_vectors([victim]) == {}
+
+
+def open_database_files(folder) -> int:
+    fds = os.listdir("/proc/self/fd")
+    links = [
+        os.readlink(f"/proc/self/fd/{fd}") for fd in fds if os.path.exists(f"/proc/self/fd/{fd}")
+    ]
+    return sum(link == str(folder / "index.sqlite") for link in links)
+
+
+def test_searches_in_threads_that_come_and_go_do_not_pile_up_connections(tmp_path, pipeline):
+    write_jsonl(tmp_path / "a.jsonl", ARTICLES)
+    ingest([tmp_path / "a.jsonl"], pipeline.indexer())
+    store = pipeline.open_store()
+    retriever = pipeline.retriever(store)
+    found = []
+
+    def searches_in_threads(count: int) -> int:
+        for _ in range(count):  # a server's worker threads: each searches, then ends
+            worker = threading.Thread(target=lambda: found.append(retriever.search("معرض")))
+            worker.start()
+            worker.join()
+        return open_database_files(store.folder)
+
+    # SQLite keeps the file of a closed connection open while other connections of the
+    # process hold locks on it, and reuses it for the next: the count settles, not grows
+    settled = searches_in_threads(3)
+    assert searches_in_threads(12) <= settled
+    assert len(found) == 15 and all(r.hits for r in found)
 
 
 KILL_SCRIPT = """
