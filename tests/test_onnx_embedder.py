@@ -13,6 +13,7 @@ import pytest
 from rag.embeddings import OnnxEmbedder, converted_e5_folder, load_embedder, onnx_e5_file
 from rag.embeddings.base import sha256_of_files
 from rag.embeddings.onnx_backend import PARALLEL_MIN_TEXTS
+from rag.embeddings.onnx_export import export_fp32_graph
 from rag.errors import EmbedderError
 from rag.ingest import ingest
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline
@@ -67,9 +68,59 @@ def test_the_export_is_made_once_and_records_its_source(models_dir, int8_embedde
     source = converted_e5_folder(models_dir) / "model.safetensors"
     assert record["source_sha256"] == sha256_of_files([source])
     assert record["dimension"] == 384
-    assert int8_embedder.describe()["weights_sha256"] == sha256_of_files(
-        [folder / "model_int8.onnx"]
+    assert int8_embedder.describe()["weights_sha256"] == record["weights_sha256"]
+
+
+def test_the_weights_sit_beside_the_graph_and_keep_the_one_file_exports_identity(
+    tmp_path, models_dir, onnx_embedder
+):
+    """Earlier versions exported one file and indexes recorded its digest: the same weights,
+    now mapped from a file of their own, must still match those indexes."""
+    graph = onnx_embedder.model_file
+    assert graph.stat().st_size < 1_000_000  # the graph alone; the weights are beside it
+    assert (graph.parent / "model.onnx.data").stat().st_size > 400_000_000
+    one_file = tmp_path / "model.onnx"
+    export_fp32_graph(converted_e5_folder(models_dir), one_file)  # what earlier versions kept
+    assert one_file.stat().st_size > 400_000_000
+    assert onnx_embedder.weights_sha256 == sha256_of_files([one_file])
+    shutil.copy(graph.parent / "tokenizer.json", tmp_path)
+    moved = OnnxEmbedder(one_file, alias="e5-small-onnx")
+    np.testing.assert_array_equal(
+        moved.embed_queries(["ما هو التخصيب؟"]), onnx_embedder.embed_queries(["ما هو التخصيب؟"])
     )
+
+
+def test_weights_changed_since_the_export_get_an_identity_of_their_own(tmp_path, int8_embedder):
+    copy = tmp_path / "copy"
+    shutil.copytree(int8_embedder.folder, copy)
+    assert OnnxEmbedder(copy / "model_int8.onnx", alias="x").weights_sha256 == (
+        int8_embedder.weights_sha256
+    )
+    with (copy / "model_int8.onnx.data").open("r+b") as weights:
+        weights.seek(4096)
+        weights.write(b"\x01\x02\x03\x04")
+    changed = OnnxEmbedder(copy / "model_int8.onnx", alias="x").weights_sha256
+    assert changed != int8_embedder.weights_sha256
+    assert changed == sha256_of_files([copy / "model_int8.onnx", copy / "model_int8.onnx.data"])
+
+
+def test_a_new_export_removes_the_earlier_exports_of_the_same_weights(tmp_path):
+    from rag.embeddings import _remove_earlier_exports
+
+    for name in (
+        "e5-small-onnx-abc-v1",
+        "e5-small-onnx-abc-v2",
+        "e5-small-onnx-abc-v3",
+        "e5-small-int8-abc-v2",
+        "e5-small-onnx-def-v2",
+        "e5-small-onnx-abc-v2.tmp",
+    ):
+        (tmp_path / name).mkdir()
+    _remove_earlier_exports(tmp_path, "e5-small-onnx-abc-v", 3)
+    assert sorted(folder.name for folder in tmp_path.iterdir()) == [
+        "e5-small-int8-abc-v2", "e5-small-onnx-abc-v2.tmp", "e5-small-onnx-abc-v3",
+        "e5-small-onnx-def-v2",
+    ]  # fmt: skip
 
 
 def test_a_damaged_model_file_fails_with_a_clear_message(tmp_path, int8_embedder):

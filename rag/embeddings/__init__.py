@@ -15,6 +15,7 @@ Model names:
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from rag.embeddings.base import Embedder, sha256_of_files
@@ -96,8 +97,19 @@ def onnx_e5_file(models_dir: Path, *, int8: bool) -> Path:
     source = converted_e5_folder(models_dir)
     digest = sha256_of_files([source / "model.safetensors"])
     kind = "int8" if int8 else "onnx"
-    folder = source.parent / f"e5-small-{kind}-{digest[:12]}-v{EXPORTER_VERSION}"
+    name = f"e5-small-{kind}-{digest[:12]}-v"
+    folder = source.parent / f"{name}{EXPORTER_VERSION}"
     if not (folder / MARKER).exists():
         log.warning("first run: exporting e5-small to ONNX (%s, once, about a minute)", kind)
         export_onnx(source, folder, digest, int8=int8)
+        _remove_earlier_exports(source.parent, name, EXPORTER_VERSION)
     return folder / (INT8_FILE if int8 else FP32_FILE)
+
+
+def _remove_earlier_exports(models_dir: Path, name: str, version: int) -> None:
+    """Earlier exporters' folders of the same weights (~500 MB each), now replaced. A
+    process still running on one keeps its open files; Linux frees them when it exits."""
+    for folder in models_dir.glob(f"{name}*"):
+        suffix = folder.name.removeprefix(name)
+        if suffix.isdigit() and int(suffix) < version:
+            shutil.rmtree(folder, ignore_errors=True)

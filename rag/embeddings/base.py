@@ -117,13 +117,19 @@ def sha256_of_files(paths: Sequence[Path]) -> str:
             return saved["sha256"]
     except (OSError, ValueError):
         pass
+    digest = digest_of_files(paths)
+    _remember(remembered, {"files": key, "sha256": digest})
+    return digest
+
+
+def digest_of_files(paths: Sequence[Path]) -> str:
+    """``sha256_of_files`` read anew, remembered nowhere."""
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(path.name.encode())
-        with path.open("rb") as stream:
+        digest.update(Path(path).name.encode())
+        with Path(path).open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
-    _remember(remembered, {"files": key, "sha256": digest.hexdigest()})
     return digest.hexdigest()
 
 

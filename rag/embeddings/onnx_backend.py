@@ -10,8 +10,8 @@ A long list of passages (an ingest batch) runs on a second session with one thre
 fed by one Python thread per core: small matrices keep two threads of one run waiting on
 each other, two runs side by side do not (17 passages/s against 14 on two cores, the same
 vectors to the bit). A single text (a question) keeps every core on its one run, the faster
-way for one text (8 ms against 13). The second session holds its own copy of the weights
-(~500 MB for fp32), so it is made only when such a list first comes.
+way for one text (8 ms against 13). The second session costs a second load, so it is made
+only when such a list first comes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from rag.errors import EmbedderError
 
 MAX_TOKENS = 512
 EXPORT_RECORD = "rag_export.json"  # rag.embeddings.onnx_export writes it
-PARALLEL_MIN_TEXTS = 64  # below this, a second session's load (~1 s) is not worth it
+PARALLEL_MIN_TEXTS = 64  # below this, a second session's load is not worth it
+
+
+def weights_file(model_file: Path) -> Path:
+    """Where an export keeps the weights of ``model_file``'s graph (see ``onnx_export``)."""
+    return model_file.with_name(model_file.name + ".data")
 
 
 class OnnxEmbedder(PrefixedEmbedder):
@@ -102,13 +107,29 @@ class OnnxEmbedder(PrefixedEmbedder):
         """From the export's record when there is one: an ingest then loads only the session
         it embeds with."""
         try:
-            return int(json.loads((self.folder / EXPORT_RECORD).read_text())["dimension"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return int(self._export_record["dimension"])
+        except (KeyError, TypeError, ValueError):
             return int(self._embed(["x"], "")[0].shape[0])
 
     @cached_property
     def weights_sha256(self) -> str:
-        return sha256_of_files([self.model_file])
+        """For an export with its weights beside the graph: the digest of the model as one
+        file, as long as the two files are still the ones exported, so an index built before
+        the weights moved out keeps matching them."""
+        weights = weights_file(self.model_file)
+        if not weights.exists():
+            return sha256_of_files([self.model_file])
+        files = sha256_of_files([self.model_file, weights])
+        record = self._export_record
+        return record["weights_sha256"] if record.get("files_sha256") == files else files
+
+    @cached_property
+    def _export_record(self) -> dict:
+        try:
+            record = json.loads((self.folder / EXPORT_RECORD).read_text())
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
 
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         prefixed = [prefix + text for text in texts]
