@@ -1,21 +1,26 @@
-"""Fit the extractive answer's abstention model (rag/abstention.py) and write it.
+"""Fit the extractive answer's abstention model (rag/abstention.py) on every development
+set, report it on held-out folds, and write it.
 
-    python benchmarks/calibrate_abstention.py --index-dir index/benchmark-retrieval \\
-        --skip 200 --out rag/data/abstention.json
+    python benchmarks/calibrate_abstention.py --news-dev-index runs/news-dev-index \\
+        --xquad-index runs/xquad-ar/index --arcd-index runs/arcd/index \\
+        --rows runs/abstention-rows.jsonl --out rag/data/abstention.json
 
-Data: XQuAD-dev questions from ``--skip`` on (Arabic questions: same language; English
-questions over the Arabic paragraphs: across languages), over the retrieval benchmark's
-index. Each question is asked twice: as it is (answerable), and with every paragraph of its
-Wikipedia article hidden from retrieval (unanswerable). The first ``--skip`` questions are
-left out so that benchmarks/answers.py (which reads the first 200) measures the model on
-questions it was not fitted on.
+Cases, each asked through the chat's own search and judged by the extractive answerer:
 
-Per relation, a logistic regression of the signals (standardised, a little L2, Newton
-steps) predicts "answerable"; the threshold is the probability below which at most
-``--max-false-abstention`` of the answerable questions fall. The JSON records the weights
-(on the raw signals), the threshold, the data and the rates reached on it. By default the
-cross-language model is recorded but not used (``--cross-language fit`` uses it): fitted on
-these data it refused the seed's English question, see docs/benchmarks.md.
+- news-dev (both languages): every question as it is (a quarter are unanswerable), and every
+  answerable one again with its gold and ``also_urls`` articles hidden (the story is not in
+  the index);
+- XQuAD-dev Arabic, XQuAD-dev English over the Arabic paragraphs, ARCD-train: every question
+  as asked, and again with every paragraph of its Wikipedia article hidden.
+
+A logistic model per relation (question and best sentence in one language, or across) on
+``rag.abstention.SIGNALS``; every set weighs the same in the fit, however many questions it
+has. Folds are grouped by article (a news story by its gold URL, a Wikipedia article by its
+title), so no question is judged by a model fitted on its own article. In each fold the
+threshold is the probability below which ``--max-false-abstention`` of the fold's training
+answerable cases fall; the report gives the held-out rates per set and language. The
+written model is fitted on everything, its threshold set the same way. ``--rows`` keeps the
+collected signals, so a refit (``--reuse``) does not search again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -30,93 +36,177 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import logistic_fit, xquad_questions  # noqa: E402
+from common import DATA, logistic_fit, squad_articles_and_questions, whole_article_of  # noqa: E402
 
 from rag.abstention import SIGNALS  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
+FOLDS = 5
 
-def collect(answerer, questions, hidden_ids) -> list[dict]:
-    """One row per (question, condition): the signals, the relation, and the label."""
-    rows = []
+
+def news_dev_cases(index: Path) -> list[dict]:
+    ids_of: dict[str, list[str]] = {}
+    with sqlite3.connect(index / "index.sqlite") as db:
+        for article_id, url in db.execute("SELECT id, url FROM articles WHERE url != ''"):
+            ids_of.setdefault(url, []).append(article_id)
+    cases = []
+    for line in (DATA / "qa" / "news-dev.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        base = {"set": f"news-dev {row['lang']}", "question": row["question"]}
+        group = row["gold_url"] or row["id"]
+        cases.append({**base, "group": group, "hide": [], "answerable": row["answerable"]})
+        if row["answerable"]:
+            urls = [row["gold_url"], *row.get("also_urls", [])]
+            hidden = [i for url in urls for i in ids_of.get(url, [])]
+            cases.append({**base, "group": group, "hide": hidden, "answerable": False})
+    return cases
+
+
+def squad_cases(name: str, path: Path, language: str, contexts: Path | None = None) -> list:
+    paragraphs, questions = squad_articles_and_questions(path, language, contexts)
+    article_of = whole_article_of(paragraphs)
+    title_of = {p.id: p.title for p in paragraphs}
+    cases = []
     for question in questions:
-        for answerable in (True, False):
-            filters = None if answerable else Filters(exclude_articles=hidden_ids(question))
-            hits = answerer.retriever.search(question.text, filters=filters).hits
-            found = answerer.extractive.evidence(question.text, hits)
-            if found is None:  # nothing to quote: abstains whatever the model says
-                continue
-            evidence, cross = found
-            rows.append({"signals": evidence.values(), "cross": cross, "answerable": answerable})
+        group = f"{name.split()[0]}:{title_of[question.article_id]}"
+        base = {"set": name, "question": question.text, "group": group}
+        cases.append({**base, "hide": [], "answerable": True})
+        cases.append({**base, "hide": list(article_of(question)), "answerable": False})
+    return cases
+
+
+def collect(index: Path, cases: list[dict]) -> list[dict]:
+    """The signals of each case, as the answerer sees them."""
+    answerer = Pipeline(Settings.load(index_dir=index)).answerer()
+    rows = []
+    for case in cases:
+        filters = Filters(exclude_articles=tuple(case["hide"])) if case["hide"] else None
+        hits = answerer.retriever.search(case["question"], filters=filters).hits
+        found = answerer.extractive.evidence(case["question"], hits)
+        if found is None:  # nothing to quote: abstains whatever the model says
+            continue
+        evidence, cross = found
+        rows.append({**case, "hide": len(case["hide"]), "cross": cross,
+                     "signals": dict(zip(SIGNALS, evidence.values(), strict=True))})  # fmt: skip
     return rows
 
 
-def fit(rows: list[dict], max_false_abstention: float, l2: float = 1e-2) -> dict:
-    x = np.array([r["signals"] for r in rows], dtype=float)
+def arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.array([[r["signals"][s] for s in SIGNALS] for r in rows], dtype=float)
     y = np.array([r["answerable"] for r in rows], dtype=float)
-    bias, weights = logistic_fit(x, y, l2)
+    sets = [r["set"] for r in rows]
+    weight = np.array([len(rows) / (len(set(sets)) * sets.count(s)) for s in sets])
+    return x, y, weight
+
+
+def fit(rows: list[dict], max_false_abstention: float, l2: float) -> dict:
+    x, y, weight = arrays(rows)
+    bias, weights = logistic_fit(x, y, l2, weight)
     probability = 1 / (1 + np.exp(-(bias + x @ weights)))
-    answerable = np.sort(probability[y == 1])
-    threshold = float(answerable[int(max_false_abstention * len(answerable))])
     return {
         "bias": float(bias),
         "weights": {name: float(v) for name, v in zip(SIGNALS, weights, strict=True)},
-        "threshold": threshold,
-        "fitted_on": {
-            "answerable": int(y.sum()),
-            "unanswerable": int(len(y) - y.sum()),
-            "abstention_answerable": float((probability[y == 1] < threshold).mean()),
-            "abstention_unanswerable": float((probability[y == 0] < threshold).mean()),
-        },
+        "threshold": threshold_for(probability, rows, max_false_abstention),
     }
 
 
-NOT_USED = (
-    "fitted on these data it refused the seed's English Araghchi question (docs/benchmarks.md, "
-    '"Abstention from three signals"); English questions keep the similarity threshold'
-)
+def threshold_for(probability: np.ndarray, rows: list[dict], max_false: float) -> float:
+    """The probability below which ``max_false`` of each set's answerable cases fall, at
+    most (the strictest set decides)."""
+    thresholds = []
+    for name in {r["set"] for r in rows}:
+        picked = zip(probability, rows, strict=True)
+        answerable = np.sort([p for p, r in picked if r["set"] == name and r["answerable"]])
+        if len(answerable):
+            thresholds.append(float(answerable[int(max_false * len(answerable))]))
+    return min(thresholds)
+
+
+def probability_of(model: dict, rows: list[dict]) -> np.ndarray:
+    x, _, _ = arrays(rows)
+    w = np.array([model["weights"][s] for s in SIGNALS])
+    return 1 / (1 + np.exp(-(model["bias"] + x @ w)))
+
+
+def held_out(rows: list[dict], max_false: float, l2: float) -> list[bool]:
+    """Whether each case abstains under a model fitted without its article's fold."""
+    groups = sorted({r["group"] for r in rows})
+    fold_of = {g: i % FOLDS for i, g in enumerate(np.random.default_rng(0).permutation(groups))}
+    abstains = [False] * len(rows)
+    for fold in range(FOLDS):
+        train = [r for r in rows if fold_of[r["group"]] != fold]
+        test = [i for i, r in enumerate(rows) if fold_of[r["group"]] == fold]
+        model = fit(train, max_false, l2)
+        probability = probability_of(model, [rows[i] for i in test])
+        for i, p in zip(test, probability, strict=True):
+            abstains[i] = bool(p < model["threshold"])
+    return abstains
+
+
+def rates(rows: list[dict], abstains: list[bool]) -> dict:
+    report = {}
+    for name in sorted({r["set"] for r in rows}):
+        picked = [(r, a) for r, a in zip(rows, abstains, strict=True) if r["set"] == name]
+        answerable = [a for r, a in picked if r["answerable"]]
+        unanswerable = [a for r, a in picked if not r["answerable"]]
+        report[name] = {
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "abstention_answerable": round(float(np.mean(answerable)), 3),
+            "abstention_unanswerable": round(float(np.mean(unanswerable)), 3),
+        }
+    return report
 
 
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--index-dir", type=Path, default=Path("index/benchmark-retrieval"))
-    parser.add_argument("--skip", type=int, default=200)
-    parser.add_argument("--max-false-abstention", type=float, default=0.10)
-    parser.add_argument(
-        "--cross-language",
-        choices=("off", "fit"),
-        default="off",
-        help="off (the bundled choice): English questions keep the similarity thresholds; "
-        "the fitted model is recorded beside, unused",
-    )
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--news-dev-index", type=Path)
+    parser.add_argument("--xquad-index", type=Path)
+    parser.add_argument("--arcd-index", type=Path)
+    parser.add_argument("--rows", type=Path, required=True, help="JSONL of collected signals")
+    parser.add_argument("--reuse", action="store_true", help="fit on --rows, search nothing")
+    parser.add_argument("--max-false-abstention", type=float, default=0.06)
+    parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    answerer = Pipeline(Settings.load(index_dir=args.index_dir)).answerer()
-    arabic, english, article_of = xquad_questions()
-    rows = collect(answerer, arabic[args.skip :] + english[args.skip :], article_of)
-    model = {
-        "about": (
-            "Abstention model of the extractive answer (rag/abstention.py), written by "
-            f"benchmarks/calibrate_abstention.py on {datetime.date.today().isoformat()}: "
-            f"XQuAD-dev questions {args.skip}+ (Arabic; English over the Arabic paragraphs) "
-            f"over {args.index_dir.name}, answerable as asked, unanswerable with their "
-            f"Wikipedia article hidden; threshold at {args.max_false_abstention:.0%} "
-            "false abstention."
-        ),
-        "same_language": fit([r for r in rows if not r["cross"]], args.max_false_abstention),
-        "cross_language": None,
-    }
-    cross = fit([r for r in rows if r["cross"]], args.max_false_abstention)
-    if args.cross_language == "fit":
-        model["cross_language"] = cross
-    else:
-        model["cross_language_fitted_not_used"] = {**cross, "why": NOT_USED}
-    args.out.write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(model, indent=2))
+    if not args.reuse:
+        rows = []
+        if args.news_dev_index:
+            rows += collect(args.news_dev_index, news_dev_cases(args.news_dev_index))
+        if args.xquad_index:
+            xquad = DATA / "qa" / "xquad-dev.ar.json"
+            english = DATA / "qa" / "xquad-dev.en.json"
+            rows += collect(
+                args.xquad_index,
+                squad_cases("XQuAD-dev ar", xquad, "ar")
+                + squad_cases("XQuAD-dev en", english, "en", contexts=xquad),
+            )
+        if args.arcd_index:
+            arcd = DATA / "qa" / "arcd-train.json"
+            rows += collect(args.arcd_index, squad_cases("ARCD-train", arcd, "ar"))
+        args.rows.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    rows = [json.loads(line) for line in args.rows.read_text().splitlines()]
+    model = {"about": (
+        "Abstention model of the extractive answer (rag/abstention.py), written by "
+        f"benchmarks/calibrate_abstention.py on {datetime.date.today().isoformat()}: "
+        f"{', '.join(sorted({r['set'] for r in rows}))}; answerable as asked, unanswerable "
+        "as asked (news-dev) or with the question's article hidden; each set weighs the "
+        f"same; threshold at {args.max_false_abstention:.0%} false abstention on the "
+        "strictest set."
+    )}  # fmt: skip
+    for relation, cross in (("same_language", False), ("cross_language", True)):
+        part = [r for r in rows if r["cross"] == cross]
+        model[relation] = {
+            **fit(part, args.max_false_abstention, args.l2),
+            "held_out": rates(part, held_out(part, args.max_false_abstention, args.l2)),
+        }
+    print(json.dumps(model, indent=2, ensure_ascii=False))
+    if args.out:
+        args.out.write_text(json.dumps(model, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,11 @@ def xquad_questions():
     _, english = squad_articles_and_questions(
         DATA / "qa/xquad-dev.en.json", "en", contexts=DATA / "qa/xquad-dev.ar.json"
     )
+    return arabic, english, whole_article_of(paragraphs)
+
+
+def whole_article_of(paragraphs):
+    """A function giving the ids of every paragraph of a question's Wikipedia article."""
     title_of = {p.id: p.title for p in paragraphs}
     same_article: dict[str, list[str]] = {}
     for p in paragraphs:
@@ -58,7 +63,7 @@ def xquad_questions():
     def article_of(question: Question) -> tuple[str, ...]:
         return tuple(same_article[title_of[question.article_id]])
 
-    return arabic, english, article_of
+    return article_of
 
 
 def news_articles(limit: int | None = None, skip: int = 0):
@@ -100,17 +105,21 @@ def gold_rank(hit_chunks, question, duplicates=None) -> int | None:
     return None
 
 
-def logistic_fit(x: np.ndarray, y: np.ndarray, l2: float) -> tuple[float, np.ndarray]:
+def logistic_fit(
+    x: np.ndarray, y: np.ndarray, l2: float, sample_weight: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
     """(bias, weights) of an L2-regularised logistic regression of ``y`` on the columns of
-    ``x``, fitted on standardised columns by Newton's method and returned on the raw ones."""
+    ``x`` (each row counted ``sample_weight`` times), fitted on standardised columns by
+    Newton's method and returned on the raw ones."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     a = np.c_[np.ones(len(x)), (x - mean) / scale]
     w = np.zeros(a.shape[1])
+    c = np.ones(len(x)) if sample_weight is None else sample_weight
     penalty = l2 * np.diag(np.r_[0, np.ones(len(w) - 1)])
     for _ in range(50):  # converges in a handful of steps
         p = 1 / (1 + np.exp(-a @ w))
-        gradient = a.T @ (p - y) + penalty @ w
-        hessian = (a * (p * (1 - p))[:, None]).T @ a + penalty
+        gradient = a.T @ (c * (p - y)) + penalty @ w
+        hessian = (a * (c * p * (1 - p))[:, None]).T @ a + penalty
         w -= np.linalg.solve(hessian, gradient)
     weights = w[1:] / scale
     return float(w[0] - weights @ mean), weights

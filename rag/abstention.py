@@ -1,12 +1,18 @@
 """Whether the retrieved passages answer the question: when the extractive answer abstains.
 
 A similarity threshold alone cannot tell a passage on the question's topic from one that
-answers it (docs/benchmarks.md). Three signals together do better:
+answers it (docs/benchmarks.md). These signals together do better:
 
 - ``similarity``: the best sentence's similarity to the question (the embedder's view);
 - ``agreement``: whether dense search and BM25 put the same chunk near the top
   (1/dense rank + 1/BM25 rank, the best over the hits; 2.0 when both rank it first);
-- ``coverage``: the share of the question's words found in one hit (the best over the hits).
+- ``coverage``: the share of the question's words found in one hit (the best over the hits);
+- ``names_missing``, ``numbers_missing``: how many of the question's names (in either
+  script) and numbers the best sentence's passage lacks;
+- ``type_missing``: 1 when the question asks for a number or a time and the best sentence
+  holds none;
+- ``asks_after``: 1 when the question names a month or year after the passage was published
+  (``rag.evidence``).
 
 A logistic model of them, one per relation (question and passages in the same language, or
 across), gives the probability that the passages answer; below its calibrated threshold
@@ -25,12 +31,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag import evidence
 from rag.arabic import tokenize
 from rag.errors import ConfigError
-from rag.types import Hit
+from rag.types import Hit, Sentence
 
 BUNDLED = Path(__file__).parent / "data" / "abstention.json"
-SIGNALS = ("similarity", "agreement", "coverage")
+SIGNALS = (
+    "similarity", "agreement", "coverage",
+    "names_missing", "numbers_missing", "type_missing", "asks_after",
+)  # fmt: skip
 RELATIONS = ("same_language", "cross_language")
 
 
@@ -41,16 +51,27 @@ class Evidence:
     similarity: float
     agreement: float
     coverage: float
+    names_missing: float = 0.0
+    numbers_missing: float = 0.0
+    type_missing: float = 0.0
+    asks_after: float = 0.0
 
     @classmethod
-    def of(cls, question: str, hits: list[Hit], similarity: float) -> Evidence:
+    def of(cls, question: str, hits: list[Hit], best: Hit, sentence: Sentence) -> Evidence:
+        """The evidence for ``question`` in ``hits``, whose best sentence is ``sentence``
+        of ``best``."""
         words = set(tokenize(question))
+        passage = f"{best.chunk.title} {best.chunk.text}"
         return cls(
-            similarity=similarity,
+            similarity=sentence.score,
             agreement=max(
                 (h.dense_reciprocal_rank + h.bm25_reciprocal_rank for h in hits), default=0
             ),
             coverage=max((_share(words, h.chunk) for h in hits), default=0.0),
+            names_missing=evidence.names_missing(question, passage),
+            numbers_missing=evidence.numbers_missing(question, passage),
+            type_missing=float(evidence.answer_type_missing(question, sentence.text)),
+            asks_after=float(evidence.asks_after(question, best.chunk.date)),
         )
 
     def values(self) -> list[float]:

@@ -1,7 +1,9 @@
 """The offline answerer: the one to three retrieved sentences that best answer the question.
 
 A sentence's score is its embedding similarity to the question plus a small bonus for the
-question's words it contains (Arabic-normalised). Only sentences above a similarity threshold
+question's words it contains (Arabic-normalised). A second or third sentence is quoted only
+when it scores close to the best and lacks none of the question's names and numbers that
+the best one holds. Only sentences above a similarity threshold
 may be quoted (one for a question in the passages' language, a lower one across languages,
 where e5's similarities run lower); and the answer abstains when the abstention model
 (``rag.abstention``) judges that the hits do not answer the question.
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
 from rag.arabic import detect_language, jaccard, tokenize, word_set
+from rag.evidence import names_missing, numbers_missing
 from rag.settings import Settings
 from rag.types import Hit, Sentence
 
@@ -45,15 +48,16 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], 0.0, abstained=True)
         passing, judged = self._passing(question, candidates)
-        confidence, answerable = self._judge(question, hits, judged)
+        confidence, answerable = self._judge(question, hits, *judged)
         if not passing or not answerable:
             return Selection([], confidence, abstained=True)
         best_score, best_hit, best = passing[0]
         picks = [(best_hit, best)]
+        wanting = _wanting(question, best)
         for score, hit, sentence in passing[1:]:
             if len(picks) == self.max_sentences or score < best_score - self.margin:
                 break
-            if not _repeats(sentence, picks):
+            if not _repeats(sentence, picks) and _wanting(question, sentence) <= wanting:
                 picks.append((hit, sentence))
         return Selection(picks, confidence, abstained=False)
 
@@ -64,28 +68,33 @@ class ExtractiveAnswerer:
         if not candidates:
             return None
         _, judged = self._passing(question, candidates)
-        return self._evidence(question, hits, judged)
+        return self._evidence(question, hits, *judged)
 
     def _passing(
         self, question: str, candidates: list[tuple[float, Hit, Sentence]]
-    ) -> tuple[list[tuple[float, Hit, Sentence]], Sentence]:
+    ) -> tuple[list[tuple[float, Hit, Sentence]], tuple[Hit, Sentence]]:
         """The candidates that clear their own threshold, and the sentence abstention judges:
         the best of those (the best candidate when none does). Each sentence is held to its
         own threshold: an English sentence that is close but not close enough must neither
         hide nor judge an Arabic one that answers an English question (e5's similarities
         across languages run lower, so a stray English sentence can outscore the answer)."""
         passing = [c for c in candidates if c[2].score >= self.threshold_for(question, c[2].text)]
-        return passing, (passing or candidates)[0][2]
+        _, hit, sentence = (passing or candidates)[0]
+        return passing, (hit, sentence)
 
-    def _evidence(self, question: str, hits: list[Hit], best: Sentence) -> tuple[Evidence, bool]:
+    def _evidence(
+        self, question: str, hits: list[Hit], hit: Hit, best: Sentence
+    ) -> tuple[Evidence, bool]:
         cross = detect_language(question) != detect_language(best.text)
-        return Evidence.of(question, hits, best.score), cross
+        return Evidence.of(question, hits, hit, best), cross
 
-    def _judge(self, question: str, hits: list[Hit], best: Sentence) -> tuple[float, bool]:
+    def _judge(
+        self, question: str, hits: list[Hit], hit: Hit, best: Sentence
+    ) -> tuple[float, bool]:
         """How likely the hits answer the question, and whether that is enough."""
         if self.abstention is None:
             return best.score, True
-        evidence, cross = self._evidence(question, hits, best)
+        evidence, cross = self._evidence(question, hits, hit, best)
         return self.abstention.answerable(evidence, cross_language=cross)
 
     def threshold_for(self, question: str, passage: str) -> float:
@@ -105,6 +114,12 @@ class ExtractiveAnswerer:
                 overlap = _share(question_words, set(tokenize(sentence.text)))
                 scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))
         return sorted(scored, key=lambda item: -item[0])
+
+
+def _wanting(question: str, sentence: Sentence) -> int:
+    """How many of the question's names and numbers the sentence lacks: a further sentence
+    is quoted only when it lacks none that the best one holds (it would be padding)."""
+    return names_missing(question, sentence.text) + numbers_missing(question, sentence.text)
 
 
 def _share(wanted: set[str], found: set[str]) -> float:

@@ -8,13 +8,17 @@ from rag.abstention import BUNDLED, AbstentionModel, Evidence
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Hit, Sentence
 from tests.conftest import assert_model_file_refused
 
 
-def hit(text, dense_rank=None, bm25_rank=None, title=""):
-    chunk = Chunk("a:0", "a", 0, text, 0, len(text), (), title=title)
+def hit(text, dense_rank=None, bm25_rank=None, title="", date=""):
+    chunk = Chunk("a:0", "a", 0, text, 0, len(text), (), title=title, date=date)
     return Hit(chunk=chunk, score=0.1, dense_rank=dense_rank, bm25_rank=bm25_rank)
+
+
+def sentence(text, score):
+    return Sentence(text, 0, len(text), score)
 
 
 def test_evidence_takes_the_best_agreement_and_the_best_coverage_over_the_hits():
@@ -22,13 +26,24 @@ def test_evidence_takes_the_best_agreement_and_the_best_coverage_over_the_hits()
         hit("نص آخر", dense_rank=2, bm25_rank=1),
         hit("وزير الخارجية عراقجي تحدث عن التخصيب", dense_rank=1, bm25_rank=3),
     ]
-    evidence = Evidence.of("ماذا قال عراقجي عن التخصيب؟", hits, similarity=0.85)
+    question = "ماذا قال عراقجي عن التخصيب؟"
+    evidence = Evidence.of(question, hits, hits[1], sentence(hits[1].chunk.text, 0.85))
     assert evidence.similarity == 0.85
     assert evidence.agreement == pytest.approx(1.5)  # 1/2 + 1/1 beats 1/1 + 1/3
     assert evidence.coverage == pytest.approx(0.5)  # عراقجي, تخصيب of ماذا قال عراقجي تخصيب
-    alone = Evidence.of("ماذا قال عراقجي عن التخصيب؟", [hit("نص آخر", dense_rank=1)], 0.8)
+    lone = [hit("نص آخر", dense_rank=1)]
+    alone = Evidence.of(question, lone, lone[0], sentence("نص آخر", 0.8))
     assert alone.agreement == 1.0 and alone.coverage == 0.0
-    assert Evidence.of("?", [], 0.0) == Evidence(0.0, 0, 0.0)
+
+
+def test_evidence_reads_names_numbers_the_answer_type_and_time_from_the_best_passage():
+    best = hit("قال عراقجي إن ٣ جولات عقدت", dense_rank=1, date="2015-08-02")
+    question = "How many rounds did Araghchi and Zarif hold in 2015 and in December 2016?"
+    evidence = Evidence.of(question, [best], best, sentence("قال عراقجي إن الجولات عقدت", 0.8))
+    assert evidence.names_missing == 1  # Zarif; Araghchi is there in Arabic script
+    assert evidence.numbers_missing == 2  # 2015 and 2016
+    assert evidence.type_missing == 1.0  # "how many", and the sentence has no number
+    assert evidence.asks_after == 1.0  # December 2016, after an article of August 2015
 
 
 def test_the_bundled_model_weighs_each_signal_and_leaves_other_languages_to_similarity():

@@ -180,3 +180,28 @@ def test_an_english_question_over_arabic_quotes_says_why_and_how_to_get_english(
     assert any("configure one" in note.lower() and "English" in note for note in english.notes)
     arabic = answerer.answer("ماذا قال عراقجي عن التخصيب؟")
     assert arabic.notes == []
+
+
+def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_best_holds():
+    from rag.extractive import ExtractiveAnswerer
+    from rag.types import Chunk, Hit, Sentence
+
+    def hit(text, score, key):
+        sentence = Sentence(text, 0, len(text), score=score)
+        return Hit(Chunk(f"{key}:0", key, 0, text, 0, len(text), ()), 0.5, sentences=[sentence])
+
+    best = hit("قال عراقجي إن 3 جولات عقدت في 2015.", 0.86, "a")
+    no_name = hit("قالت قوى غربية إن 3 جولات عقدت في 2015.", 0.855, "b")
+    no_number = hit("قال عراقجي إن الجولات ستستمر.", 0.855, "c")
+    both = hit("أكد عراقجي أن 3 جولات عقدت خلال 2015.", 0.85, "d")
+    selection = ExtractiveAnswerer(abstention=None).select(
+        "How many rounds did Araghchi hold in 2015?", [best, no_name, no_number, both]
+    )
+    assert [h.chunk.article_id for h, _ in selection.picks] == ["a", "d"]
+
+
+def test_the_english_seed_answer_leaves_out_the_western_powers_sentence(answerer):
+    """The issue's example of padding: [2] was about Western powers, not Araghchi."""
+    answer = answerer.answer("What did Araghchi say about enrichment?")
+    assert answer.citations[0].quote == ENRICHMENT_QUOTE
+    assert all("قوى غربية" not in citation.quote for citation in answer.citations)

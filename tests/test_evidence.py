@@ -1,0 +1,79 @@
+"""The evidence a passage holds for a question, in either script (rag.evidence)."""
+
+import pytest
+
+from rag.evidence import (
+    answer_type_missing,
+    asks_after,
+    names_missing,
+    numbers_missing,
+    question_names,
+)
+
+SEED_SENTENCE = "قال عراقجي أمس الأربعاء إن حق إيران في تخصيب اليورانيوم غير قابل للتفاوض."
+
+
+def test_names_are_capitalised_words_that_are_not_question_words_months_or_weekdays():
+    question = "What did Araghchi tell Putin on Monday in April, and Did the US agree?"
+    assert question_names(question) == ["Araghchi", "Putin", "US"]
+    assert question_names("ماذا قال عراقجي؟") == []
+
+
+@pytest.mark.parametrize(
+    "question, passage, missing",
+    [
+        ("What did Araghchi say about enrichment?", SEED_SENTENCE, 0),  # across scripts
+        ("What did Zarif say about enrichment?", SEED_SENTENCE, 1),
+        ("What did Araghchi tell Lavrov?", SEED_SENTENCE, 1),
+        ("What did Araghchi say?", "Araghchi said the talks would go on.", 0),  # same script
+        ("ماذا قال عراقجي؟", "نص لا يذكر أحدا", 0),  # no Latin names to look for
+    ],
+)
+def test_a_name_counts_as_present_in_either_script(question, passage, missing):
+    assert names_missing(question, passage) == missing
+
+
+def test_numbers_are_compared_across_digit_forms_and_years_count():
+    assert numbers_missing("How many died on 26 October 2015?", "قتل ٢٦ شخصا عام 2015") == 0
+    assert numbers_missing("How many died on 26 October 2015?", "قتل ٢٦ شخصا") == 1
+    assert numbers_missing("كم عدد القتلى في ٢٠١٥؟", "في 2015 قتل") == 0
+    assert numbers_missing("What did he say?", "no numbers") == 0
+
+
+@pytest.mark.parametrize(
+    "question, sentence, missing",
+    [
+        ("How many people died?", "Dozens of people died.", False),
+        ("How many people died?", "People died in the fire.", True),
+        ("كم بلغ عدد الضحايا؟", "قتل 12 شخصا", False),
+        ("كم بلغ عدد الضحايا؟", "قتل عشرات الأشخاص", False),
+        ("كم بلغ عدد الضحايا؟", "قتل الأشخاص في الحريق", True),
+        ("When did the talks start?", "The talks started in August.", False),
+        ("متى بدأت المحادثات؟", "بدأت المحادثات يوم الأربعاء", False),
+        ("متى بدأت المحادثات؟", "بدأت المحادثات في روما", True),
+        ("What did Araghchi say about enrichment?", "بدأت المحادثات في روما", False),
+    ],
+)
+def test_a_question_asking_for_a_number_or_a_time_needs_one_in_the_sentence(
+    question, sentence, missing
+):
+    assert answer_type_missing(question, sentence) is missing
+
+
+@pytest.mark.parametrize(
+    "question, published, after",
+    [
+        ("What did Aramco report for 2016?", "2015-08-01", True),
+        ("ما مدة الإيقاف التي فرضت في ديسمبر 2015؟", "2015-08-01", True),
+        ("How many died on 26 October 2015?", "2015-08-01 10:00:00", True),
+        ("What happened in August 2015?", "2015-08-01", False),  # the same month: may report
+        ("What happened in 2015?", "2015-08-01", False),
+        ("What happened in 2014?", "2015-08-01", False),
+        ("What happened in December 2015?", "", False),  # no date: nothing to compare
+        ("What did he say?", "2015-08-01", False),
+    ],
+)
+def test_a_question_about_a_time_after_the_article_was_written_is_noticed(
+    question, published, after
+):
+    assert asks_after(question, published) is after
