@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,16 @@ class Evidence:
     asks_after: float = 0.0
 
     @classmethod
-    def of(cls, question: str, hits: list[Hit], best: Hit, sentence: Sentence) -> Evidence:
+    def of(
+        cls,
+        question: str,
+        hits: list[Hit],
+        best: Hit,
+        sentence: Sentence,
+        names: Mapping[str, Sequence[str]] | None = None,
+    ) -> Evidence:
         """The evidence for ``question`` in ``hits``, whose best sentence is ``sentence``
-        of ``best``."""
+        of ``best``; ``names``: the question's names with their spellings in the index."""
         words = set(tokenize(question))
         passage = f"{best.chunk.title} {best.chunk.text}"
         return cls(
@@ -68,7 +76,7 @@ class Evidence:
                 (h.dense_reciprocal_rank + h.bm25_reciprocal_rank for h in hits), default=0
             ),
             coverage=max((_share(words, h.chunk) for h in hits), default=0.0),
-            names_missing=evidence.names_missing(question, passage),
+            names_missing=evidence.names_missing(names or {}, passage),
             numbers_missing=evidence.numbers_missing(question, passage),
             type_missing=float(evidence.answer_type_missing(question, sentence.text)),
             asks_after=float(evidence.asks_after(question, best.chunk.date)),

@@ -24,7 +24,7 @@ from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
 from rag.generation import GenerationError, Generator
 from rag.prompts import LANGUAGE_NAMES, Prompts
-from rag.retrieval import Filters, Retriever
+from rag.retrieval import Filters, Retriever, SearchResult
 from rag.types import Answer, Citation, Claim, Hit, Sentence
 
 log = logging.getLogger(__name__)
@@ -79,12 +79,12 @@ class Answerer:
         notes = self._time_notes(result.time_frame, wanted)
         began = time.perf_counter()
         if self.generator is None:
-            answer = self._extractive(question, result.hits, wanted, notes=notes)
+            answer = self._extractive(question, result, wanted, notes=notes)
             if on_token:  # no model writes it: the finished answer, a line at a time
                 for line in answer.text.splitlines(keepends=True):
                     on_token(line)
         else:
-            answer = self._generated(question, result.hits, wanted, on_token)
+            answer = self._generated(question, result, wanted, on_token)
             answer.notes = [*notes, *answer.notes]
         timings["answer"] = time.perf_counter() - began
         answer.question_language = asked_in
@@ -145,9 +145,10 @@ class Answerer:
     # ----- extractive --------------------------------------------------------------------
 
     def _extractive(
-        self, question: str, hits: list[Hit], language: str, notes: list[str]
+        self, question: str, result: SearchResult, language: str, notes: list[str]
     ) -> Answer:
-        selection = self.extractive.select(question, hits)
+        hits = result.hits
+        selection = self.extractive.select(question, hits, result.names)
         if selection.abstained:
             return self._abstention(
                 question,
@@ -206,7 +207,8 @@ class Answerer:
 
     # ----- generated ---------------------------------------------------------------------
 
-    def _generated(self, question, hits, language, on_token) -> Answer:
+    def _generated(self, question, result: SearchResult, language, on_token) -> Answer:
+        hits = result.hits
         if not hits:
             return self._abstention(question, hits, language, [], mode="generated")
         messages = self._messages(question, hits, language)
@@ -224,7 +226,7 @@ class Answerer:
                 text, model = self.generator.complete(messages, on_token)
         except GenerationError as err:
             note = f"{err}; this is a quotation-based answer instead."
-            return self._extractive(question, hits, language, notes=[note])
+            return self._extractive(question, result, language, notes=[note])
         return self._checked(question, hits, language, text, model)
 
     def _messages(self, question: str, hits: list[Hit], language: str) -> list[dict]:

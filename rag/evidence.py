@@ -4,7 +4,8 @@ A passage about the right story can still not hold the answer: the question's na
 numbers are missing from it, it has no number where the question asks "how many", or it was
 published before the time the question asks about. These checks read the question and the
 passage only, in either script: an English name counts as present when the passage spells
-it in Arabic (``rag.transliteration``'s consonant skeletons), and digits are compared after
+it in Arabic as the index does (``rag.transliteration``'s consonant skeletons), and digits
+are compared after
 ``rag.arabic.normalize`` (Arabic-Indic digits become ASCII ones). ``rag.abstention`` weighs
 them with the retrieval signals.
 """
@@ -12,10 +13,10 @@ them with the retrieval signals.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 from rag.arabic import normalize, tokenize
 from rag.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_AR, WEEKDAYS_EN
-from rag.transliteration import NameBridge
 
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]+\b")
 _DIGITS = re.compile(r"\d+")
@@ -72,15 +73,18 @@ def question_names(question: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if w.lower() not in _NOT_NAMES))
 
 
-def names_missing(question: str, passage: str) -> int:
-    """How many of the question's names the passage holds in neither script."""
-    names = question_names(question)
+def names_missing(names: Mapping[str, Sequence[str]], passage: str) -> int:
+    """How many of the question's ``names`` the passage holds in neither script. ``names``
+    maps each name to its Arabic spellings found in the index (``Retriever.search`` reads
+    them); a name the index never spells (a translated word such as "Turkish", or one too
+    short to bridge) tells nothing and is not there to miss."""
     if not names:
         return 0
-    latin = set(tokenize(passage, stem=False))
-    bridge = NameBridge(tokenize(passage, stem=False))
+    words = set(tokenize(passage)) | set(tokenize(passage, stem=False))  # as indexes store it
     return sum(
-        1 for name in names if normalize(name) not in latin and not bridge.arabic_words(name)
+        1
+        for name, spellings in names.items()
+        if normalize(name) not in words and not words.intersection(spellings)
     )
 
 

@@ -11,6 +11,7 @@ where e5's similarities run lower); and the answer abstains when the abstention 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
@@ -18,6 +19,8 @@ from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.evidence import names_missing, numbers_missing
 from rag.settings import Settings
 from rag.types import Hit, Sentence
+
+Names = Mapping[str, Sequence[str]]  # a question's names and their spellings in the index
 
 
 @dataclass(frozen=True)
@@ -43,32 +46,37 @@ class ExtractiveAnswerer:
         if not 1 <= self.max_sentences <= 10:
             raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
 
-    def select(self, question: str, hits: list[Hit]) -> Selection:
+    def select(self, question: str, hits: list[Hit], names: Names | None = None) -> Selection:
+        """The sentences to quote; ``names``: the question's names with their spellings in
+        the index (``SearchResult.names``)."""
+        names = names or {}
         candidates = self._scored(question, hits)
         if not candidates:
             return Selection([], 0.0, abstained=True)
         passing, judged = self._passing(question, candidates)
-        confidence, answerable = self._judge(question, hits, *judged)
+        confidence, answerable = self._judge(question, hits, *judged, names)
         if not passing or not answerable:
             return Selection([], confidence, abstained=True)
         best_score, best_hit, best = passing[0]
         picks = [(best_hit, best)]
-        wanting = _wanting(question, best)
+        wanting = _wanting(question, best, names)
         for score, hit, sentence in passing[1:]:
             if len(picks) == self.max_sentences or score < best_score - self.margin:
                 break
-            if not _repeats(sentence, picks) and _wanting(question, sentence) <= wanting:
+            if not _repeats(sentence, picks) and _wanting(question, sentence, names) <= wanting:
                 picks.append((hit, sentence))
         return Selection(picks, confidence, abstained=False)
 
-    def evidence(self, question: str, hits: list[Hit]) -> tuple[Evidence, bool] | None:
+    def evidence(
+        self, question: str, hits: list[Hit], names: Names | None = None
+    ) -> tuple[Evidence, bool] | None:
         """What abstention weighs, and whether the judged sentence is in another language than
         the question (``None`` without sentences); calibration reads it."""
         candidates = self._scored(question, hits)
         if not candidates:
             return None
         _, judged = self._passing(question, candidates)
-        return self._evidence(question, hits, *judged)
+        return self._evidence(question, hits, *judged, names or {})
 
     def _passing(
         self, question: str, candidates: list[tuple[float, Hit, Sentence]]
@@ -83,18 +91,18 @@ class ExtractiveAnswerer:
         return passing, (hit, sentence)
 
     def _evidence(
-        self, question: str, hits: list[Hit], hit: Hit, best: Sentence
+        self, question: str, hits: list[Hit], hit: Hit, best: Sentence, names: Names
     ) -> tuple[Evidence, bool]:
         cross = detect_language(question) != detect_language(best.text)
-        return Evidence.of(question, hits, hit, best), cross
+        return Evidence.of(question, hits, hit, best, names), cross
 
     def _judge(
-        self, question: str, hits: list[Hit], hit: Hit, best: Sentence
+        self, question: str, hits: list[Hit], hit: Hit, best: Sentence, names: Names
     ) -> tuple[float, bool]:
         """How likely the hits answer the question, and whether that is enough."""
         if self.abstention is None:
             return best.score, True
-        evidence, cross = self._evidence(question, hits, hit, best)
+        evidence, cross = self._evidence(question, hits, hit, best, names)
         return self.abstention.answerable(evidence, cross_language=cross)
 
     def threshold_for(self, question: str, passage: str) -> float:
@@ -116,10 +124,10 @@ class ExtractiveAnswerer:
         return sorted(scored, key=lambda item: -item[0])
 
 
-def _wanting(question: str, sentence: Sentence) -> int:
+def _wanting(question: str, sentence: Sentence, names: Names) -> int:
     """How many of the question's names and numbers the sentence lacks: a further sentence
     is quoted only when it lacks none that the best one holds (it would be padding)."""
-    return names_missing(question, sentence.text) + numbers_missing(question, sentence.text)
+    return names_missing(names, sentence.text) + numbers_missing(question, sentence.text)
 
 
 def _share(wanted: set[str], found: set[str]) -> float:

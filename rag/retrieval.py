@@ -27,6 +27,7 @@ import numpy as np
 from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.dates import TimeFrame, read_time
 from rag.embeddings import Embedder
+from rag.evidence import question_names
 from rag.ingest import headed
 from rag.selection import HitSelector
 from rag.settings import Settings
@@ -42,6 +43,8 @@ class SearchResult:
     hits: list[Hit]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     time_frame: TimeFrame | None = None  # what the question said about time, if it was used
+    # a question's Latin-script names that the index spells in Arabic, with those spellings
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,7 +136,8 @@ class Retriever:
             clock.lap("sentences")
         if frame is not None and frame.newest_first:
             hits = newest_first(hits)
-        return SearchResult(hits=hits, timings=timings, time_frame=frame)
+        names = self._name_spellings(query, language)
+        return SearchResult(hits=hits, timings=timings, time_frame=frame, names=names)
 
     def _time_frame(self, query: str, filters: Filters, as_of: date | None) -> TimeFrame | None:
         if not self.time_aware:
@@ -168,6 +172,15 @@ class Retriever:
                 self._bridge.add(words)
                 self._bridge_seen = (generation, last_row)
             return terms + self._bridge.arabic_words(query)
+
+    def _name_spellings(self, query: str, language: str) -> dict[str, tuple[str, ...]]:
+        """The question's names (``rag.evidence``) with their Arabic spellings in the index
+        (learnt by ``_lexical_terms``), for those it spells."""
+        if language == "ar":
+            return {}
+        with self._lock:
+            found = {name: tuple(self._bridge.arabic_words(name)) for name in question_names(query)}
+        return {name: spellings for name, spellings in found.items() if spellings}
 
     def _fuse(self, query, query_vector, dense, lexical) -> list[tuple[int, Hit]]:
         """(row, hit) pairs, best first, by weighted reciprocal rank fusion.

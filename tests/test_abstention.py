@@ -39,24 +39,33 @@ def test_evidence_takes_the_best_agreement_and_the_best_coverage_over_the_hits()
 def test_evidence_reads_names_numbers_the_answer_type_and_time_from_the_best_passage():
     best = hit("قال عراقجي إن ٣ جولات عقدت", dense_rank=1, date="2015-08-02")
     question = "How many rounds did Araghchi and Zarif hold in 2015 and in December 2016?"
-    evidence = Evidence.of(question, [best], best, sentence("قال عراقجي إن الجولات عقدت", 0.8))
+    names = {"Araghchi": ("عراقجي",), "Zarif": ("ظريف",)}  # as the index spells them
+    quoted = sentence("قال عراقجي إن الجولات عقدت", 0.8)
+    evidence = Evidence.of(question, [best], best, quoted, names)
     assert evidence.names_missing == 1  # Zarif; Araghchi is there in Arabic script
     assert evidence.numbers_missing == 2  # 2015 and 2016
     assert evidence.type_missing == 1.0  # "how many", and the sentence has no number
     assert evidence.asks_after == 1.0  # December 2016, after an article of August 2015
 
 
-def test_the_bundled_model_weighs_each_signal_and_leaves_other_languages_to_similarity():
+def test_the_bundled_model_weighs_the_evidence_in_both_relations():
     model = AbstentionModel.load()
-    relation = model.same_language
-    assert 0 < relation.threshold < 1
-    assert all(relation.weights[name] > 0 for name in ("similarity", "agreement", "coverage"))
-    strong = Evidence(similarity=0.88, agreement=2.0, coverage=1.0)
-    on_topic = Evidence(similarity=0.88, agreement=0.2, coverage=0.2)  # similar, not agreed
-    assert model.answerable(strong, cross_language=False)[1]
-    assert not model.answerable(on_topic, cross_language=False)[1]
-    assert model.cross_language is None
-    assert model.answerable(on_topic, cross_language=True) == (0.88, True)
+    for cross in (False, True):
+        relation = model.cross_language if cross else model.same_language
+        assert 0 < relation.threshold < 1
+        assert relation.weights["similarity"] > 0 and relation.weights["agreement"] > 0
+        for against in ("numbers_missing", "type_missing", "asks_after"):
+            assert relation.weights[against] < 0, against
+        strong = Evidence(similarity=0.88, agreement=2.0, coverage=1.0)
+        on_topic = Evidence(similarity=0.80, agreement=0.2, coverage=0.2)  # similar, not agreed
+        assert model.answerable(strong, cross_language=cross)[1]
+        assert not model.answerable(on_topic, cross_language=cross)[1]
+        # the same passage, written before the month the question asks about
+        later = Evidence(similarity=0.88, agreement=2.0, coverage=1.0, asks_after=1.0)
+        assert (
+            model.answerable(later, cross_language=cross)[0]
+            < (model.answerable(strong, cross_language=cross)[0])
+        )
 
 
 @pytest.mark.parametrize(

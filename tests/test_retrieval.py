@@ -66,3 +66,12 @@ def test_retriever_validates_its_arguments(seed_pipeline):
         Retriever(store, seed_pipeline.embedder, k=0)
     with pytest.raises(ValueError, match="k must be at least 1, got -2"):
         seed_pipeline.retriever(store).search("x", k=-2)
+
+
+def test_a_search_says_how_the_index_spells_the_questions_names(seed_pipeline):
+    """What abstention checks the quoted passage against (rag.evidence.names_missing)."""
+    retriever = seed_pipeline.retriever()
+    english = retriever.search("What did Araghchi say about Zzyzx?")
+    assert "عراقجي" in english.names["Araghchi"]
+    assert "Zzyzx" not in english.names  # spelled nowhere in the index: nothing to check
+    assert retriever.search("ماذا قال عراقجي عن التخصيب؟").names == {}
