@@ -88,6 +88,7 @@ LABELS = {
         "no_file": "Choose a file first.",
         "totals": "{articles} articles, {chunks} passages, {first_date:.10} to {last_date:.10}",
         "totals_undated": "{articles} articles, {chunks} passages (no dates)",
+        "indexed": "Indexed: {totals}",
         "source": "Source",
         "month": "Month",
         "ui_language": "Interface",
@@ -145,6 +146,7 @@ LABELS = {
         "no_file": "اختر ملفًا أولًا.",
         "totals": "{articles} مقالًا، {chunks} مقطعًا، من {first_date:.10} إلى {last_date:.10}",
         "totals_undated": "{articles} مقالًا، {chunks} مقطعًا (دون تواريخ)",
+        "indexed": "المفهرس: {totals}",
         "source": "المصدر",
         "month": "الشهر",
         "ui_language": "الواجهة",
@@ -204,6 +206,7 @@ def build_web(service: Service) -> gr.Blocks:
                 elem_id="ui-language",
                 scale=0,
             )
+        indexed = gr.Markdown(_indexed(service, "en"), elem_id="indexed")
         with gr.Tabs():
             with gr.Tab(LABELS["en"]["chat_tab"], id="chat") as chat_tab, gr.Row():
                 with gr.Column(scale=3):
@@ -226,7 +229,9 @@ def build_web(service: Service) -> gr.Blocks:
                         send = gr.Button(LABELS["en"]["send"], variant="primary", elem_id="send")
                         stop = gr.Button(LABELS["en"]["stop"], elem_id="stop", visible=False)
                         new_chat = gr.Button(LABELS["en"]["new_chat"], elem_id="new-chat")
-                    gr.Examples(EXAMPLES, inputs=[question], label=LABELS["en"]["examples"])
+                    examples = gr.Examples(
+                        EXAMPLES, inputs=[question], label=LABELS["en"]["examples"]
+                    )
                     with gr.Accordion(LABELS["en"]["filters"], open=False) as filters_box:
                         source_filter = gr.Dropdown(
                             choices=service.sources(),
@@ -331,16 +336,21 @@ def build_web(service: Service) -> gr.Blocks:
         library_tab.select(show_feeds, [ui_language], [feeds_panel])
 
         def refresh(lang):  # what is indexed now, not at server start
-            return _stats(service, lang), gr.update(choices=service.sources())
+            return (
+                _stats(service, lang),
+                gr.update(choices=service.sources()),
+                _indexed(service, lang),
+            )
 
-        web.load(refresh, [ui_language], [stats_panel, source_filter])
-        library_tab.select(refresh, [ui_language], [stats_panel, source_filter])
+        refreshed = [stats_panel, source_filter, indexed]
+        for event in (web.load, library_tab.select, chat_tab.select):
+            event(refresh, [ui_language], refreshed)
 
         relabelled = [
             heading, language_choice, chat_tab, library_tab, question, send, stop, new_chat,
             filters_box, source_filter, date_from, date_to, add_title, add_text, add_source,
             add_date, add_url, add_button, upload, upload_button, stats_panel, feeds_heading,
-            feed_url, feed_add, feed_poll, feed_remove,
+            feed_url, feed_add, feed_poll, feed_remove, indexed, examples.dataset,
         ]  # fmt: skip
 
         def relabel(lang):
@@ -381,6 +391,8 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(value=t["feed_add"]),
         gr.update(value=t["feed_poll"]),
         gr.update(value=t["feed_remove"]),
+        _indexed(service, lang),
+        gr.update(label=t["examples"]),
     ]
 
 
@@ -506,6 +518,13 @@ def _record_feedback(service: Service, request, given: list[dict], lang: str, da
 
 def _stats(service: Service, lang: str) -> str:
     return stats_html(service.stats(), LABELS[lang])
+
+
+def _indexed(service: Service, lang: str) -> str:
+    """One line under the title: how many articles and passages, from when to when."""
+    stats, t = service.stats(), LABELS[lang]
+    totals = t["totals" if stats["first_date"] else "totals_undated"].format(**stats)
+    return t["indexed"].format(totals=totals)
 
 
 def _add_pasted(service, request, title, text, source, date, url, lang):

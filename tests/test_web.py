@@ -5,6 +5,7 @@ Screenshots of the chat in English and Arabic are saved under ``test-artifacts/`
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
@@ -142,8 +143,12 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
 
 
 def test_arabic_interface_and_question(page):
+    indexed = page.locator("#indexed")
+    indexed.filter(has_text=re.compile(r"Indexed: \d+ articles, \d+ passages")).wait_for()
     page.locator("#ui-language label").filter(has_text="العربية").click()
     page.get_by_text("سؤالك").first.wait_for()
+    indexed.filter(has_text=re.compile(r"المفهرس: \d+ مقالًا")).wait_for()
+    page.get_by_text("أمثلة", exact=True).first.wait_for()  # the examples' label too
     _ask(page, QUESTION_AR)
     page.locator("#sources .sources > article mark.quote").filter(
         has_text=ENRICHMENT_SENTENCE
@@ -157,6 +162,7 @@ def test_arabic_interface_and_question(page):
     page.locator("#ui-language label").filter(has_text="English").click()
     page.get_by_text("Your question").first.wait_for()
     assert page.evaluate("document.documentElement.dir") == "ltr"
+    page.get_by_text("Examples", exact=True).first.wait_for()
 
 
 def test_thumbs_up_is_stored_in_the_feedback_table(page, live_server):
