@@ -17,11 +17,10 @@ answers it (docs/benchmarks.md). These signals together do better:
 A logistic model of them, one per relation (question and passages in the same language, or
 across), gives the probability that the passages answer; below its calibrated threshold
 the answer abstains. A relation without a model (``null``) keeps the similarity thresholds
-alone: the bundled file has none across languages, because the model fitted there refused
-the seed's own English question (its only signals are e5's compressed cross-lingual
-similarities and the ranks; see docs/benchmarks.md). Weights and thresholds live in
-``rag/data/abstention.json``, written by ``benchmarks/calibrate_abstention.py``, which also
-records the data it was fitted on and the rates it reached there.
+alone; the bundled file has both. Weights and thresholds live in
+``rag/data/abstention.json``, written by ``benchmarks/calibrate_abstention.py`` (fitted on
+every development set, folds grouped by article), which also records the rates each set
+reached held out (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -5,9 +5,8 @@ numbers are missing from it, it has no number where the question asks "how many"
 published before the time the question asks about. These checks read the question and the
 passage only, in either script: an English name counts as present when the passage spells
 it in Arabic as the index does (``rag.transliteration``'s consonant skeletons), and digits
-are compared after
-``rag.arabic.normalize`` (Arabic-Indic digits become ASCII ones). ``rag.abstention`` weighs
-them with the retrieval signals.
+are compared after ``rag.arabic.normalize`` (Arabic-Indic digits become ASCII ones).
+``rag.abstention`` weighs them with the retrieval signals.
 """
 
 from __future__ import annotations

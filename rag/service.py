@@ -205,8 +205,9 @@ class Service:
         self.pick_up_new_version()
         return self.store.stats()
 
-    def sources(self) -> list[str]:
-        return [s for s in self.stats()["sources"] if s != "(none)"]
+    def sources(self, stats: dict | None = None) -> list[str]:
+        """The named sources (of ``stats`` when already read)."""
+        return [s for s in (stats or self.stats())["sources"] if s != "(none)"]
 
     # ----- feeds ---------------------------------------------------------------------------
 

@@ -27,7 +27,13 @@ from rag.types import (  # noqa: E402
     Article,
     is_iso_date,  # noqa: E402
 )
-from rag.web_html import answer_html, feeds_html, sources_html, stats_html  # noqa: E402
+from rag.web_html import (  # noqa: E402
+    answer_html,
+    feeds_html,
+    sources_html,
+    stats_html,
+    totals_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +200,7 @@ THEME = gr.themes.Default(
 
 def build_web(service: Service) -> gr.Blocks:
     """The Gradio app for one ``Service``."""
+    stats = service.stats()  # what the page first shows; events read it anew
     with gr.Blocks(title=LABELS["en"]["title"], analytics_enabled=False) as web:
         ui_language = gr.State("en")
         answers = gr.State([])  # one answer dict per assistant message, in order
@@ -206,7 +213,7 @@ def build_web(service: Service) -> gr.Blocks:
                 elem_id="ui-language",
                 scale=0,
             )
-        indexed = gr.Markdown(_indexed(service, "en"), elem_id="indexed")
+        indexed = gr.Markdown(_indexed(stats, "en"), elem_id="indexed")
         with gr.Tabs():
             with gr.Tab(LABELS["en"]["chat_tab"], id="chat") as chat_tab, gr.Row():
                 with gr.Column(scale=3):
@@ -234,7 +241,7 @@ def build_web(service: Service) -> gr.Blocks:
                     )
                     with gr.Accordion(LABELS["en"]["filters"], open=False) as filters_box:
                         source_filter = gr.Dropdown(
-                            choices=service.sources(),
+                            choices=service.sources(stats),
                             multiselect=True,
                             label=LABELS["en"]["source_filter"],
                             elem_id="source-filter",
@@ -246,7 +253,7 @@ def build_web(service: Service) -> gr.Blocks:
                         sources_html(_empty_answer(), {}, LABELS["en"]), elem_id="sources"
                     )
             with gr.Tab(LABELS["en"]["library_tab"], id="library") as library_tab:
-                stats_panel = gr.HTML(_stats(service, "en"), elem_id="library-stats")
+                stats_panel = gr.HTML(stats_html(stats, LABELS["en"]), elem_id="library-stats")
                 add_title = gr.Textbox(label=LABELS["en"]["add_title"], elem_id="add-title")
                 add_text = gr.Textbox(label=LABELS["en"]["add_text"], lines=6, elem_id="add-text")
                 with gr.Row():
@@ -336,10 +343,11 @@ def build_web(service: Service) -> gr.Blocks:
         library_tab.select(show_feeds, [ui_language], [feeds_panel])
 
         def refresh(lang):  # what is indexed now, not at server start
+            now = service.stats()
             return (
-                _stats(service, lang),
-                gr.update(choices=service.sources()),
-                _indexed(service, lang),
+                stats_html(now, LABELS[lang]),
+                gr.update(choices=service.sources(now)),
+                _indexed(now, lang),
             )
 
         refreshed = [stats_panel, source_filter, indexed]
@@ -363,7 +371,7 @@ def build_web(service: Service) -> gr.Blocks:
 
 
 def _relabel(service: Service, lang: str) -> list:
-    t = LABELS[lang]
+    t, stats = LABELS[lang], service.stats()
     return [
         f"## {t['title']}",
         gr.update(label=t["ui_language"]),
@@ -385,13 +393,13 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(value=t["add_button"]),
         gr.update(label=t["upload"]),
         gr.update(value=t["upload_button"]),
-        _stats(service, lang),
+        stats_html(stats, t),
         f"### {t['feeds']}",
         gr.update(label=t["feed_url"]),
         gr.update(value=t["feed_add"]),
         gr.update(value=t["feed_poll"]),
         gr.update(value=t["feed_remove"]),
-        _indexed(service, lang),
+        _indexed(stats, lang),
         gr.update(label=t["examples"]),
     ]
 
@@ -520,11 +528,9 @@ def _stats(service: Service, lang: str) -> str:
     return stats_html(service.stats(), LABELS[lang])
 
 
-def _indexed(service: Service, lang: str) -> str:
+def _indexed(stats: dict, lang: str) -> str:
     """One line under the title: how many articles and passages, from when to when."""
-    stats, t = service.stats(), LABELS[lang]
-    totals = t["totals" if stats["first_date"] else "totals_undated"].format(**stats)
-    return t["indexed"].format(totals=totals)
+    return LABELS[lang]["indexed"].format(totals=totals_text(stats, LABELS[lang]))
 
 
 def _add_pasted(service, request, title, text, source, date, url, lang):

@@ -99,6 +99,11 @@ def _passage_html(citation: Citation, article: Article | None) -> str:
     return f"{escape(before)}{quote}{escape(after)}"
 
 
+def totals_text(stats: dict, labels: dict[str, str]) -> str:
+    """How many articles and passages, from when to when."""
+    return labels["totals" if stats["first_date"] else "totals_undated"].format(**stats)
+
+
 def stats_html(stats: dict, labels: dict[str, str]) -> str:
     """What is indexed: totals, then counts by source and by month."""
     by_source = "".join(
@@ -108,7 +113,7 @@ def stats_html(stats: dict, labels: dict[str, str]) -> str:
     by_month = "".join(
         f"<tr><td>{escape(month)}</td><td>{n}</td></tr>" for month, n in stats["months"].items()
     )
-    totals = labels["totals" if stats["first_date"] else "totals_undated"].format(**stats)
+    totals = totals_text(stats, labels)
     months = (
         f"<table><thead><tr><th>{escape(labels['month'])}</th><th>#</th></tr></thead>"
         f"<tbody>{by_month}</tbody></table>"

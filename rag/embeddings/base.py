@@ -125,9 +125,9 @@ def sha256_of_files(paths: Sequence[Path]) -> str:
 def digest_of_files(paths: Sequence[Path]) -> str:
     """``sha256_of_files`` read anew, remembered nowhere."""
     digest = hashlib.sha256()
-    for path in paths:
-        digest.update(Path(path).name.encode())
-        with Path(path).open("rb") as stream:
+    for path in map(Path, paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
