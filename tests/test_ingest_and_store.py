@@ -396,11 +396,11 @@ def test_searches_in_threads_that_come_and_go_do_not_pile_up_connections(tmp_pat
         return open_database_files(store.folder)
 
     # SQLite keeps the file of a closed connection open while other connections of the
-    # process hold locks on it, and reuses it for a later one: the count settles near where
-    # it was (one connection kept per thread would add 24)
+    # process hold locks on it, and reuses it for a later one, so the count wanders by a few
+    # with timing; one connection kept per thread would add 48
     settled = searches_in_threads(3)
-    assert searches_in_threads(24) <= settled + 3
-    assert len(found) == 27 and all(r.hits for r in found)
+    assert searches_in_threads(48) <= settled + 12
+    assert len(found) == 51 and all(r.hits for r in found)
 
 
 KILL_SCRIPT = """
