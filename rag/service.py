@@ -20,6 +20,7 @@ from pathlib import Path
 from rag import documents, feeds
 from rag.access import Access
 from rag.answering import Answerer
+from rag.conversations import ConversationStore
 from rag.documents import LoadFailure
 from rag.errors import IndexBusyError, IndexWriteError
 from rag.feedback import FeedbackStore
@@ -96,6 +97,10 @@ class Service:
     @cached_property
     def feedback(self) -> FeedbackStore:
         return FeedbackStore(self.settings.index_dir)
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        return ConversationStore(self.store.folder, read_only=self.store.read_only)
 
     @property
     def settings(self) -> Settings:
@@ -238,7 +243,7 @@ class Service:
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
-        for part in ("feedback", "feeds"):
+        for part in ("feedback", "feeds", "conversations"):
             if part in self.__dict__:
                 self.__dict__[part].close()
         self.store.close()

@@ -1,0 +1,95 @@
+"""Past conversations of the web chat in the index folder's database (real SQLite)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+
+from rag import conversations
+from rag.conversations import ConversationError, ConversationStore
+from rag.errors import IndexWriteError
+
+QUESTION = "ماذا قال عراقجي عن التخصيب؟"
+
+
+def _id() -> str:
+    return uuid.uuid4().hex
+
+
+def _messages(question: str = QUESTION) -> list[dict]:
+    return [{"role": "user", "content": question},
+            {"role": "assistant", "content": '<div class="answer">…</div>'}]  # fmt: skip
+
+
+def _answer(question: str = QUESTION) -> dict:
+    return {"question": question, "text": "«…» [1]", "citations": []}
+
+
+def test_a_conversation_is_saved_listed_reopened_and_deleted_per_browser(tmp_path):
+    store = ConversationStore(tmp_path)
+    mine, theirs, first, second = _id(), _id(), _id(), _id()
+    store.save(mine, first, _messages(), [_answer()])
+    store.save(mine, second, _messages("Who won?"), [None])  # a stopped answer: no title
+    assert [(cid, title) for cid, title, _ in store.list(mine)] == [
+        (second, "Who won?"), (first, QUESTION)
+    ]  # fmt: skip
+    assert store.list(theirs) == []
+    reopened = store.get(mine, first)
+    assert reopened.messages == _messages() and reopened.answers == [_answer()]
+    longer = [*_messages(), *_messages("And then?")]
+    store.save(mine, first, longer, [_answer(), _answer("And then?")])  # the same, grown
+    assert store.get(mine, first).messages == longer and store.list(mine)[0][0] == first
+    with pytest.raises(ConversationError, match="no such conversation"):
+        store.get(theirs, first)  # another browser cannot read it ...
+    with pytest.raises(ConversationError, match="another browser"):
+        store.save(theirs, first, _messages("overwrite"), [])  # ... nor overwrite it
+    with pytest.raises(ConversationError, match="no such conversation"):
+        store.delete(theirs, first)  # ... nor delete it
+    store.delete(mine, first)
+    assert [cid for cid, _, _ in store.list(mine)] == [second]
+    with pytest.raises(ConversationError, match="no such conversation"):
+        store.get(mine, first)
+    store.close()
+    with sqlite3.connect(tmp_path / "index.sqlite") as db:  # the index folder's database
+        assert db.execute("SELECT COUNT(*) FROM conversations").fetchone() == (1,)
+
+
+def test_ids_that_are_not_random_hex_are_refused_plainly(tmp_path):
+    store = ConversationStore(tmp_path)
+    for browser in ("", "../../etc", "x" * 32, "' OR 1=1 --", None):
+        with pytest.raises(ConversationError, match="not a browser id"):
+            store.list(browser)
+    with pytest.raises(ConversationError, match="not a conversation id"):
+        store.save(_id(), "1", _messages(), [])
+
+
+def test_nothing_is_written_before_the_first_conversation_and_old_ones_make_room(
+    tmp_path, monkeypatch
+):
+    store = ConversationStore(tmp_path)
+    browser = _id()
+    assert store.list(browser) == []
+    assert not (tmp_path / "index.sqlite").exists() or not _has_table(tmp_path)
+    monkeypatch.setattr(conversations, "MAX_CONVERSATIONS", 3)
+    saved = [_id() for _ in range(5)]
+    for cid in saved:
+        store.save(browser, cid, _messages(), [_answer()])
+    assert [cid for cid, _, _ in store.list(browser)] == saved[:1:-1]  # the 3 newest
+
+
+def test_a_read_only_index_folder_refuses_to_save_with_a_reason(tmp_path):
+    ConversationStore(tmp_path).save(browser := _id(), cid := _id(), _messages(), [_answer()])
+    store = ConversationStore(tmp_path, read_only=True)
+    assert store.get(browser, cid).answers == [_answer()]
+    with pytest.raises(IndexWriteError, match="read-only"):
+        store.save(browser, _id(), _messages(), [])
+    with pytest.raises(IndexWriteError, match="read-only"):
+        store.delete(browser, cid)
+
+
+def _has_table(folder) -> bool:
+    with sqlite3.connect(folder / "index.sqlite") as db:
+        found = "SELECT 1 FROM sqlite_master WHERE name = 'conversations'"
+        return db.execute(found).fetchone() is not None
