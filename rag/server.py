@@ -26,7 +26,7 @@ from rag.access import SESSION_COOKIE, AccessError, bearer_key, is_loopback  # n
 from rag.api import api_router, install_error_handlers, install_limits  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
-from rag.web import CSS, THEME, build_web  # noqa: E402
+from rag.web import CSS, PAGE_SCRIPT, THEME, build_web  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ def create_app(service: Service) -> FastAPI:
         path="",
         theme=THEME,
         css=CSS,
+        js=PAGE_SCRIPT,
         footer_links=[],
         ssr_mode=False,
         max_file_size=settings.max_body_bytes,

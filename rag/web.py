@@ -6,10 +6,13 @@ calls the ``Service``. Every text from an article or an answer is escaped (``web
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
+import uuid
 from dataclasses import asdict
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -38,6 +41,7 @@ from rag.web_html import (  # noqa: E402
 log = logging.getLogger(__name__)
 
 EXAMPLES = ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن التخصيب؟"]
+BROWSER_ID = re.compile(r"[0-9a-f]{32}")
 UPLOAD_TYPES = [".txt", ".md", ".json", ".jsonl", ".gz", ".html", ".htm"]
 
 LABELS = {
@@ -98,6 +102,10 @@ LABELS = {
         "source": "Source",
         "month": "Month",
         "ui_language": "Interface",
+        "history": "Past conversations",
+        "delete_conversation": "Delete this conversation",
+        "conversation_deleted": "The conversation was deleted.",
+        "choose_conversation": "Choose a conversation to delete first.",
     },
     "ar": {
         "title": "أسئلة وأجوبة حول الأخبار مع المصادر",
@@ -156,6 +164,10 @@ LABELS = {
         "source": "المصدر",
         "month": "الشهر",
         "ui_language": "الواجهة",
+        "history": "المحادثات السابقة",
+        "delete_conversation": "احذف هذه المحادثة",
+        "conversation_deleted": "حُذفت المحادثة.",
+        "choose_conversation": "اختر محادثة لحذفها أولًا.",
     },
 }
 
@@ -183,6 +195,27 @@ mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underli
 }
 .mode { color: #888; font-size: .8em; }
 a.marker { text-decoration: none; font-weight: 600; }
+/* a marker's card: its source at a glance, on hover (desktop) or tap (phone) */
+.cite { position: relative; }
+.cite .card {
+  display: none; position: absolute; z-index: 30; top: 1.5em; inset-inline-start: -1em;
+  width: min(24em, 75vw); padding: .5em .7em; border-radius: 6px; font-size: .85em;
+  font-weight: normal; line-height: 1.4; white-space: normal;
+  background: #ffffff; color: #1a1a1a; border: 1px solid #ccc;
+  box-shadow: 0 4px 14px rgba(0, 0, 0, .2);
+}
+.dark .cite .card { background: #2a2a2e; color: #f0f0f0; border-color: #555; }
+.cite:hover .card, .cite:focus-within .card { display: block; }
+.card strong, .card .meta, .card .card-quote { display: block; }
+.card .card-quote { margin-top: .3em; }
+pre.plain-text { display: none !important; }
+details.answer-sources { margin-top: .6em; font-size: .9em; }
+details.answer-sources summary { cursor: pointer; font-weight: 600; }
+.source.emphasised { outline: 2px solid #c98a00; outline-offset: 2px; }
+/* on a phone each answer's sources are folded under it; the side panel would repeat them */
+@media (max-width: 640px) { #sources { display: none; } }
+/* a touch screen has no hover: a tap opens the source itself under the answer instead */
+@media (hover: none) { .cite .card { display: none !important; } }
 """
 
 PAGE_DIRECTION = """(lang) => {
@@ -190,6 +223,9 @@ PAGE_DIRECTION = """(lang) => {
   document.documentElement.dir = lang === "ar" ? "rtl" : "ltr";
   return lang;
 }"""
+
+# the page's own script (markers, plain-text copy, accessible names): run once on load
+PAGE_SCRIPT = (Path(__file__).parent / "data" / "chat.js").read_text(encoding="utf-8")
 
 THEME = gr.themes.Default(
     # local fonts only: the page must not reach for a font server (offline, no tracking)
@@ -203,7 +239,14 @@ def build_web(service: Service) -> gr.Blocks:
     stats = service.stats()  # what the page first shows; events read it anew
     with gr.Blocks(title=LABELS["en"]["title"], analytics_enabled=False) as web:
         ui_language = gr.State("en")
-        answers = gr.State([])  # one answer dict per assistant message, in order
+        answers = gr.State([])  # per assistant message, in order: its answer (None if stopped)
+        secret = _browser_secret(service)
+        browser = gr.BrowserState(None, storage_key="rag-news-browser", secret=secret)
+        conversation = gr.State(None)  # the id of the conversation on screen, once saved
+        with gr.Sidebar(label=LABELS["en"]["history"], open=False, elem_id="history-bar"):
+            past = gr.Radio([], label=LABELS["en"]["history"], elem_id="history")
+            forget = gr.Button(LABELS["en"]["delete_conversation"], elem_id="delete-conversation")
+            history_notice = gr.Markdown(elem_id="history-notice")
         with gr.Row():
             heading = gr.Markdown(f"## {LABELS['en']['title']}", elem_id="title")
             language_choice = gr.Radio(
@@ -223,6 +266,7 @@ def build_web(service: Service) -> gr.Blocks:
                         sanitize_html=True,
                         show_label=False,
                         buttons=["copy"],  # no share icon: it had no label and did nothing
+                        editable="user",  # a question is edited and asked again
                     )
                     notice = gr.Markdown(elem_id="notice")
                     question = gr.Textbox(
@@ -288,25 +332,63 @@ def build_web(service: Service) -> gr.Blocks:
         def unlock():
             return gr.update(interactive=True), gr.update(visible=False)
 
+        def remember(browser_id, conversation_id, chat, given, lang, request: gr.Request):
+            return _remember(service, request, browser_id, conversation_id, chat, given, lang)
+
+        remembered = [conversation, past, history_notice]
         answering = []
-        for trigger in (send.click, question.submit):
-            locked = trigger(lock, None, [send, stop], queue=False)
+
+        def answer_after(locked):
+            """Write the answer, then give Ask back and keep the conversation."""
             # no Gradio limit of its own (1 by default: one user at a time): the shared
             # answer cap of rag.access applies, as it does to /v1 and Slack
             # and "multiple": a stopped answer stays pending in the page, which would drop
             # the next question (Ask is off while an answer is written, so no double sends)
             answer = locked.then(respond, chat_inputs, chat_outputs, concurrency_limit=None,
                                  trigger_mode="multiple")  # fmt: skip
-            answer.then(unlock, None, [send, stop], queue=False)
+            answer.then(unlock, None, [send, stop], queue=False).then(
+                remember, [browser, conversation, chatbot, answers, ui_language], remembered
+            )
             answering.append(answer)
-        stop.click(unlock, None, [send, stop], cancels=answering, queue=False)
+
+        for trigger in (send.click, question.submit):
+            answer_after(trigger(lock, None, [send, stop], queue=False))
+        # regenerate the last answer, or ask an edited question again: the conversation
+        # is cut where it changes, and the question goes through the same steps
+        cut = [question, chatbot, answers]
+        for trigger, step in ((chatbot.retry, _retry_last), (chatbot.edit, _edit_question)):
+            prepared = trigger(step, [chatbot, answers], cut, queue=False)
+            answer_after(prepared.then(lock, None, [send, stop], queue=False))
+        stop.click(_stopped, [chatbot, answers], [send, stop, answers], cancels=answering,
+                   queue=False).then(
+            remember, [browser, conversation, chatbot, answers, ui_language], remembered
+        )  # fmt: skip
 
         def fresh_chat(lang):
-            return [], [], sources_html(_empty_answer(), {}, LABELS[lang]), ""
+            empty = sources_html(_empty_answer(), {}, LABELS[lang])
+            return [], [], empty, "", None, gr.update(value=None)
 
-        new_chat.click(fresh_chat, [ui_language], [chatbot, answers, sources_panel, notice])
+        fresh = [chatbot, answers, sources_panel, notice, conversation, past]
+        new_chat.click(fresh_chat, [ui_language], fresh)
         # the chat's own trash icon too: a rating after it must not rate an earlier answer
-        chatbot.clear(fresh_chat, [ui_language], [chatbot, answers, sources_panel, notice])
+        chatbot.clear(fresh_chat, [ui_language], fresh)
+
+        def reopen(browser_id, conversation_id, lang, request: gr.Request):
+            return _reopen(service, request, browser_id, conversation_id, lang)
+
+        reopened = [chatbot, answers, sources_panel, notice, conversation, history_notice]
+        past.input(reopen, [browser, past, ui_language], reopened)
+
+        def delete(browser_id, chosen, shown, lang, request: gr.Request):
+            return _forget(service, request, browser_id, chosen, shown, lang)
+
+        forget.click(delete, [browser, past, conversation, ui_language],
+                     [past, history_notice, *fresh])  # fmt: skip
+
+        def start_history(browser_id):
+            return _start_history(service, browser_id)
+
+        web.load(start_history, [browser], [browser, past])
 
         def like(given, lang, data: gr.LikeData, request: gr.Request):
             return _record_feedback(service, request, given, lang, data)
@@ -356,6 +438,7 @@ def build_web(service: Service) -> gr.Blocks:
 
         relabelled = [
             heading, language_choice, chat_tab, library_tab, question, send, stop, new_chat,
+            past, forget,
             filters_box, source_filter, date_from, date_to, add_title, add_text, add_source,
             add_date, add_url, add_button, upload, upload_button, stats_panel, feeds_heading,
             feed_url, feed_add, feed_poll, feed_remove, indexed, examples.dataset,
@@ -381,6 +464,8 @@ def _relabel(service: Service, lang: str) -> list:
         gr.update(value=t["send"]),
         gr.update(value=t["stop"]),
         gr.update(value=t["new_chat"]),
+        gr.update(label=t["history"]),
+        gr.update(value=t["delete_conversation"]),
         gr.update(label=t["filters"]),
         gr.update(label=t["source_filter"]),
         gr.update(label=t["date_from"]),
@@ -448,7 +533,7 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
     history = _history(given)
     chat = [
         *chat,
-        {"role": "user", "content": escape(question)},
+        {"role": "user", "content": escape(question, quote=False)},  # as typed when edited
         {"role": "assistant", "content": "…"},
     ]
     yield "", chat, given, gr.update(), ""
@@ -477,17 +562,125 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
     finally:
         if release:
             release()
-    chat[-1] = {"role": "assistant", "content": answer_html(answer, t)}
     articles = _articles_of(service, answer)
+    chat[-1] = {"role": "assistant", "content": answer_html(answer, articles, t, len(given) + 1)}
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
 
 
-def _history(given: list[dict]) -> list[dict]:
+def _history(given: list[dict | None]) -> list[dict]:
     history = []
-    for answer in given:
+    for answer in filter(None, given):  # a stopped answer is no part of it
         history.append({"role": "user", "content": answer["question"]})
         history.append({"role": "assistant", "content": answer["text"]})
     return history
+
+
+def _text_of(message: dict) -> str:
+    """A message's text as typed (Gradio may hand content over as a list of parts)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return unescape(content or "")
+
+
+def _cut_at(chat: list[dict], given: list, position: int) -> tuple[list, list]:
+    """The conversation before message ``position`` (a question): messages and answers."""
+    return chat[:position], given[: position // 2]
+
+
+def _retry_last(chat, given):
+    """Regenerate: the last question goes back in the box, its answer is cut away."""
+    questions = [i for i, m in enumerate(chat) if m.get("role") == "user"]
+    if not questions:
+        return gr.update(), chat, given
+    return _text_of(chat[questions[-1]]), *_cut_at(chat, given, questions[-1])
+
+
+def _edit_question(chat, given, edit: gr.EditData):
+    """An edited question is asked again; what followed it is cut away."""
+    position = edit.index[0] if isinstance(edit.index, (list, tuple)) else edit.index
+    if not 0 <= position < len(chat) or chat[position].get("role") != "user":
+        return gr.update(), chat, given
+    return unescape(str(edit.value)), *_cut_at(chat, given, position)
+
+
+def _stopped(chat, given):
+    """Ask back, Stop hidden, and a stopped answer counted (as None) so that the answers
+    stay in step with the chat's messages (ratings and history rely on it)."""
+    missing = sum(m.get("role") == "assistant" for m in chat) - len(given)
+    return gr.update(interactive=True), gr.update(visible=False), given + [None] * missing
+
+
+# ----- past conversations ---------------------------------------------------------------
+
+
+def _browser_secret(service: Service) -> str:
+    # the browser's id is random and only names its conversations; a secret that outlives
+    # a restart keeps Gradio able to read the id back (its default is new at each start)
+    return hashlib.sha256(str(service.store.folder.resolve()).encode()).hexdigest()[:32]
+
+
+def _start_history(service: Service, browser_id):
+    """A browser's id (made on its first visit) and its past conversations."""
+    if not isinstance(browser_id, str) or not BROWSER_ID.fullmatch(browser_id):
+        browser_id = uuid.uuid4().hex
+    return browser_id, gr.update(choices=_choices(service, browser_id), value=None)
+
+
+def _choices(service: Service, browser_id: str) -> list[tuple[str, str]]:
+    try:
+        listed = service.conversations.list(browser_id)
+    except RagError:
+        return []
+    # the title isolated (U+2068/U+2069): an Arabic title must not reorder the date
+    return [(f"{updated[:10]} · \u2068{title}\u2069", cid) for cid, title, updated in listed]
+
+
+def _remember(service, request, browser_id, conversation_id, chat, given, lang):
+    """Save the conversation on screen after each answer: (its id, the list, a notice)."""
+    if not chat or not isinstance(browser_id, str):
+        return conversation_id, gr.update(), ""
+    conversation_id = conversation_id or uuid.uuid4().hex
+    try:
+        service.conversations.save(browser_id, conversation_id, chat, given)
+    except RagError as err:  # a read-only index folder: the chat works, history does not
+        return conversation_id, gr.update(), str(err)
+    choices = _choices(service, browser_id)
+    return conversation_id, gr.update(choices=choices, value=conversation_id), ""
+
+
+def _reopen(service, request, browser_id, conversation_id, lang):
+    """A past conversation back on screen, with its newest answer's sources."""
+    t = LABELS[lang]
+    try:
+        service.access.check_rate(_caller(service, request))
+        shown = service.conversations.get(browser_id, conversation_id)
+    except RagError as err:
+        return gr.update(), gr.update(), gr.update(), "", gr.update(), str(err)
+    answered = [a for a in shown.answers if a]
+    if answered:
+        newest = Answer.from_dict(answered[-1])
+        panel = sources_html(newest, _articles_of(service, newest), t)
+    else:
+        panel = sources_html(_empty_answer(), {}, t)
+    return shown.messages, shown.answers, panel, "", shown.id, ""
+
+
+def _forget(service, request, browser_id, chosen, shown, lang):
+    """Delete the chosen conversation (the one on screen is cleared too)."""
+    t = LABELS[lang]
+    if not chosen:
+        return gr.update(), t["choose_conversation"], *[gr.update()] * 6
+    try:
+        service.access.check_rate(_caller(service, request))
+        service.conversations.delete(browser_id, chosen)
+    except RagError as err:
+        return gr.update(), str(err), *[gr.update()] * 6
+    choices = gr.update(choices=_choices(service, browser_id), value=None)
+    if chosen != shown:
+        return choices, t["conversation_deleted"], *[gr.update()] * 6
+    empty = sources_html(_empty_answer(), {}, t)
+    return choices, t["conversation_deleted"], [], [], empty, "", None, gr.update(value=None)
 
 
 def _articles_of(service: Service, answer: Answer) -> dict[str, Article]:
@@ -507,7 +700,7 @@ def _empty_answer() -> Answer:
 def _record_feedback(service: Service, request, given: list[dict], lang: str, data) -> str:
     index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
     position = int(index) // 2  # user, assistant, user, assistant, ...
-    if data.liked not in (True, False) or not 0 <= position < len(given):
+    if data.liked not in (True, False) or not 0 <= position < len(given) or not given[position]:
         return ""
     try:
         service.access.check_rate(_caller(service, request))

@@ -8,11 +8,13 @@ right-to-left and English left-to-right, whatever the page's own direction.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape as _escape_html
 
 from rag.types import Answer, Article, Citation
 
 PASSAGE_CONTEXT_CHARS = 280  # shown either side of a quoted sentence
+QUOTED_NEARBY_CHARS = 2000  # how far from the quote another quoted sentence is looked for
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # bidi embeddings, overrides and isolates from a web page could make text read as another
 # text; the page shows it without them (the stored article keeps them).
@@ -23,8 +25,13 @@ def escape(text: str, quote: bool = True) -> str:
     return _escape_html(_BIDI_CONTROLS.sub("", text), quote=quote)
 
 
-def answer_html(answer: Answer, labels: dict[str, str]) -> str:
-    """The answer with markers linked to the sources panel and unsupported claims marked."""
+def answer_html(
+    answer: Answer, articles: dict[str, Article], labels: dict[str, str], number: int = 1
+) -> str:
+    """One chat message: the answer with each marker opening a card of its source, unsupported
+    claims marked, and the answer's own sources folded under it; ``number`` (the answer's
+    place in the conversation) keeps its anchors apart from those of earlier answers. A
+    hidden plain-text copy serves the copy button and the message's accessible name."""
     text = escape(answer.text)
     for claim in answer.claims:
         if not claim.supported:
@@ -35,32 +42,88 @@ def answer_html(answer: Answer, labels: dict[str, str]) -> str:
                 f"{escaped} ⚠</mark>",
                 1,
             )
-    known = {c.marker for c in answer.citations}
-    text = _MARKER.sub(lambda m: _marker_link(int(m.group(1)), known), text)
+    cards = {c.marker: _card_html(c, number) for c in answer.citations}
+    text = _MARKER.sub(lambda m: cards.get(int(m.group(1)), m.group(0)), text)
     lines = "".join(f'<div dir="auto">{line}</div>' for line in text.split("\n") if line.strip())
     notes = "".join(f'<p class="note" dir="auto">ⓘ {escape(note)}</p>' for note in answer.notes)
-    if answer.mode != "generated":  # a quoted answer's first line already says how it was made
-        return f'<div class="answer">{lines}</div>{notes}'
-    made_by = escape(labels["mode_generated"]) + (
-        " · " + escape(answer.model) if answer.model else ""
+    made_by = ""
+    if answer.mode == "generated":  # a quoted answer's first line already says how it was made
+        model = " · " + escape(answer.model) if answer.model else ""
+        made_by = f'<p class="mode">{escape(labels["mode_generated"])}{model}</p>'
+    plain = escape(answer_text(answer, labels), quote=False)
+    message = (
+        f'<div class="answer">{lines}</div>{notes}{made_by}'
+        f"{_fold_html(answer, articles, labels, number)}"
+        f'<pre class="plain-text" hidden>{plain}</pre>'
     )
-    return f'<div class="answer">{lines}</div>{notes}<p class="mode">{made_by}</p>'
+    # the chat reads its messages as Markdown: a line break in an article's passage would
+    # end the HTML there, so the message is one line (the browser reads &#10; as a break)
+    return message.replace("\n", "&#10;")
 
 
-def _marker_link(marker: int, known: set[int]) -> str:
-    if marker not in known:
-        return f"[{marker}]"
-    return f'<a class="marker" href="#src-{marker}">[{marker}]</a>'
+def answer_text(answer: Answer, labels: dict[str, str]) -> str:
+    """The answer as plain text, with its numbered sources and their links: what Copy gives."""
+    lines = [line for line in answer.text.split("\n") if line.strip()]
+    lines += [f"ⓘ {note}" for note in answer.notes]
+    if answer.citations and not answer.abstained:
+        lines += ["", labels["sources"] + ":"]
+        for c in answer.citations:
+            meta = " · ".join(part for part in (c.source, c.date[:10]) if part)
+            head = " — ".join(part for part in (c.title or c.article_id, meta) if part)
+            lines.append(f"[{c.marker}] {head}")
+            if c.url.startswith(("https://", "http://")):
+                lines.append(f"    {c.url}")
+            lines.append(f"    «{c.quote}»")
+    return "\n".join(lines)
+
+
+def _card_html(citation: Citation, number: int) -> str:
+    """A marker linked to its source under the answer, with a card on hover or focus."""
+    meta = " · ".join(escape(part) for part in (citation.source, citation.date[:10]) if part)
+    return (
+        f'<span class="cite"><a class="marker" href="#a{number}-src-{citation.marker}">'
+        f"[{citation.marker}]</a>"
+        f'<span class="card" role="tooltip" dir="auto"><strong>{_title_html(citation)}</strong>'
+        + (f'<span class="meta">{meta}</span>' if meta else "")
+        + f'<span class="card-quote">{escape(citation.quote)}</span></span></span>'
+    )
+
+
+def _fold_html(answer, articles, labels, number: int) -> str:
+    if answer.abstained or not answer.citations:
+        return ""
+    quoted = _quoted_by_marker(answer)
+    cited = "".join(
+        _source_html(c, articles.get(c.article_id), quoted.get(c.marker, ()), f"a{number}-")
+        for c in answer.citations
+    )
+    summary = escape(f"{labels['sources']} ({len(answer.citations)})")
+    return f'<details class="answer-sources"><summary>{summary}</summary>{cited}</details>'
+
+
+def _quoted_by_marker(answer: Answer) -> dict[int, list[str]]:
+    """Every sentence a quoted answer takes from each source (several may share a marker);
+    a generated answer's sentences are its own words, so only the citation's quote counts."""
+    if answer.mode == "generated":
+        return {}
+    quoted: dict[int, list[str]] = {}
+    for claim in answer.claims:
+        sentence = _MARKER.sub("", claim.text).strip()
+        for marker in claim.markers:
+            quoted.setdefault(marker, []).append(sentence)
+    return quoted
 
 
 def sources_html(answer: Answer, articles: dict[str, Article], labels: dict[str, str]) -> str:
-    """The cited sources (quote highlighted in its passage), then the uncited ones folded."""
+    """The newest answer's sources (its quotes highlighted), then the uncited ones folded."""
     if answer.abstained:  # passages that do not answer are no sources
         return f'<div class="sources"><p>{escape(labels["none_answers"])}</p></div>'
     if not answer.citations and not answer.uncited:
         return f'<div class="sources"><p>{escape(labels["no_sources"])}</p></div>'
+    quoted = _quoted_by_marker(answer)
     cited = "".join(
-        _source_html(c, articles.get(c.article_id), anchor=True) for c in answer.citations
+        _source_html(c, articles.get(c.article_id), quoted.get(c.marker, ()), "")
+        for c in answer.citations
     )
     parts = [f'<div class="sources"><h3>{escape(labels["sources"])}</h3>{cited}']
     if answer.uncited:
@@ -71,32 +134,68 @@ def sources_html(answer: Answer, articles: dict[str, Article], labels: dict[str,
     return "".join(parts)
 
 
-def _source_html(citation: Citation, article: Article | None, *, anchor: bool = False) -> str:
-    identifier = f' id="src-{citation.marker}"' if anchor else ""
+def _title_html(citation: Citation) -> str:
     title = escape(citation.title or citation.article_id)
-    if citation.url.startswith(("https://", "http://")):
-        title = (
-            f'<a href="{escape(citation.url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer nofollow">{title}</a>'
-        )
-    meta = " · ".join(escape(part) for part in (citation.source, citation.date) if part)
+    if not citation.url.startswith(("https://", "http://")):
+        return title
     return (
-        f'<article class="source"{identifier} data-article="{escape(citation.article_id)}">'
-        f'<header dir="auto"><span class="marker">[{citation.marker}]</span> {title}</header>'
-        f'<div class="meta" dir="auto">{meta}</div>'
-        f'<p class="passage" dir="auto">{_passage_html(citation, article)}</p></article>'
+        f'<a href="{escape(citation.url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer nofollow">{title}</a>'
     )
 
 
-def _passage_html(citation: Citation, article: Article | None) -> str:
-    quote = f'<mark class="quote" dir="auto">{escape(citation.quote)}</mark>'
+def _source_html(
+    citation: Citation,
+    article: Article | None,
+    quoted: Sequence[str] = (),
+    anchor: str | None = None,
+) -> str:
+    """One source: title, newspaper and date, and its passage with every quoted sentence
+    highlighted; ``anchor`` (a prefix) gives it the id its markers link to."""
+    identifier = f' id="{anchor}src-{citation.marker}"' if anchor is not None else ""
+    meta = " · ".join(escape(part) for part in (citation.source, citation.date) if part)
+    return (
+        f'<article class="source"{identifier} data-article="{escape(citation.article_id)}">'
+        f'<header dir="auto"><span class="marker">[{citation.marker}]</span> '
+        f"{_title_html(citation)}</header>"
+        f'<div class="meta" dir="auto">{meta}</div>'
+        f'<p class="passage" dir="auto">{_passage_html(citation, article, quoted)}</p></article>'
+    )
+
+
+def _passage_html(citation: Citation, article: Article | None, quoted: Sequence[str]) -> str:
     if article is None:
-        return quote
-    start = max(0, citation.start - PASSAGE_CONTEXT_CHARS)
-    end = min(len(article.text), citation.end + PASSAGE_CONTEXT_CHARS)
-    before = ("… " if start else "") + article.text[start : citation.start]
-    after = article.text[citation.end : end] + (" …" if end < len(article.text) else "")
-    return f"{escape(before)}{quote}{escape(after)}"
+        return _mark(citation.quote)
+    text = article.text
+    spans = _quoted_spans(citation, text, quoted)
+    start = max(0, spans[0][0] - PASSAGE_CONTEXT_CHARS)
+    end = min(len(text), spans[-1][1] + PASSAGE_CONTEXT_CHARS)
+    parts = ["… " if start else ""]
+    position = start
+    for span_start, span_end in spans:
+        parts += [escape(text[position:span_start]), _mark(text[span_start:span_end])]
+        position = span_end
+    parts += [escape(text[position:end]), " …" if end < len(text) else ""]
+    return "".join(parts)
+
+
+def _quoted_spans(citation: Citation, text: str, quoted: Sequence[str]) -> list[tuple[int, int]]:
+    """Where the citation's quote and the answer's other sentences from it stand in the
+    article: those found near the quote (the same passage), in order, without overlaps."""
+    spans = {(citation.start, citation.end)}
+    for sentence in quoted:
+        found = text.find(sentence, max(0, citation.start - QUOTED_NEARBY_CHARS))
+        if sentence and 0 <= found <= citation.end + QUOTED_NEARBY_CHARS:
+            spans.add((found, found + len(sentence)))
+    kept: list[tuple[int, int]] = []
+    for span in sorted(spans):
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
+
+
+def _mark(quote: str) -> str:
+    return f'<mark class="quote" dir="auto">{escape(quote)}</mark>'
 
 
 def totals_text(stats: dict, labels: dict[str, str]) -> str:

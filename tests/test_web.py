@@ -64,13 +64,14 @@ def log_in(page, url: str, key: str) -> None:
 
 
 def _ask(page, question: str) -> None:
-    before = page.locator("#sources").inner_html()
+    """Ask, and wait for the answer (a new one in the chat, Ask usable again)."""
+    answers = page.locator("#chat .answer").count()
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     page.wait_for_function(
-        "before => document.querySelector('#sources').innerHTML !== before"
-        " && document.querySelector('#sources .source, #sources .sources p')",
-        arg=before,
+        "n => document.querySelectorAll('#chat .answer').length > n"
+        " && !document.querySelector('#send').disabled",
+        arg=answers,
         timeout=120_000,
     )
 
@@ -88,7 +89,7 @@ def test_english_question_shows_the_arabic_quote_right_to_left(page):
     quote.first.wait_for()
     assert quote.first.evaluate("e => getComputedStyle(e).direction") == "rtl"
     marker = page.locator("#chat a.marker").first
-    assert marker.get_attribute("href") == "#src-1"
+    assert marker.get_attribute("href") == "#a1-src-1"
     title = page.locator("#sources #src-1 header")
     assert title.evaluate("e => getComputedStyle(e).direction") == "rtl"
     _screenshot(page, "chat-en.png")
@@ -138,6 +139,18 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
             box = page.locator(element).bounding_box()
             assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (element, box)
         _screenshot(page, "chat-phone.png")
+        page.locator("#question textarea").fill(QUESTION_AR)
+        page.locator("#send").tap()
+        marker = page.locator("#chat .answer a.marker").first
+        marker.tap()  # the source opens under the answer, not ~430 px further down
+        source = page.locator("#a1-src-1")
+        source.wait_for(state="visible")
+        source.locator("mark.quote").filter(has_text=ENRICHMENT_SENTENCE).wait_for()
+        page.wait_for_function("(() => { const r = document.querySelector('#a1-src-1')"
+                               ".getBoundingClientRect(); return r.top >= 0 && r.top < 844; })()")  # fmt: skip
+        assert page.locator("#sources").is_hidden()  # no second copy of the sources below
+        assert marker.locator("xpath=..").locator(".card").is_hidden()  # the source, not a card
+        _screenshot(page, "chat-phone-source.png")
     finally:
         context.close()
 
@@ -367,3 +380,127 @@ def test_enter_sends_and_shift_enter_starts_a_new_line(page):
     box.fill(QUESTION_EN)
     box.press("Enter")
     page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
+
+
+def test_markers_of_an_earlier_answer_open_that_answers_own_quote(page):
+    _ask(page, QUESTION_EN)
+    _ask(page, "Who is Vladimir Putin meeting?")
+    first = page.locator('#chat [data-testid="bot"]').first
+    marker = first.locator("a.marker").first
+    assert marker.get_attribute("href") == "#a1-src-1"
+    marker.hover()  # a card: the source at a glance
+    card = first.locator(".card").first
+    card.wait_for(state="visible")
+    assert ENRICHMENT_SENTENCE in card.inner_text() and "خامنئي" in card.inner_text()
+    _screenshot(page, "chat-marker-card.png")
+    marker.click()
+    source = first.locator("#a1-src-1")  # inside the first answer, not the newest one's panel
+    source.wait_for(state="visible")
+    assert "emphasised" in source.get_attribute("class")
+    assert source.locator("mark.quote").filter(has_text=ENRICHMENT_SENTENCE).count() == 1
+    assert page.locator('#chat [data-testid="bot"]').last.locator("#a1-src-1").count() == 0
+    _screenshot(page, "chat-earlier-source.png")
+
+
+def test_copy_gives_plain_text_and_messages_have_plain_accessible_names(browser, live_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.locator("#question textarea").wait_for()
+        _ask(page, QUESTION_EN)
+        page.locator("#chat .message-buttons").last.get_by_role(
+            "button", name="Copy message"
+        ).click()
+        page.wait_for_function("navigator.clipboard.readText().then(t => t.includes('Sources:'))")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert "<" not in copied and "class=" not in copied
+        assert copied.startswith("Quoted from the indexed articles")
+        assert re.search(r"^\[1\] .*خامنئي", copied, re.M) and ENRICHMENT_SENTENCE in copied
+        answer_name = page.locator('#chat [data-testid="bot"]').last.get_attribute("aria-label")
+        assert answer_name.startswith("Answer: Quoted from") and "<" not in answer_name
+        question_name = page.locator('#chat [data-testid="user"]').last.get_attribute("aria-label")
+        assert question_name == f"Question: {QUESTION_EN}"
+    finally:
+        context.close()
+
+
+COUNT_NEW_ANSWERS = """() => {
+    window.newAnswers = 0;
+    new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(n => {
+        if (n.matches && (n.matches('.answer') || n.querySelector('.answer'))) window.newAnswers += 1;
+    }))).observe(document.querySelector('#chat'), {subtree: true, childList: true});
+}"""
+
+
+def test_the_last_answer_is_regenerated_and_an_edited_question_asked_again(page):
+    _ask(page, QUESTION_EN)
+    page.locator("#chat .answer").wait_for()
+    page.wait_for_function("!document.querySelector('#send').disabled")
+    page.evaluate(COUNT_NEW_ANSWERS)
+    page.get_by_role("button", name="Retry").click()
+    page.wait_for_function("window.newAnswers >= 1 && !document.querySelector('#send').disabled")
+    page.locator("#chat .answer").wait_for()
+    assert page.locator("#chat .answer").count() == 1  # replaced, not added
+    assert page.locator("#question textarea").input_value() == ""
+    page.get_by_role("button", name="Edit").first.click()
+    page.locator("#chat textarea").fill(QUESTION_AR)
+    page.get_by_role("button", name="Submit").click()
+    page.locator('#chat [data-testid="user"]').filter(has_text=QUESTION_AR).wait_for()
+    page.locator("#chat .answer").filter(has_text="مقتطفات").wait_for()  # answered in Arabic
+    assert page.locator('#chat [data-testid="user"]').count() == 1
+    assert page.locator("#chat .answer").count() == 1
+    _screenshot(page, "chat-edited.png")
+
+
+def _history_labels(page) -> list[str]:
+    if page.locator("#history-bar.open").count() == 0:  # the sidebar starts folded
+        page.get_by_role("button", name="Toggle Sidebar").click()
+    page.locator("#history-bar.open #history").wait_for()
+    return page.locator("#history label").all_inner_texts()
+
+
+def test_past_conversations_come_back_after_a_reload_per_browser_and_are_deleted(
+    browser, live_server
+):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    question = f"{QUESTION_EN} ({uuid.uuid4().hex[:6]})"
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.locator("#question textarea").wait_for()
+        _ask(page, question)
+        _history_labels(page)
+        page.locator("#history label").filter(has_text=question).wait_for()
+        page.locator("#new-chat").click()
+        page.locator("#chat .answer").wait_for(state="detached")
+        page.reload()
+        page.locator("#question textarea").wait_for()
+        _history_labels(page)
+        page.locator("#history label").filter(has_text=question).click()
+        page.locator('#chat [data-testid="user"]').filter(has_text=question).wait_for()
+        page.locator("#chat .answer a.marker").first.wait_for()
+        page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
+        _screenshot(page, "chat-history.png")
+        with sqlite3.connect(live_server.index_dir / "index.sqlite") as db:
+            (stored,) = db.execute(
+                "SELECT COUNT(*) FROM conversations WHERE title = ?", (question,)
+            ).fetchone()
+        assert stored == 1
+
+        other = browser.new_context().new_page()  # another browser: its own history only
+        log_in(other, live_server.url, ADMIN_KEY)
+        other.locator("#question textarea").wait_for()
+        _ask(other, QUESTION_AR)
+        _history_labels(other)
+        other.locator("#history label").filter(has_text=QUESTION_AR).wait_for()
+        assert not any(question in label for label in _history_labels(other))
+        other.context.close()
+
+        page.locator("#delete-conversation").click()
+        page.locator("#history-notice").filter(has_text="deleted").wait_for()
+        assert not any(question in label for label in _history_labels(page))
+        assert page.locator("#chat .answer").count() == 0  # the one on screen went too
+    finally:
+        context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.types import Answer, Article, Citation, Claim
 from rag.web import LABELS
-from rag.web_html import answer_html, sources_html
+from rag.web_html import answer_html, answer_text, sources_html
 
 ARTICLE = Article(
     "a1", "<b>title</b>", "Before. The <script>x()</script> quote. After.", "", "wire"
@@ -25,11 +25,62 @@ def test_unsupported_claims_are_marked_and_markers_link_to_sources():
          Claim("The moon is cheese. [1] [7]", [1], False, 0.2)],
         "en", "en", False, "generated", model="openai/test",
     )  # fmt: skip
-    html = answer_html(answer, LABELS["en"])
+    html = answer_html(answer, {"a1": ARTICLE}, LABELS["en"], number=3)
     assert '<mark class="unsupported"' in html and "The moon is cheese." in html
-    assert html.count('<a class="marker" href="#src-1">[1]</a>') == 2
-    assert "[7]" in html and 'href="#src-7"' not in html  # no source 7: plain text
+    # the third answer's markers open its own sources, not those of another answer
+    assert html.count('<a class="marker" href="#a3-src-1">[1]</a>') == 2
+    assert 'id="a3-src-1"' in html and 'id="src-1"' not in html
+    assert "[7]" in html and "src-7" not in html  # no source 7: plain text
     assert "openai/test" in html
+
+
+def test_a_marker_carries_a_card_of_its_source():
+    answer = Answer("q", "Iran will enrich. [1]", [_citation()], [], [], "en", "en", False,
+                    "extractive")  # fmt: skip
+    html = answer_html(answer, {"a1": ARTICLE}, LABELS["en"])
+    card = html[html.index('<span class="card"') : html.index("</span></span>")]
+    assert "&lt;b&gt;title&lt;/b&gt;" in card and 'href="https://example.org/a?x=1&amp;y=2"' in card
+    assert "wire · 2025-04-16" in card and "The &lt;script&gt;x()&lt;/script&gt; quote." in card
+
+
+def test_copy_gives_plain_text_with_the_numbered_sources_and_links():
+    answer = Answer("q", "Quoted:\n«The quote.» [1]", [_citation()], [], [], "en", "en", False,
+                    "extractive", notes=["A note."])  # fmt: skip
+    text = answer_text(answer, LABELS["en"])
+    assert text.splitlines() == [
+        "Quoted:",
+        "«The quote.» [1]",
+        "ⓘ A note.",
+        "",
+        "Sources:",
+        "[1] <b>title</b> — wire · 2025-04-16",
+        "    https://example.org/a?x=1&y=2",
+        "    «The <script>x()</script> quote.»",
+    ]  # the article's own characters, as text: the page escapes them
+    html = answer_html(answer, {"a1": ARTICLE}, LABELS["en"])
+    assert '<pre class="plain-text" hidden>Quoted:' in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    refusal = Answer("q", "The articles do not answer this.", [], [_citation(2)], [], "en",
+                     "en", True, "extractive")  # fmt: skip
+    assert answer_text(refusal, LABELS["en"]) == "The articles do not answer this."
+
+
+def test_every_sentence_quoted_from_a_source_is_highlighted():
+    text = "First one.\n\nSecond one. Third one.\n\nFourth one."
+    article = Article("a2", "T", text, "", "wire")
+    first = Citation(1, "a2", "a2:0", "T", "wire", "", "", "First one.", 0, 10)
+    answer = Answer(
+        "q", "«First one.» [1]\n«Third one.» [1]", [first], [],
+        [Claim("First one. [1]", [1], True), Claim("Third one. [1]", [1], True)],
+        "en", "en", False, "extractive",
+    )  # fmt: skip
+    for html in (answer_html(answer, {"a2": article}, LABELS["en"]),
+                 sources_html(answer, {"a2": article}, LABELS["en"])):  # fmt: skip
+        assert '<mark class="quote" dir="auto">First one.</mark>' in html
+        assert '<mark class="quote" dir="auto">Third one.</mark>' in html
+        assert '<mark class="quote" dir="auto">Second one.' not in html
+    # a message is one line: the chat reads it as Markdown, where a blank line ends HTML
+    assert "\n" not in answer_html(answer, {"a2": article}, LABELS["en"])
 
 
 def test_sources_escape_article_text_and_only_link_http_urls():
@@ -47,8 +98,8 @@ def test_sources_escape_article_text_and_only_link_http_urls():
 def test_a_quoted_answer_says_how_it_was_made_once_and_a_refusal_lists_no_sources():
     quoted = Answer("q", "Quoted from the indexed articles (no language model was used):\n"
                     "«The quote.» [1]", [_citation()], [], [], "en", "en", False, "extractive")  # fmt: skip
-    html = answer_html(quoted, LABELS["en"])
-    assert html.count("Quoted") == 1 and 'class="mode"' not in html
+    shown = answer_html(quoted, {}, LABELS["en"]).split('<pre class="plain-text"')[0]
+    assert shown.count("Quoted") == 1 and 'class="mode"' not in shown
     refusal = Answer("q", "The indexed articles do not answer this.", [], [_citation(2)], [],
                      "en", "en", True, "extractive")  # fmt: skip
     panel = sources_html(refusal, {"a1": ARTICLE}, LABELS["en"])
