@@ -1,6 +1,7 @@
 """Loaders: files and folders of articles in, ``Article`` records (or load failures) out.
 
-Supported: ``.txt``/``.md`` (first non-empty line is the title), ``.json`` (an object or an
+Supported: ``.txt``/``.md`` (first non-empty line is the title; an opening ``---`` block may
+give ``source:``, ``date:``, ``url:``, ``author:``, ``title:``), ``.json`` (an object or an
 array of objects), ``.jsonl`` and ``.jsonl.gz`` (one object a line), ``.html``/``.htm``
 (main text extracted with trafilatura). Folders are walked recursively; hidden files are
 ignored. Record fields: ``title``, ``content`` (or ``text``/``body``), ``url``, ``source``,
@@ -27,6 +28,8 @@ DATE_FIELDS = ("date", "date_extracted")
 SUFFIXES = (".txt", ".md", ".json", ".jsonl", ".jsonl.gz", ".html", ".htm")
 _SPACES = re.compile(r"\s+")
 TOO_DEEP = "JSON nested too deeply to be an article"
+FRONT_MATTER_FIELDS = ("title", "source", "date", "url", "author")
+_FRONT_MATTER = re.compile(r"---[ \t]*\n(.*?)\n---[ \t]*(?:\n|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,36 @@ def _decode(data: bytes) -> str:
 
 
 def _article_from_plain_text(text: str, origin: str) -> Article:
+    fields, text = _front_matter(text.strip())
+    if "title" in fields:
+        return make_article({**fields, "content": text}, origin)
     lines = text.strip().split("\n", 1)
     title = lines[0].strip()
     body = lines[1].strip() if len(lines) > 1 else ""
     if not body:
         body, title = title, ""
-    return make_article({"title": title, "content": body}, origin)
+    return make_article({**fields, "title": title, "content": body}, origin)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The fields of a ``---`` block opening a text file (``source: …``, ``date: …``, one a
+    line), and the text after it; no block, no fields."""
+    block = _FRONT_MATTER.match(text)
+    if block is None:
+        return {}, text
+    fields = {}
+    for number, line in enumerate(block.group(1).split("\n"), start=2):
+        name, colon, value = line.partition(":")
+        name = name.strip().lower()
+        if not line.strip():
+            continue
+        if not colon or name not in FRONT_MATTER_FIELDS:
+            raise DocumentError(
+                f"line {number} of the front matter is not 'field: value' with a field among "
+                f"{', '.join(FRONT_MATTER_FIELDS)}: {line.strip()[:60]!r}"
+            )
+        fields[name] = value.strip()
+    return fields, text[block.end() :]
 
 
 def _load_json(text: str, origin: str) -> Iterator[Article | LoadFailure]:

@@ -23,6 +23,42 @@ def test_text_file_first_line_is_the_title():
     assert article.title.startswith("خامنئي يبعث برسالة لبوتين")
     assert article.text.startswith("موسكو/دبي – وكالات:")
     assert article.origin == str(SEED_FILE)
+    # its dateline's wire agencies, and the Thursday before the Rome talks of 19 April 2025
+    assert (article.source, article.date, article.url) == ("وكالات", "2025-04-17", "")
+
+
+def test_a_text_file_may_open_with_its_metadata(tmp_path):
+    (tmp_path / "a.md").write_text(
+        "---\nsource: Al Riyadh\nDate: 21/07/2015\nurl: https://x.sa/1\n\n---\n"
+        "Title\nBody: with a colon.",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.txt").write_text("---\ntitle: Given\nauthor: A. Writer\n---\nAll body.\nMore.",
+                                    encoding="utf-8")  # fmt: skip
+    (tmp_path / "c.txt").write_text("---\nTitle\nA body with --- in it.", encoding="utf-8")
+    (a, b, c), failures = loaded(tmp_path / "a.md", tmp_path / "b.txt", tmp_path / "c.txt")
+    assert failures == []
+    assert (a.title, a.text, a.source, a.date, a.url) == (
+        "Title", "Body: with a colon.", "Al Riyadh", "2015-07-21", "https://x.sa/1"
+    )  # fmt: skip
+    assert (b.title, b.text, b.author) == ("Given", "All body.\nMore.", "A. Writer")
+    assert (c.title, c.source) == ("---", "")  # no closing line: no front matter
+
+
+@pytest.mark.parametrize(
+    ("front", "reason"),
+    [
+        ("colour: red", "line 2 of the front matter is not 'field: value' with a field among "
+                        "title, source, date, url, author: 'colour: red'"),
+        ("just words", "line 2 of the front matter is not 'field: value' with a field among "
+                       "title, source, date, url, author: 'just words'"),
+        ("date: yesterday", "unrecognised date 'yesterday' (use YYYY-MM-DD or "
+                            "YYYY-MM-DD hh:mm:ss)"),
+    ],
+)  # fmt: skip
+def test_front_matter_that_cannot_be_read_says_which_line(tmp_path, front, reason):
+    (tmp_path / "a.txt").write_text(f"---\n{front}\n---\nTitle\nBody", encoding="utf-8")
+    assert loaded(tmp_path / "a.txt") == ([], [LoadFailure(str(tmp_path / "a.txt"), reason)])
 
 
 def test_markdown_and_folders_are_read_recursively(tmp_path):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from rag.documents import load
 from rag.embeddings import SentenceTransformerEmbedder, converted_e5_folder
 from rag.embeddings.convert import dequantize_q4_0
 from rag.errors import EmbedderError
@@ -41,7 +42,8 @@ def test_contract_describe_names_the_exact_weights(embedder):
 
 def mixed_texts(n=240):
     """Seed sentences, SaudiNewsNet titles and openings, XQuAD English paragraphs and questions."""
-    texts = [line for line in SEED_FILE.read_text(encoding="utf-8").split("\n") if line.strip()]
+    seed = next(iter(load([SEED_FILE])))
+    texts = [seed.title, *(line for line in seed.text.split("\n") if line.strip())]
     with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
         for line in itertools.islice(lines, 60):
             record = json.loads(line)

@@ -275,9 +275,11 @@ def test_exported_feedback_is_a_dataset_rag_eval_reads(tmp_path):
 def test_news_dev_shape_gold_by_url_copies_per_language_and_the_tradeoff(tmp_path):
     """news-dev's JSONL: gold by URL, other newspapers' copies count, unanswerable rows
     score abstention, every metric per language, the trade-off curve in the report."""
+    from rag.documents import load
     from tests.conftest import SEED_FILE
 
-    seed_title, seed_text = SEED_FILE.read_text(encoding="utf-8").split("\n", 1)
+    seed = next(iter(load([SEED_FILE])))
+    seed_title, seed_text = seed.title, seed.text
     articles = [
         {"title": "Qatrah plant opens", "url": "https://a.example/qatrah",
          "content": "The Qatrah desalination plant opened in Jubail on Thursday. It will "
