@@ -32,6 +32,7 @@ from rag.types import (  # noqa: E402
 )
 from rag.web_html import (  # noqa: E402
     answer_html,
+    counted,
     feeds_html,
     sources_html,
     stats_html,
@@ -91,13 +92,15 @@ LABELS = {
         "upload": "Or upload a file (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "Add file",
         "not_an_upload": "Only a file uploaded here can be added.",
-        "added": "Added {articles} article(s), {passages} passage(s): ask about it now.",
+        "added": "Added {articles}, {passages}: ask about it now.",
         "already_there": "Already in the library, nothing to add ({n}).",
         "add_failed": "Not added: {reasons}",
         "empty_text": "Paste the article's text first.",
         "no_file": "Choose a file first.",
-        "totals": "{articles} articles, {chunks} passages, {first_date:.10} to {last_date:.10}",
-        "totals_undated": "{articles} articles, {chunks} passages (no dates)",
+        "totals": "{articles}, {chunks}, {first_date:.10} to {last_date:.10}",
+        "totals_undated": "{articles}, {chunks} (no dates)",
+        "n_articles": "{n} article|{n} articles",
+        "n_passages": "{n} passage|{n} passages",
         "indexed": "Indexed: {totals}",
         "source": "Source",
         "month": "Month",
@@ -153,13 +156,16 @@ LABELS = {
         "upload": "أو ارفع ملفًا (.txt .md .json .jsonl .jsonl.gz .html)",
         "upload_button": "أضف الملف",
         "not_an_upload": "لا يمكن إضافة إلا ملف مرفوع هنا.",
-        "added": "أُضيف {articles} مقال، {passages} مقطع: يمكنك السؤال عنه الآن.",
+        "added": "أُضيف {articles}، {passages}: يمكنك السؤال عنه الآن.",
         "already_there": "موجود في المكتبة، لا شيء يُضاف ({n}).",
         "add_failed": "لم تتم الإضافة: {reasons}",
         "empty_text": "الصق نص المقال أولًا.",
         "no_file": "اختر ملفًا أولًا.",
-        "totals": "{articles} مقالًا، {chunks} مقطعًا، من {first_date:.10} إلى {last_date:.10}",
-        "totals_undated": "{articles} مقالًا، {chunks} مقطعًا (دون تواريخ)",
+        "totals": "{articles}، {chunks}، من {first_date:.10} إلى {last_date:.10}",
+        "totals_undated": "{articles}، {chunks} (دون تواريخ)",
+        # one, two, three to ten, and the rest (Arabic counts its nouns so)
+        "n_articles": "مقال واحد|مقالان|{n} مقالات|{n} مقالًا",
+        "n_passages": "مقطع واحد|مقطعان|{n} مقاطع|{n} مقطعًا",
         "indexed": "المفهرس: {totals}",
         "source": "المصدر",
         "month": "الشهر",
@@ -818,7 +824,11 @@ def library_message(report, t: dict[str, str]) -> str:
     added = report.ingested + report.updated
     parts = []
     if added:
-        parts.append(t["added"].format(articles=added, passages=report.chunks))
+        articles, passages = (
+            counted(added, t["n_articles"]),
+            counted(report.chunks, t["n_passages"]),
+        )
+        parts.append(t["added"].format(articles=articles, passages=passages))
     if report.unchanged or report.skipped:
         parts.append(t["already_there"].format(n=report.unchanged + report.skipped))
     if report.failures:

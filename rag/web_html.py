@@ -200,7 +200,21 @@ def _mark(quote: str) -> str:
 
 def totals_text(stats: dict, labels: dict[str, str]) -> str:
     """How many articles and passages, from when to when."""
-    return labels["totals" if stats["first_date"] else "totals_undated"].format(**stats)
+    return labels["totals" if stats["first_date"] else "totals_undated"].format(
+        **{**stats, "articles": counted(stats["articles"], labels["n_articles"]),
+           "chunks": counted(stats["chunks"], labels["n_passages"])}
+    )  # fmt: skip
+
+
+def counted(n: int, forms: str) -> str:
+    """``n`` things in the form the language gives that number: ``forms`` are one|many, or
+    one|two|three to ten|the rest."""
+    choices = forms.split("|")
+    if len(choices) == 2:
+        form = choices[0] if n == 1 else choices[1]
+    else:
+        form = choices[0 if n == 1 else 1 if n == 2 else 2 if 3 <= n % 100 <= 10 else 3]
+    return form.format(n=n)
 
 
 def stats_html(stats: dict, labels: dict[str, str]) -> str:

@@ -20,6 +20,7 @@ class Reply:
     delay: float = 0.0  # seconds before answering
     garbage: bool = False  # a body that is not JSON
     drop_after: int | None = None  # close the stream after this many tokens
+    token_delay: float = 0.0  # seconds between streamed tokens (a model that writes visibly)
 
 
 class FakeLLM(LoopbackServer):
@@ -84,6 +85,7 @@ class FakeLLM(LoopbackServer):
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
+                    time.sleep(reply.token_delay)
                 end = {
                     "id": "c1",
                     "object": "chat.completion.chunk",

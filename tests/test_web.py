@@ -157,10 +157,10 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
 
 def test_arabic_interface_and_question(page):
     indexed = page.locator("#indexed")
-    indexed.filter(has_text=re.compile(r"Indexed: \d+ articles, \d+ passages")).wait_for()
+    indexed.filter(has_text=re.compile(r"Indexed: \d+ articles?, \d+ passages?")).wait_for()
     page.locator("#ui-language label").filter(has_text="العربية").click()
     page.get_by_text("سؤالك").first.wait_for()
-    indexed.filter(has_text=re.compile(r"المفهرس: \d+ مقالًا")).wait_for()
+    indexed.filter(has_text=re.compile(r"المفهرس: (مقال واحد|مقالان|\d+ مقال)")).wait_for()
     page.get_by_text("أمثلة", exact=True).first.wait_for()  # the examples' label too
     _ask(page, QUESTION_AR)
     page.locator("#sources .sources > article mark.quote").filter(
@@ -257,7 +257,7 @@ def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Caf\xe9 title\nna\xefve text".encode("latin-1"))
     page.get_by_role("tab", name="Library").click()
-    for path, expected in ((bad, "not UTF-8"), (good, "Added 1 article(s)")):
+    for path, expected in ((bad, "not UTF-8"), (good, "Added 1 article,")):
         if path is good:  # take the refused file away first
             page.locator("#upload button[aria-label='Clear']").click()
         page.locator("#upload input[type=file]").set_input_files(str(path))
@@ -328,7 +328,7 @@ def test_feedback_after_the_trash_icon_rates_the_new_answer(page, live_server):
 def test_the_library_says_what_happened_and_clears_the_form(page):
     marker = uuid.uuid4().hex[:6]
     title, text = f"Dune race {marker}", f"The dune race {marker} was won by a camel named Rih."
-    for expected in ("Added 1 article(s)", "Already in the library"):
+    for expected in ("Added 1 article,", "Already in the library"):
         page.get_by_role("tab", name="Library").click()
         page.locator("#add-title textarea, #add-title input").first.fill(title)
         page.locator("#add-text textarea").fill(text)

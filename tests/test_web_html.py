@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.types import Answer, Article, Citation, Claim
 from rag.web import LABELS
-from rag.web_html import answer_html, answer_text, sources_html
+from rag.web_html import answer_html, answer_text, counted, sources_html, totals_text
 
 ARTICLE = Article(
     "a1", "<b>title</b>", "Before. The <script>x()</script> quote. After.", "", "wire"
@@ -105,3 +105,13 @@ def test_a_quoted_answer_says_how_it_was_made_once_and_a_refusal_lists_no_source
     panel = sources_html(refusal, {"a1": ARTICLE}, LABELS["en"])
     assert "None of the indexed articles answers" in panel and "<article" not in panel
     assert "also retrieved" not in panel.lower()
+
+
+def test_counts_read_as_the_language_says_them():
+    en, ar = LABELS["en"]["n_articles"], LABELS["ar"]["n_articles"]
+    assert [counted(n, en) for n in (1, 2, 31030)] == ["1 article", "2 articles", "31030 articles"]
+    assert [counted(n, ar) for n in (1, 2, 3, 10, 11, 103)] == [
+        "مقال واحد", "مقالان", "3 مقالات", "10 مقالات", "11 مقالًا", "103 مقالات"
+    ]  # fmt: skip
+    stats = {"articles": 1, "chunks": 6, "first_date": "2025-04-17", "last_date": "2025-04-17"}
+    assert totals_text(stats, LABELS["en"]) == "1 article, 6 passages, 2025-04-17 to 2025-04-17"
