@@ -97,7 +97,7 @@ LABELS = {
         "add_failed": "Not added: {reasons}",
         "empty_text": "Paste the article's text first.",
         "no_file": "Choose a file first.",
-        "totals": "{articles}, {chunks}, {first_date:.10} to {last_date:.10}",
+        "totals": "{articles}, {chunks}, {first_date} to {last_date}",
         "totals_undated": "{articles}, {chunks} (no dates)",
         "n_articles": "{n} article|{n} articles",
         "n_passages": "{n} passage|{n} passages",
@@ -161,7 +161,7 @@ LABELS = {
         "add_failed": "لم تتم الإضافة: {reasons}",
         "empty_text": "الصق نص المقال أولًا.",
         "no_file": "اختر ملفًا أولًا.",
-        "totals": "{articles}، {chunks}، من {first_date:.10} إلى {last_date:.10}",
+        "totals": "{articles}، {chunks}، من {first_date} إلى {last_date}",
         "totals_undated": "{articles}، {chunks} (دون تواريخ)",
         # one, two, three to ten, and the rest (Arabic counts its nouns so)
         "n_articles": "مقال واحد|مقالان|{n} مقالات|{n} مقالًا",
@@ -220,14 +220,16 @@ details.answer-sources summary { cursor: pointer; font-weight: 600; }
 .source.emphasised { outline: 2px solid #c98a00; outline-offset: 2px; }
 /* on a phone each answer's sources are folded under it; the side panel would repeat them */
 @media (max-width: 640px) { #sources { display: none; } }
+/* the chat's own toolbar floats over the messages: give it a ground of its own */
+#chat .top-panel { background: var(--block-background-fill); border-radius: 6px; }
 /* a touch screen has no hover: a tap opens the source itself under the answer instead */
 @media (hover: none) { .cite .card { display: none !important; } }
 """
 
-PAGE_DIRECTION = """(lang) => {
+PAGE_DIRECTION = """(lang, ...others) => {
   document.documentElement.lang = lang;
   document.documentElement.dir = lang === "ar" ? "rtl" : "ltr";
-  return lang;
+  return [lang, ...others];
 }"""
 
 # the page's own script (markers, plain-text copy, accessible names): run once on load
@@ -261,6 +263,7 @@ def build_web(service: Service) -> gr.Blocks:
                 label=LABELS["en"]["ui_language"],
                 elem_id="ui-language",
                 scale=0,
+                min_width=240,  # the two choices side by side: a header of one line
             )
         indexed = gr.Markdown(_indexed(stats, "en"), elem_id="indexed")
         with gr.Tabs():
@@ -450,11 +453,13 @@ def build_web(service: Service) -> gr.Blocks:
             feed_url, feed_add, feed_poll, feed_remove, indexed, examples.dataset,
         ]  # fmt: skip
 
-        def relabel(lang):
-            return [lang, *_relabel(service, lang)]
+        def relabel(lang, chat, given):
+            return [lang, *_relabel(service, lang), *_in_language(service, chat, given, lang)]
 
-        # the whole page turns right-to-left in Arabic (alignment, bubbles, the textbox)
-        language_choice.change(relabel, [language_choice], [ui_language, *relabelled],
+        # the whole page turns right-to-left in Arabic (alignment, bubbles, the textbox), and
+        # the answers on screen and their sources take the new language's labels
+        language_choice.change(relabel, [language_choice, chatbot, answers],
+                               [ui_language, *relabelled, chatbot, sources_panel],
                                js=PAGE_DIRECTION)  # fmt: skip
     return web
 
@@ -571,6 +576,20 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
     articles = _articles_of(service, answer)
     chat[-1] = {"role": "assistant", "content": answer_html(answer, articles, t, len(given) + 1)}
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
+
+
+def _in_language(service: Service, chat: list[dict], given: list, lang: str):
+    """The chat's answers and the sources panel drawn again with ``lang``'s labels."""
+    t, chat, newest = LABELS[lang], [dict(message) for message in chat], None
+    replies = [i for i, message in enumerate(chat) if message.get("role") == "assistant"]
+    for number, (position, answer) in enumerate(zip(replies, given, strict=False), start=1):
+        if answer:  # a stopped answer stays as it was
+            newest = Answer.from_dict(answer)
+            articles = _articles_of(service, newest)
+            chat[position]["content"] = answer_html(newest, articles, t, number)
+    if newest is None:
+        return chat, sources_html(_empty_answer(), {}, t)
+    return chat, sources_html(newest, articles, t)
 
 
 def _history(given: list[dict | None]) -> list[dict]:

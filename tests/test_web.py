@@ -166,15 +166,22 @@ def test_arabic_interface_and_question(page):
     page.locator("#sources .sources > article mark.quote").filter(
         has_text=ENRICHMENT_SENTENCE
     ).first.wait_for()
+    date = page.locator("#sources .source .meta bdi").first  # وكالات · 2025-04-17
+    assert date.inner_text() == "2025-04-17"
+    assert date.evaluate("e => getComputedStyle(e).direction") == "ltr"
     answer_line = page.locator("#chat .answer div").nth(1)
     assert answer_line.evaluate("e => getComputedStyle(e).direction") == "rtl"
     assert page.evaluate("document.documentElement.dir") == "rtl"
     box = page.locator("#question textarea")
     assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
     _screenshot(page, "chat-ar.png")
+    assert page.locator("#chat details.answer-sources summary").inner_text() == "المصادر (1)"
     page.locator("#ui-language label").filter(has_text="English").click()
     page.get_by_text("Your question").first.wait_for()
     assert page.evaluate("document.documentElement.dir") == "ltr"
+    # the answer on screen and its sources take the new language's labels too
+    page.locator("#sources h3").filter(has_text="Sources").wait_for()
+    page.locator("#chat details.answer-sources summary").filter(has_text="Sources (").wait_for()
     page.get_by_text("Examples", exact=True).first.wait_for()
 
 

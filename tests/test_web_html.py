@@ -40,7 +40,11 @@ def test_a_marker_carries_a_card_of_its_source():
     html = answer_html(answer, {"a1": ARTICLE}, LABELS["en"])
     card = html[html.index('<span class="card"') : html.index("</span></span>")]
     assert "&lt;b&gt;title&lt;/b&gt;" in card and 'href="https://example.org/a?x=1&amp;y=2"' in card
-    assert "wire · 2025-04-16" in card and "The &lt;script&gt;x()&lt;/script&gt; quote." in card
+    # the date isolated left-to-right: beside an Arabic newspaper it must not read 16-04-2025
+    assert (
+        'wire · <bdi dir="ltr">2025-04-16</bdi>' in card
+        and "The &lt;script&gt;x()&lt;/script&gt; quote." in card
+    )
 
 
 def test_copy_gives_plain_text_with_the_numbered_sources_and_links():
@@ -114,4 +118,6 @@ def test_counts_read_as_the_language_says_them():
         "مقال واحد", "مقالان", "3 مقالات", "10 مقالات", "11 مقالًا", "103 مقالات"
     ]  # fmt: skip
     stats = {"articles": 1, "chunks": 6, "first_date": "2025-04-17", "last_date": "2025-04-17"}
-    assert totals_text(stats, LABELS["en"]) == "1 article, 6 passages, 2025-04-17 to 2025-04-17"
+    assert totals_text(stats, LABELS["en"]) == (
+        "1 article, 6 passages, \u20662025-04-17\u2069 to \u20662025-04-17\u2069"
+    )  # the dates isolated left-to-right, or an Arabic line reads them 17-04-2025
