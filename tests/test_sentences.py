@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rag.documents import load
 from rag.sentences import split_sentences
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE
 
@@ -11,8 +12,8 @@ def sentences_of(text: str) -> list[str]:
 
 
 def test_seed_article_splits_into_its_sentences():
-    text = SEED_FILE.read_text(encoding="utf-8")
-    sentences = sentences_of(text)
+    seed = next(iter(load([SEED_FILE])))
+    sentences = sentences_of(f"{seed.title}\n{seed.text}")
     assert len(sentences) == 17  # the headline line and 16 sentences of the body
     enrichment = [s for s in sentences if ENRICHMENT_SENTENCE in s]
     assert enrichment == [
