@@ -117,8 +117,7 @@ class Answerer:
 
     def _index_description(self) -> dict[str, str]:
         stats = self.retriever.store.stats()
-        named = [s for s in stats["sources"] if s != "(none)"]
-        sources = ", ".join(named[:5]) + (f" +{len(named) - 5}" if len(named) > 5 else "")
+        sources = short_list([s for s in stats["sources"] if s != "(none)"], 5)
         first, last = stats["first_date"][:10], stats["last_date"][:10]
         return {
             "articles": str(stats["articles"]),
@@ -283,6 +282,12 @@ def validate_question(question: str) -> str:
             f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
         )
     return question
+
+
+def short_list(names: list[str], limit: int) -> str:
+    """The first ``limit`` names, and how many more: "a, b, c +4"."""
+    more = f" +{len(names) - limit}" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def citation_for(marker: int, hit: Hit, sentence: Sentence) -> Citation:

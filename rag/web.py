@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 
 from rag.access import SESSION_COOKIE, AccessError, Caller, bearer_key  # noqa: E402
-from rag.answering import MAX_QUESTION_CHARS  # noqa: E402
+from rag.answering import MAX_QUESTION_CHARS, short_list  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.service import Service  # noqa: E402
@@ -102,6 +102,7 @@ LABELS = {
         "n_articles": "{n} article|{n} articles",
         "n_passages": "{n} passage|{n} passages",
         "indexed": "Indexed: {totals}",
+        "indexed_sources": "sources: {sources}",
         "source": "Source",
         "month": "Month",
         "ui_language": "Interface",
@@ -167,6 +168,7 @@ LABELS = {
         "n_articles": "مقال واحد|مقالان|{n} مقالات|{n} مقالًا",
         "n_passages": "مقطع واحد|مقطعان|{n} مقاطع|{n} مقطعًا",
         "indexed": "المفهرس: {totals}",
+        "indexed_sources": "المصادر: {sources}",
         "source": "المصدر",
         "month": "الشهر",
         "ui_language": "الواجهة",
@@ -747,8 +749,14 @@ def _stats(service: Service, lang: str) -> str:
 
 
 def _indexed(stats: dict, lang: str) -> str:
-    """One line under the title: how many articles and passages, from when to when."""
-    return LABELS[lang]["indexed"].format(totals=totals_text(stats, LABELS[lang]))
+    """One line under the title: how many articles and passages, from when to when, and
+    from which newspapers."""
+    t = LABELS[lang]
+    line = t["indexed"].format(totals=totals_text(stats, t))
+    named = [source for source in stats["sources"] if source != "(none)"]
+    if named:
+        line += " · " + t["indexed_sources"].format(sources=short_list(named, 3))
+    return line
 
 
 def _add_pasted(service, request, title, text, source, date, url, lang):

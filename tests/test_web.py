@@ -158,6 +158,7 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
 def test_arabic_interface_and_question(page):
     indexed = page.locator("#indexed")
     indexed.filter(has_text=re.compile(r"Indexed: \d+ articles?, \d+ passages?")).wait_for()
+    assert re.search(r" · sources: \S", indexed.inner_text())  # the seed's وكالات among them
     page.locator("#ui-language label").filter(has_text="العربية").click()
     page.get_by_text("سؤالك").first.wait_for()
     indexed.filter(has_text=re.compile(r"المفهرس: (مقال واحد|مقالان|\d+ مقال)")).wait_for()
