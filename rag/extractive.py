@@ -3,7 +3,8 @@
 A sentence's score is its embedding similarity to the question plus a small bonus for the
 question's words it contains (Arabic-normalised). A second or third sentence is quoted only
 when it scores close to the best and lacks none of the question's names and numbers that
-the best one holds. Only sentences above a similarity threshold
+the best one holds; when none quoted holds the number or time the question asks for, a
+sentence a little further below that does is quoted too. Only sentences above a similarity threshold
 may be quoted (one for a question in the passages' language, a lower one across languages,
 where e5's similarities run lower); and the answer abstains when the abstention model
 (``rag.abstention``) judges that the hits do not answer the question.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from rag.abstention import AbstentionModel, Evidence
 from rag.arabic import detect_language, jaccard, tokenize, word_set
-from rag.evidence import names_missing, numbers_missing
+from rag.evidence import answer_type_missing, names_missing, numbers_missing
 from rag.settings import Settings
 from rag.types import Hit, Sentence
 
@@ -37,6 +38,8 @@ class Selection:
 class ExtractiveAnswerer:
     max_sentences: int = Settings.answer_max_sentences
     margin: float = 0.02  # how far below the best a further sentence may score
+    # ... and one that holds the number or time the question asks for, when the best lacks it
+    type_margin: float = 0.05
     lexical_bonus: float = 0.05
     threshold_same_language: float = Settings.abstain_threshold
     threshold_cross_language: float = Settings.abstain_threshold_cross_language
@@ -65,7 +68,25 @@ class ExtractiveAnswerer:
                 break
             if not _repeats(sentence, picks) and _wanting(question, sentence, names) <= wanting:
                 picks.append((hit, sentence))
+        if all(answer_type_missing(question, s.text) for _, s in picks):  # "how many", no number
+            typed = self._typed(question, passing[1:], best_score, wanting, names, picks)
+            if typed is not None:
+                picks = [*picks[: self.max_sentences - 1], typed]
         return Selection(picks, confidence, abstained=False)
+
+    def _typed(self, question, candidates, best_score, wanting, names, picks):
+        """The best further sentence, close enough to the best, that holds the number or time
+        the question asks for and lacks none of the names and numbers the best holds."""
+        for score, hit, sentence in candidates:
+            if score < best_score - self.type_margin:
+                return None
+            if (
+                not answer_type_missing(question, sentence.text)
+                and _wanting(question, sentence, names) <= wanting
+                and not _repeats(sentence, picks)
+            ):
+                return hit, sentence
+        return None
 
     def evidence(
         self, question: str, hits: list[Hit], names: Names | None = None

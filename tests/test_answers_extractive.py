@@ -210,6 +210,26 @@ def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_b
     assert [h.chunk.article_id for h, _ in selection.picks] == ["a", "d"]
 
 
+def test_a_how_many_question_quotes_the_close_sentence_that_holds_a_number():
+    from rag.extractive import ExtractiveAnswerer
+    from rag.types import Chunk, Hit, Sentence
+
+    def hit(text, score, key):
+        sentence = Sentence(text, 0, len(text), score=score)
+        return Hit(Chunk(f"{key}:0", key, 0, text, 0, len(text), ()), 0.5, sentences=[sentence])
+
+    best = hit("قالت الفنانة في حوارها إنه لا يوجد إنسان يهرب من عمره الحقيقي.", 0.86, "a")
+    number = hit("وكشفت الفنانة أن عمرها الحقيقي 44 عاما.", 0.83, "b")
+    far = hit("وقال المخرج إن التصوير يستمر 12 أسبوعا.", 0.79, "c")
+    select = ExtractiveAnswerer(abstention=None).select
+    picked = select("كم قالت الفنانة إن عمرها الحقيقي؟", [best, number, far])
+    assert [h.chunk.article_id for h, _ in picked.picks] == ["a", "b"]  # not the far one
+    picked = select("كم قالت الفنانة إن عمرها الحقيقي؟", [best, far])
+    assert [h.chunk.article_id for h, _ in picked.picks] == ["a"]  # too far below: none
+    picked = select("ماذا قالت الفنانة عن عمرها الحقيقي؟", [best, number])
+    assert [h.chunk.article_id for h, _ in picked.picks] == ["a"]  # no number asked for
+
+
 def test_the_english_seed_answer_leaves_out_the_western_powers_sentence(answerer):
     """The issue's example of padding: [2] was about Western powers, not Araghchi."""
     answer = answerer.answer("What did Araghchi say about enrichment?")
