@@ -190,13 +190,16 @@ def test_an_english_question_over_arabic_quotes_says_why_and_how_to_get_english(
     assert arabic.notes == []
 
 
-def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_best_holds():
-    from rag.extractive import ExtractiveAnswerer
+def hit(text: str, score: float, key: str):
+    """A hit of one article ``key`` holding one sentence of that score."""
     from rag.types import Chunk, Hit, Sentence
 
-    def hit(text, score, key):
-        sentence = Sentence(text, 0, len(text), score=score)
-        return Hit(Chunk(f"{key}:0", key, 0, text, 0, len(text), ()), 0.5, sentences=[sentence])
+    sentence = Sentence(text, 0, len(text), score=score)
+    return Hit(Chunk(f"{key}:0", key, 0, text, 0, len(text), ()), 0.5, sentences=[sentence])
+
+
+def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_best_holds():
+    from rag.extractive import ExtractiveAnswerer
 
     best = hit("قال عراقجي إن 3 جولات عقدت في 2015.", 0.86, "a")
     no_name = hit("قالت قوى غربية إن 3 جولات عقدت في 2015.", 0.855, "b")
@@ -212,11 +215,6 @@ def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_b
 
 def test_a_how_many_question_quotes_the_close_sentence_that_holds_a_number():
     from rag.extractive import ExtractiveAnswerer
-    from rag.types import Chunk, Hit, Sentence
-
-    def hit(text, score, key):
-        sentence = Sentence(text, 0, len(text), score=score)
-        return Hit(Chunk(f"{key}:0", key, 0, text, 0, len(text), ()), 0.5, sentences=[sentence])
 
     best = hit("قالت الفنانة في حوارها إنه لا يوجد إنسان يهرب من عمره الحقيقي.", 0.86, "a")
     number = hit("وكشفت الفنانة أن عمرها الحقيقي 44 عاما.", 0.83, "b")
