@@ -199,9 +199,12 @@ mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underli
 @media (max-width: 640px) {
   #chat { height: 38vh !important; min-height: 200px; }
   #title h2 { font-size: 1.15em; margin: 0; }
-  #title { min-height: 0; }
+  #title { min-height: 0; flex: 1 1 100% !important; }
+  .row:has(> #title) { flex-wrap: wrap !important; }
+  [dir="rtl"] #title { padding-left: 28px; }  /* clear of the sidebar's toggle */
 }
 .mode { color: #888; font-size: .8em; }
+#indexed .date { white-space: nowrap; }
 a.marker { text-decoration: none; font-weight: 600; }
 /* a marker's card: its source at a glance, on hover (desktop) or tap (phone) */
 .cite { position: relative; }
@@ -267,7 +270,7 @@ def build_web(service: Service) -> gr.Blocks:
                 scale=0,
                 min_width=240,  # the two choices side by side: a header of one line
             )
-        indexed = gr.Markdown(_indexed(stats, "en"), elem_id="indexed")
+        indexed = gr.HTML(_indexed(stats, "en"), elem_id="indexed")
         with gr.Tabs():
             with gr.Tab(LABELS["en"]["chat_tab"], id="chat") as chat_tab, gr.Row():
                 with gr.Column(scale=3):
@@ -445,7 +448,7 @@ def build_web(service: Service) -> gr.Blocks:
 
         refreshed = [stats_panel, source_filter, indexed]
         for event in (web.load, library_tab.select, chat_tab.select):
-            event(refresh, [ui_language], refreshed)
+            event(refresh, [ui_language], refreshed, show_progress="hidden")  # no spinner
 
         relabelled = [
             heading, language_choice, chat_tab, library_tab, question, send, stop, new_chat,
@@ -756,7 +759,10 @@ def _indexed(stats: dict, lang: str) -> str:
     named = [source for source in stats["sources"] if source != "(none)"]
     if named:
         line += " · " + t["indexed_sources"].format(sources=short_list(named, 3))
-    return line
+    # a date isolated left-to-right (U+2066 ... U+2069) is never broken across two lines
+    kept_whole = escape(line).replace("\u2066", '<span class="date">\u2066')
+    kept_whole = kept_whole.replace("\u2069", "\u2069</span>")
+    return f'<p dir="auto">{kept_whole}</p>'
 
 
 def _add_pasted(service, request, title, text, source, date, url, lang):

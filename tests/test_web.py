@@ -512,3 +512,31 @@ def test_past_conversations_come_back_after_a_reload_per_browser_and_are_deleted
         assert page.locator("#chat .answer").count() == 0  # the one on screen went too
     finally:
         context.close()
+
+
+def test_on_a_phone_in_arabic_and_dark_the_page_reads_right_to_left(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, color_scheme="dark")  # fmt: skip
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.goto(f"{live_server.url}/?__theme=dark")
+        page.locator("#question textarea").wait_for()
+        page.locator("#ui-language label").filter(has_text="العربية").tap()
+        page.get_by_text("سؤالك").first.wait_for()
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        for element in ("#question textarea", "#send"):
+            box = page.locator(element).bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (element, box)
+        page.locator("#question textarea").fill(QUESTION_AR)
+        page.locator("#send").tap()
+        page.locator("#chat .answer a.marker").first.tap()
+        quote = page.locator("#a1-src-1 mark.quote").filter(has_text=ENRICHMENT_SENTENCE)
+        quote.wait_for(state="visible")
+        assert quote.evaluate(CONTRAST) >= 4.5
+        assert quote.evaluate("e => getComputedStyle(e).direction") == "rtl"
+        summary = page.locator("#chat details.answer-sources summary").first
+        assert summary.inner_text().startswith("المصادر")
+        _screenshot(page, "chat-phone-ar-dark.png")
+    finally:
+        context.close()
