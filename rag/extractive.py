@@ -4,7 +4,8 @@ A sentence's score is its embedding similarity to the question plus a small bonu
 question's words it contains (Arabic-normalised). A second or third sentence is quoted only
 when it scores close to the best and lacks none of the question's names and numbers that
 the best one holds; when none quoted holds the number or time the question asks for, a
-sentence a little further below that does is quoted too. Only sentences above a similarity threshold
+sentence a little further below that does is quoted too. A sentence of a word or two is
+never quoted. Only sentences above a similarity threshold
 may be quoted (one for a question in the passages' language, a lower one across languages,
 where e5's similarities run lower); and the answer abstains when the abstention model
 (``rag.abstention``) judges that the hits do not answer the question.
@@ -40,6 +41,7 @@ class ExtractiveAnswerer:
     margin: float = 0.02  # how far below the best a further sentence may score
     # ... and one that holds the number or time the question asks for, when the best lacks it
     type_margin: float = 0.05
+    min_quote_words: int = 3  # a sentence shorter than this answers nothing
     lexical_bonus: float = 0.05
     threshold_same_language: float = Settings.abstain_threshold
     threshold_cross_language: float = Settings.abstain_threshold_cross_language
@@ -140,6 +142,8 @@ class ExtractiveAnswerer:
                 if key in seen:  # the same sentence in two overlapping chunks
                     continue
                 seen.add(key)
+                if len(sentence.text.split()) < self.min_quote_words:  # "اقتصاد", a dateline
+                    continue
                 overlap = _share(question_words, set(tokenize(sentence.text)))
                 scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))
         return sorted(scored, key=lambda item: -item[0])

@@ -228,6 +228,21 @@ def test_a_how_many_question_quotes_the_close_sentence_that_holds_a_number():
     assert [h.chunk.article_id for h, _ in picked.picks] == ["a"]  # no number asked for
 
 
+def test_a_word_or_two_is_never_quoted_as_an_answer():
+    """A page's navigation ("اقتصاد") or a bare dateline can score close to any question; the
+    one-word best sentence also let padding through (it lacked every name)."""
+    from rag.extractive import ExtractiveAnswerer
+
+    crumb = hit("اقتصاد", 0.88, "a")
+    answer = hit("قال عراقجي إن حق إيران في التخصيب غير قابل للتفاوض.", 0.86, "b")
+    padding = hit("وتقول قوى غربية إن إيران تخصب اليورانيوم.", 0.855, "c")
+    selection = ExtractiveAnswerer(abstention=None).select(
+        "What did Araghchi say about enrichment?", [crumb, answer, padding],
+        names={"Araghchi": ("عراقجي",)},
+    )  # fmt: skip
+    assert [h.chunk.article_id for h, _ in selection.picks] == ["b"]
+
+
 def test_the_english_seed_answer_leaves_out_the_western_powers_sentence(answerer):
     """The issue's example of padding: [2] was about Western powers, not Araghchi."""
     answer = answerer.answer("What did Araghchi say about enrichment?")
