@@ -180,6 +180,12 @@ class Access:
         if not self._limiter.hit(self._per_minute, "requests", caller.identity):
             self._refuse_rate(caller)
 
+    def check_within_rate(self, caller: Caller) -> None:
+        """429 when ``caller`` is over the limit, without counting a request: for a step
+        that belongs to a request already counted (the web chat saving its conversation)."""
+        if not self._limiter.test(self._per_minute, "requests", caller.identity):
+            self._refuse_rate(caller)
+
     def _refuse_rate(self, caller: Caller):
         wait = self._wait(self._per_minute, "requests", caller.identity)
         limit = self._per_minute.amount
@@ -198,8 +204,7 @@ class Access:
         Busy (503) is decided before the request is counted, so a refused request does not
         use up the caller's allowance.
         """
-        if not self._limiter.test(self._per_minute, "requests", caller.identity):
-            self._refuse_rate(caller)
+        self.check_within_rate(caller)
         if not self._answers.acquire(timeout=self._queue_seconds):
             raise AccessError(503, "overloaded",
                               f"too many {what} in progress; retry shortly", 1)  # fmt: skip

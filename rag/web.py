@@ -346,8 +346,8 @@ def build_web(service: Service) -> gr.Blocks:
         def unlock():
             return gr.update(interactive=True), gr.update(visible=False)
 
-        def remember(browser_id, conversation_id, chat, given, lang, request: gr.Request):
-            return _remember(service, request, browser_id, conversation_id, chat, given, lang)
+        def remember(browser_id, conversation_id, chat, given, request: gr.Request):
+            return _remember(service, request, browser_id, conversation_id, chat, given)
 
         remembered = [conversation, past, history_notice]
         answering = []
@@ -361,7 +361,7 @@ def build_web(service: Service) -> gr.Blocks:
             answer = locked.then(respond, chat_inputs, chat_outputs, concurrency_limit=None,
                                  trigger_mode="multiple")  # fmt: skip
             answer.then(unlock, None, [send, stop], queue=False).then(
-                remember, [browser, conversation, chatbot, answers, ui_language], remembered
+                remember, [browser, conversation, chatbot, answers], remembered
             )
             answering.append(answer)
 
@@ -375,7 +375,7 @@ def build_web(service: Service) -> gr.Blocks:
             answer_after(prepared.then(lock, None, [send, stop], queue=False))
         stop.click(_stopped, [chatbot, answers], [send, stop, answers], cancels=answering,
                    queue=False).then(
-            remember, [browser, conversation, chatbot, answers, ui_language], remembered
+            remember, [browser, conversation, chatbot, answers], remembered
         )  # fmt: skip
 
         def fresh_chat(lang):
@@ -666,14 +666,17 @@ def _choices(service: Service, browser_id: str) -> list[tuple[str, str]]:
     return [(f"{updated[:10]} · \u2068{title}\u2069", cid) for cid, title, updated in listed]
 
 
-def _remember(service, request, browser_id, conversation_id, chat, given, lang):
-    """Save the conversation on screen after each answer: (its id, the list, a notice)."""
+def _remember(service, request, browser_id, conversation_id, chat, given):
+    """Save the conversation on screen after each answer: (its id, the list, a notice).
+    The save belongs to the answer, already counted: it passes the door, and is refused to
+    a caller over the limit without counting again."""
     if not chat or not isinstance(browser_id, str):
         return conversation_id, gr.update(), ""
     conversation_id = conversation_id or uuid.uuid4().hex
     try:
+        service.access.check_within_rate(_caller(service, request))
         service.conversations.save(browser_id, conversation_id, chat, given)
-    except RagError as err:  # a read-only index folder: the chat works, history does not
+    except RagError as err:  # over the limit, or a read-only folder: the chat still works
         return conversation_id, gr.update(), str(err)
     choices = _choices(service, browser_id)
     return conversation_id, gr.update(choices=choices, value=conversation_id), ""

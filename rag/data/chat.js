@@ -22,6 +22,20 @@
     source.scrollIntoView({ block: "nearest", behavior: "smooth" });
   });
 
+  // the clipboard API exists only on https or localhost; elsewhere, the older way
+  const copyText = (text) => {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+    return Promise.resolve();
+  };
+
   // Gradio's copy button writes the message's markup; for an answer, write its plain text
   document.addEventListener(
     "click",
@@ -36,7 +50,7 @@
       if (!plain) return;
       event.preventDefault();
       event.stopImmediatePropagation();
-      navigator.clipboard.writeText(plain.textContent).then(() => {
+      copyText(plain.textContent).then(() => {
         button.classList.add("copied");
         setTimeout(() => button.classList.remove("copied"), 2000);
       });
@@ -57,7 +71,17 @@
       }
     }
   };
-  new MutationObserver(nameMessages).observe(document.documentElement, {
+  // once a frame at most: a streamed answer changes the page at every token
+  let naming = false;
+  const nameSoon = () => {
+    if (naming) return;
+    naming = true;
+    requestAnimationFrame(() => {
+      naming = false;
+      nameMessages();
+    });
+  };
+  new MutationObserver(nameSoon).observe(document.documentElement, {
     subtree: true,
     childList: true,
     attributes: true,
