@@ -56,7 +56,10 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
     if read_only:
         return read_only_connection(path)
     db = sqlite3.connect(path, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
+    # asking for WAL takes a lock even when the database is in WAL already: a second writer
+    # opening it while the first ingests got "database is locked"; set it only when needed
+    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
     return db
