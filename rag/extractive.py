@@ -13,6 +13,7 @@ where e5's similarities run lower); and the answer abstains when the abstention 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from rag.evidence import answer_type_missing, names_missing, numbers_missing
 from rag.settings import Settings
 from rag.types import Hit, Sentence
 
+# a word has a letter or digit: a dash drawn with tatweel ("الرياضي ـ وكالات") is none
+_WORD = re.compile(r"[^\W_\u0640]+")
 Names = Mapping[str, Sequence[str]]  # a question's names and their spellings in the index
 
 
@@ -142,7 +145,7 @@ class ExtractiveAnswerer:
                 if key in seen:  # the same sentence in two overlapping chunks
                     continue
                 seen.add(key)
-                if len(sentence.text.split()) < self.min_quote_words:  # "اقتصاد", a dateline
+                if len(_WORD.findall(sentence.text)) < self.min_quote_words:  # "اقتصاد", a byline
                     continue
                 overlap = _share(question_words, set(tokenize(sentence.text)))
                 scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))

@@ -234,10 +234,11 @@ def test_a_word_or_two_is_never_quoted_as_an_answer():
     from rag.extractive import ExtractiveAnswerer
 
     crumb = hit("اقتصاد", 0.88, "a")
+    byline = hit("الرياضي ـ وكالات", 0.87, "d")  # three strings, two words
     answer = hit("قال عراقجي إن حق إيران في التخصيب غير قابل للتفاوض.", 0.86, "b")
     padding = hit("وتقول قوى غربية إن إيران تخصب اليورانيوم.", 0.855, "c")
     selection = ExtractiveAnswerer(abstention=None).select(
-        "What did Araghchi say about enrichment?", [crumb, answer, padding],
+        "What did Araghchi say about enrichment?", [crumb, byline, answer, padding],
         names={"Araghchi": ("عراقجي",)},
     )  # fmt: skip
     assert [h.chunk.article_id for h, _ in selection.picks] == ["b"]
