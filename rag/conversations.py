@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from html import unescape
 from pathlib import Path
 
 from rag.database import DATABASE, read_only_connection
@@ -156,5 +157,14 @@ def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _first_question(messages: list[dict]) -> str:
-    return next((m["content"] for m in messages if m.get("role") == "user"), "")
+def _first_question(messages: list) -> str:
+    """The first user message's text, as typed (the chat shows it escaped); the content of
+    a message sent through Gradio's API is a list of parts."""
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                parts = [p.get("text") for p in content if isinstance(p, dict)]
+                content = " ".join(p for p in parts if isinstance(p, str))
+            return unescape(content) if isinstance(content, str) else ""
+    return ""

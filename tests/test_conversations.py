@@ -93,3 +93,24 @@ def _has_table(folder) -> bool:
     with sqlite3.connect(folder / "index.sqlite") as db:
         found = "SELECT 1 FROM sqlite_master WHERE name = 'conversations'"
         return db.execute(found).fetchone() is not None
+
+
+@pytest.mark.parametrize(
+    "messages, title",
+    [
+        (_messages("Araghchi & enrichment?"), "Araghchi & enrichment?"),
+        ([{"role": "user", "content": "Araghchi &amp; enrichment?"}], "Araghchi & enrichment?"),
+        # as Gradio's API hands over a message: its content a list of parts
+        ([{"role": "user", "content": [{"type": "text", "text": QUESTION}]}], QUESTION),
+        ([{"role": "user", "content": {"path": "a.png"}}], ""),
+        (["not a message", {"role": "assistant", "content": "…"}], ""),
+    ],
+)
+def test_a_conversation_without_an_answer_is_titled_by_its_first_question(
+    tmp_path, messages, title
+):
+    """A conversation stopped before its first answer has no answer to take a title from."""
+    store = ConversationStore(tmp_path)
+    store.save(browser := _id(), _id(), messages, [None])
+    assert [listed for _, listed, _ in store.list(browser)] == [title]
+
