@@ -10,7 +10,9 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import asdict
 from html import escape, unescape
 from pathlib import Path
@@ -250,6 +252,7 @@ THEME = gr.themes.Default(
 def build_web(service: Service) -> gr.Blocks:
     """The Gradio app for one ``Service``."""
     stats = service.stats()  # what the page first shows; events read it anew
+    saves = SaveAllowance()
     with gr.Blocks(title=LABELS["en"]["title"], analytics_enabled=False) as web:
         ui_language = gr.State("en")
         answers = gr.State([])  # per assistant message, in order: its answer (None if stopped)
@@ -334,7 +337,9 @@ def build_web(service: Service) -> gr.Blocks:
                 feeds_panel = gr.HTML(elem_id="feeds")
 
         def respond(text, chat, given, sources, start, end, lang, request: gr.Request):
-            yield from _respond(service, request, text, chat, given, sources, start, end, lang)
+            yield from _respond(
+                service, request, saves, text, chat, given, sources, start, end, lang
+            )
 
         chat_inputs = [question, chatbot, answers, source_filter, date_from, date_to, ui_language]
         chat_outputs = [question, chatbot, answers, sources_panel, notice]
@@ -347,7 +352,7 @@ def build_web(service: Service) -> gr.Blocks:
             return gr.update(interactive=True), gr.update(visible=False)
 
         def remember(browser_id, conversation_id, chat, given, request: gr.Request):
-            return _remember(service, request, browser_id, conversation_id, chat, given)
+            return _remember(service, request, saves, browser_id, conversation_id, chat, given)
 
         remembered = [conversation, past, history_notice]
         answering = []
@@ -521,8 +526,9 @@ def _caller(service: Service, request: gr.Request | None) -> Caller:
     )
 
 
-def _respond(service, request, text, chat, given, sources, start, end, lang):
-    """Yields (question box, chat, answers, sources panel, notice) as the answer streams."""
+def _respond(service, request, saves, text, chat, given, sources, start, end, lang):
+    """Yields (question box, chat, answers, sources panel, notice) as the answer streams;
+    an answer let through the door allows its page one save of the conversation."""
     t = LABELS[lang]
     question = (text or "").strip()
     if not question:  # an empty question is ignored
@@ -558,6 +564,7 @@ def _respond(service, request, text, chat, given, sources, start, end, lang):
         # no yield between taking the slot and the answer's worker owning it: a stopped
         # answer is abandoned at a yield, and the worker gives the slot back when it ends
         release = service.access.take_answer_slot(caller)
+        saves.grant(_session_of(request))
         pieces = service.ask_streaming(
             question, history=history, filters=filters, on_finish=release
         )
@@ -666,20 +673,56 @@ def _choices(service: Service, browser_id: str) -> list[tuple[str, str]]:
     return [(f"{updated[:10]} · \u2068{title}\u2069", cid) for cid, title, updated in listed]
 
 
-def _remember(service, request, browser_id, conversation_id, chat, given):
+def _remember(service, request, saves, browser_id, conversation_id, chat, given):
     """Save the conversation on screen after each answer: (its id, the list, a notice).
-    The save belongs to the answer, already counted: it passes the door, and is refused to
-    a caller over the limit without counting again."""
+    The save that follows an answer belongs to it, already counted at the door: it is
+    refused to a caller over the limit without counting again. Any other save (a script
+    calling Gradio's API for it alone) counts as a request of its own."""
     if not chat or not isinstance(browser_id, str):
         return conversation_id, gr.update(), ""
     conversation_id = conversation_id or uuid.uuid4().hex
     try:
-        service.access.check_within_rate(_caller(service, request))
+        caller = _caller(service, request)
+        if saves.take(_session_of(request)):
+            service.access.check_within_rate(caller)
+        else:
+            service.access.check_rate(caller)
         service.conversations.save(browser_id, conversation_id, chat, given)
     except RagError as err:  # over the limit, or a read-only folder: the chat still works
         return conversation_id, gr.update(), str(err)
     choices = _choices(service, browser_id)
     return conversation_id, gr.update(choices=choices, value=conversation_id), ""
+
+
+class SaveAllowance:
+    """Which page sessions may save their conversation once without counting a request:
+    those just given an answer. The oldest are forgotten beyond ``most`` sessions."""
+
+    def __init__(self, most: int = 10_000):
+        self._sessions: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._most = most
+
+    def grant(self, session: str | None) -> None:
+        if not session:
+            return
+        with self._lock:
+            self._sessions[session] = None
+            self._sessions.move_to_end(session)
+            while len(self._sessions) > self._most:
+                self._sessions.popitem(last=False)
+
+    def take(self, session: str | None) -> bool:
+        """Whether ``session`` had a save allowed (it is used up)."""
+        with self._lock:
+            if session not in self._sessions:
+                return False
+            del self._sessions[session]
+            return True
+
+
+def _session_of(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 def _reopen(service, request, browser_id, conversation_id, lang):

@@ -16,6 +16,7 @@ READ_KEY = "read-key-for-tests"
 ADMIN_KEY = "admin-key-for-tests"
 LIMITED_KEY = "rate-limited-key-for-tests"
 SHARED_LIMIT_KEY = "key-whose-limit-the-web-and-api-share"
+SAVING_KEY = "key-of-a-script-saving-conversations"
 SLACK_SECRET = "slack-signing-secret-for-tests"
 RATE_LIMIT = 40
 MAX_BODY = 300_000
@@ -63,7 +64,7 @@ def start_server(
     port = free_port()
     env = {
         **os.environ,
-        "RAG_API_KEYS": f"{READ_KEY},{LIMITED_KEY},{SHARED_LIMIT_KEY}",
+        "RAG_API_KEYS": f"{READ_KEY},{LIMITED_KEY},{SHARED_LIMIT_KEY},{SAVING_KEY}",
         "RAG_ADMIN_KEYS": ADMIN_KEY,
         "RAG_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         "RAG_MAX_BODY_BYTES": str(MAX_BODY),

@@ -114,3 +114,17 @@ def test_a_conversation_without_an_answer_is_titled_by_its_first_question(
     store.save(browser := _id(), _id(), messages, [None])
     assert [listed for _, listed, _ in store.list(browser)] == [title]
 
+
+def test_a_save_is_allowed_uncounted_once_per_answer_a_session_was_given():
+    from rag.web import SaveAllowance
+
+    saves = SaveAllowance(most=2)
+    assert not saves.take("s1") and not saves.take(None)  # no answer yet: counted
+    saves.grant("s1")
+    saves.grant("s1")  # answers of one page come one after another: still one save
+    assert saves.take("s1") and not saves.take("s1")
+    for session in ("a", "b", "c"):  # the oldest beyond `most` are forgotten
+        saves.grant(session)
+    assert not saves.take("a") and saves.take("b") and saves.take("c")
+    saves.grant(None)
+    assert not saves.take(None)

@@ -31,6 +31,7 @@ from tests.live_server import (
     MAX_BODY,
     RATE_LIMIT,
     READ_KEY,
+    SAVING_KEY,
     SHARED_LIMIT_KEY,
     SLACK_SECRET,
     read_only_mount,
@@ -142,6 +143,25 @@ def test_the_web_chat_and_the_api_share_one_rate_limit(live_server):
     event, payload = ask_in_web(live_server.url, QUESTION, SHARED_LIMIT_KEY)
     assert event == "complete"
     assert f"more than {RATE_LIMIT} requests a minute" in payload[4]
+
+
+def test_a_script_saving_conversations_through_gradio_pays_for_each_save(live_server):
+    """The web chat saves its conversation after an answer without counting it twice; a
+    save called on its own through Gradio's API is a request like any other."""
+    browser = uuid.uuid4().hex
+    chat = [{"role": "user", "content": [{"type": "text", "text": "a question"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "an answer"}]}]  # fmt: skip
+    for _ in range(RATE_LIMIT):
+        event, (_, listed, notice) = gradio_call(
+            live_server.url, "remember", [browser, None, chat, []], SAVING_KEY
+        )
+        assert event == "complete" and notice == ""
+        assert listed["value"] in [cid for _, cid in listed["choices"]]  # saved and listed
+    event, (_, listed, notice) = gradio_call(
+        live_server.url, "remember", [browser, None, chat, []], SAVING_KEY
+    )
+    assert f"more than {RATE_LIMIT} requests a minute" in notice
+    assert "choices" not in listed  # nothing more was saved
 
 
 # ----- 3, 4: one path to the store -----------------------------------------------------
