@@ -49,23 +49,34 @@ _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 
                  "عشره": 10}  # fmt: skip
 
 
+# the days a question's time can count from: "last year" or "the last 30 days" computed from
+# a day near the calendar's ends would leave it (0001-01-01 made "yesterday" overflow)
+FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9998, 12, 31)
+
+
 def parse_day(value: str | None, name: str = "as_of") -> date | None:
     """A day given by a user (``None`` stays ``None``); ``ValueError`` naming ``name``."""
     if value is None:
         return None
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
+        day = date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
-        pass
-    raise ValueError(f"{name} must be a date like 2015-07-21, got {value!r}")
+        day = None
+    if day is None:
+        raise ValueError(f"{name} must be a date like 2015-07-21, got {value[:40]!r}")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name} must be a day between {FIRST_DAY} and {LAST_DAY}, got {value}")
+    return day
 
 
 def read_time(question: str, today: date) -> TimeFrame | None:
     """The time frame ``question`` asks about, relative to ``today``; ``None`` if none."""
     english = question.lower()
     arabic = normalize(question)
-    frame = _relative_days(english, arabic, today) or _named(english, arabic, today)
+    try:
+        frame = _relative_days(english, arabic, today) or _named(english, arabic, today)
+    except OverflowError:  # "the last 9999999 days": no day the calendar has
+        frame = None
     newest = _NEWEST_EN.search(english) or _NEWEST_AR.search(arabic)
     if newest and frame is None:
         return TimeFrame(newest.group(0), newest_first=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from rag.dates import parse_day
 from rag.errors import ConfigError
 from rag.prompts import PROMPTS_DIR
 
@@ -186,8 +187,11 @@ class Settings:
             raise ConfigError(
                 f"answer_queue_seconds must be 0 or more, got {self.answer_queue_seconds}"
             )
-        if self.as_of and not _is_day(self.as_of):
-            raise ConfigError(f"as_of must be a date like 2015-07-21, got {self.as_of!r}")
+        if self.as_of:
+            try:
+                parse_day(self.as_of)
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
         if self.reload_seconds < 0:
             raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
         if self.chunk_target_chars < 0:
@@ -308,12 +312,3 @@ def _to_bool(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError
-
-
-def _is_day(value: str) -> bool:
-    from datetime import date
-
-    try:
-        return len(value) == 10 and bool(date.fromisoformat(value))
-    except ValueError:
-        return False

@@ -98,6 +98,8 @@ class Fetcher:
                 raise FetchError(f"timed out after {self.limits.timeout:g} s") from None
             except httpx.HTTPError as err:
                 raise FetchError(_describe(err)) from None
+            except (httpx.InvalidURL, ValueError, UnicodeError) as err:  # a redirect's address
+                raise FetchError(_unusable(url, _first_line(err))) from None
             if fetched.status not in _REDIRECTS:
                 return fetched
             location = fetched.headers.get("location")
@@ -148,11 +150,41 @@ class Fetcher:
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
+    """Refuse an address that is not http(s) or whose host or port is malformed (a numeric
+    host out of range, an octal one, a host no name can have), naming what is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when out of range
+    except ValueError as err:
+        raise FetchError(_unusable(url, str(err))) from None
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"only http and https addresses can be fetched, not {url[:80]!r}")
     if not parts.hostname:
         raise FetchError(f"no host in {url[:80]!r}")
+    try:
+        host = httpx.URL(url).raw_host.decode("ascii")
+    except (httpx.InvalidURL, ValueError, UnicodeError) as err:
+        raise FetchError(_unusable(url, _first_line(err))) from None
+    if not _HOST.fullmatch(host):
+        raise FetchError(_unusable(url, "no such host name"))
+    if port == 0:
+        raise FetchError(_unusable(url, "port 0"))
+
+
+# a host as it goes on the wire: IDNA-encoded labels of letters, digits and hyphens, or an
+# IPv6 address; "a..b" and "exa mple.com" are no host
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*"
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.%]*"
+)
+
+
+def _unusable(url: str, why: str) -> str:
+    return f"not a usable address: {url[:80]!r} ({why})"
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
 
 
 def check_address(address: str, allow_private: bool) -> None:

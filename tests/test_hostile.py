@@ -54,6 +54,38 @@ def test_api_refuses_unusable_questions(http, question, status, code):
     assert response.status_code == status and _code(response) == code
 
 
+@pytest.mark.parametrize("path", ["/v1/ask", "/v1/search"])
+@pytest.mark.parametrize("as_of", ["0001-01-01", "9999-12-31", "0999-12-31"])
+def test_an_as_of_at_the_calendars_ends_is_refused_not_a_500(http, live_server, path, as_of):
+    field = "question" if path == "/v1/ask" else "query"
+    response = http.post(path, json={field: "What happened yesterday?", "as_of": as_of})
+    assert response.status_code == 422, response.text
+    assert _code(response) == "invalid_as_of" and "between 1000-01-01" in _message(response)
+    assert "OverflowError" not in live_server.log.read_text()
+
+
+def test_a_time_beyond_the_calendar_in_a_question_is_no_time_frame(http):
+    response = http.post("/v1/search", json={"query": "news of the last 99999999 days",
+                                             "as_of": "2015-08-01"})  # fmt: skip
+    assert response.status_code == 200 and response.json()["time_frame"] is None
+
+
+@pytest.mark.parametrize("url", [
+    "http://256.0.0.1/", "http://0177.0.0.1/", "http://999.999.999.999/", "http://\u202e/",
+    "http://[::1/", "http://a..b/feed", "http://news.example:99999/", "http://exa mple.com/",
+])  # fmt: skip
+def test_a_feed_at_a_malformed_address_is_422_with_the_reason(live_server, url):
+    response = httpx.post(f"{live_server.url}/v1/feeds", json={"url": url}, timeout=30,
+                          headers={"Authorization": f"Bearer {ADMIN_KEY}"})  # fmt: skip
+    assert response.status_code == 422, response.text
+    assert _code(response) == "feed_unusable" and "not a usable address" in _message(response)
+    assert "internal_error" not in response.text
+
+
+def _message(response: httpx.Response) -> str:
+    return response.json()["error"]["message"]
+
+
 def test_api_question_with_bidi_overrides_and_controls_is_answered(http):
     answer = http.post("/v1/ask", json={"question": BIDI_AND_CONTROLS}).json()
     assert answer["question"] == QUESTION
