@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -33,10 +34,17 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag import database
 from rag.access import AccessError, Caller, bearer_key
 from rag.answering import MAX_QUESTION_CHARS, validate_question
 from rag.dates import parse_day
-from rag.errors import ArticleNotFoundError, IndexBusyError, IndexWriteError, RagError
+from rag.errors import (
+    ArticleNotFoundError,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexWriteError,
+    RagError,
+)
 from rag.feeds import FeedError
 from rag.retrieval import Filters
 from rag.service import Service
@@ -240,6 +248,17 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
     @app.exception_handler(IndexWriteError)
     async def unwritable(request, err):
         return _error_response(503, "index_unwritable", hide(str(err)), {"Retry-After": "60"})
+
+    @app.exception_handler(IndexDamagedError)
+    async def damaged(request, err):
+        log.error("%s", err)
+        return _error_response(503, "index_damaged", hide(str(err)))
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def database_error(request, err: sqlite3.DatabaseError):
+        if database.is_damage(err):
+            return await damaged(request, database.damaged(index_dir / database.DATABASE, err))
+        return await unexpected(request, err)
 
     @app.exception_handler(RagError)
     async def rag_error(request, err):

@@ -1,11 +1,12 @@
-"""The ``rag`` command line: ingest, search, ask, chat, serve, stats, delete, feeds, watch,
-feedback."""
+"""The ``rag`` command line: ingest, search, ask, chat, serve, stats, check, backup, restore,
+delete, feeds, watch, feedback."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import sqlite3
 import sys
 import time
 from dataclasses import asdict
@@ -14,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from rag import database
 from rag.dates import parse_day
 from rag.errors import RagError
 from rag.ingest import count_records, ingest
@@ -76,6 +78,10 @@ def _run(action):
         return action()
     except RagError as err:
         raise _fail(str(err)) from None
+    except sqlite3.DatabaseError as err:  # damage found past the database's first pages
+        if not database.is_damage(err):
+            raise
+        raise _fail(str(database.damaged(Path(database.DATABASE), err))) from None
     except ValueError as err:
         raise _fail(str(err), 2) from None
     except KeyboardInterrupt:
@@ -244,6 +250,62 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
         typer.echo("sources:")
         for name, count in stats["sources"].items():
             typer.echo(f"  {name}: {count}")
+
+    _run(body)
+
+
+@app.command("check")
+def check_command(index_dir: IndexDir = None, as_json: AsJson = False, config: Config = None):
+    """Check the index: SQLite's integrity, the snapshots' checksums and bounds, and that
+    vectors, lexical index and SQLite hold the same chunks (exit 1 on any problem)."""
+    from rag.integrity import check
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        report = check(settings.index_dir, lambda: _service(config, index_dir=index_dir).store)
+        if as_json:
+            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            for line in report.lines:
+                typer.echo(line)
+            for problem in report.problems:
+                typer.echo(f"problem: {problem}")
+            typer.echo("the index is sound" if report.sound else "the index has problems")
+        if not report.sound:
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="A new folder for the copy.")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Copy the index to DEST, consistently, even while a server writes to it."""
+    from rag.backups import backup
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        typer.echo(backup(settings.index_dir, dest).summary())
+
+    _run(body)
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A folder made by `rag backup`.")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Bring a backup back as the index (stop its servers first); the index it replaces is
+    moved aside, never deleted."""
+    from rag.backups import restore
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        typer.echo(restore(source, settings.index_dir).summary())
 
     _run(body)
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from rag.errors import IndexBusyError
+from rag.errors import IndexBusyError, IndexDamagedError
 
 DATABASE = "index.sqlite"
 LOCK = ".lock"
@@ -51,8 +51,39 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def is_damage(err: BaseException) -> bool:
+    """Whether ``err`` says the database file itself is damaged ("database disk image is
+    malformed", "file is not a database"), not that it is busy or unreachable."""
+    return type(err) is sqlite3.DatabaseError
+
+
+def damaged(path: Path, err: BaseException) -> IndexDamagedError:
+    """One line naming the damaged database and what to do about it."""
+    return IndexDamagedError(
+        f"{path} is damaged ({err}); see what is left with `rag check`, bring back a copy "
+        "with `rag restore BACKUP`, or rebuild the index from the articles' files with "
+        "`rag ingest --rebuild`"
+    )
+
+
+def one_line(verdicts: list[str]) -> str:
+    """SQLite's integrity verdicts (each may span lines) as one short line."""
+    words = " ".join(" ".join(verdicts).split())
+    return words if len(words) <= 200 else words[:200] + "..."
+
+
 def connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    """The index database: read-write (WAL), or read-only when the folder cannot be written."""
+    """The index database: read-write (WAL), or read-only when the folder cannot be written
+    (``IndexDamagedError`` when it is not a sound SQLite database)."""
+    try:
+        return _connect(path, read_only)
+    except sqlite3.DatabaseError as err:
+        if is_damage(err):
+            raise damaged(path, err) from None
+        raise
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     if read_only:
         return read_only_connection(path)
     db = sqlite3.connect(path, check_same_thread=False)

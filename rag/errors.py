@@ -39,3 +39,8 @@ class IndexWriteError(RagError):
 
 class IndexBusyError(RagError):
     """Another process holds the index's write lock (an ingest); the write can be retried."""
+
+
+class IndexDamagedError(RagError):
+    """A file of the index that cannot be rebuilt from another (the SQLite database) is
+    damaged; the message says what to do."""

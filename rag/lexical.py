@@ -23,11 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.manifest import checksum, verify_checksum
+
 log = logging.getLogger(__name__)
 
 K1, B = 1.5, 0.75
 FOLDER = "lexical"
 _ARRAYS = ("indptr", "docs", "counts", "rows", "lengths")
+FILES = ("vocab.json", *(f"{name}.npy" for name in _ARRAYS))
 
 
 class LexicalIndex:
@@ -42,6 +45,7 @@ class LexicalIndex:
         self._alive = np.ones(len(self._rows), dtype=bool)
         self._tail: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         self.snapshot_docs = len(self._rows)
+        self.rebuilt = True  # built here, not loaded from a saved snapshot
 
     # ----- making ---------------------------------------------------------------------------
 
@@ -67,17 +71,20 @@ class LexicalIndex:
         })  # fmt: skip
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        """The saved snapshot (``OSError``/``ValueError`` when missing or damaged)."""
+    def load(cls, folder: Path, checksums: dict[str, str] | None = None) -> LexicalIndex:
+        """The saved snapshot, checked against ``checksums`` (by file name, as ``save``
+        returned them) and for bounds: ``OSError``/``ValueError`` when missing or damaged."""
         folder = Path(folder) / FOLDER
+        for name in FILES:
+            verify_checksum(folder / name, (checksums or {}).get(name))
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-        if len(arrays["indptr"]) != len(vocab) + 1 or arrays["indptr"][-1] != len(arrays["docs"]):
-            raise ValueError("the lexical index's files do not agree")
+        _check_sound(vocab, arrays)
         return cls(vocab, arrays)
 
-    def save(self, folder: Path) -> None:
-        """Write the snapshot part atomically (the rows since are the database's to replay)."""
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the snapshot part atomically (the rows since are the database's to replay);
+        the checksums of its files, for ``load``."""
         target = Path(folder) / FOLDER
         staging = Path(tempfile.mkdtemp(prefix=".lexical.", dir=folder))
         try:
@@ -88,6 +95,7 @@ class LexicalIndex:
                                 ("counts", self._counts), ("rows", self._rows[:snapshot]),
                                 ("lengths", self._lengths[:snapshot])):  # fmt: skip
                 np.save(staging / f"{name}.npy", np.asarray(array))
+            checksums = {name: checksum(staging / name) for name in FILES}
             old = Path(folder) / ".lexical.old"
             shutil.rmtree(old, ignore_errors=True)
             if target.exists():
@@ -96,6 +104,7 @@ class LexicalIndex:
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        return checksums
 
     # ----- writing --------------------------------------------------------------------------
 
@@ -180,3 +189,31 @@ class LexicalIndex:
         if not parts_docs:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(parts_docs), np.concatenate(parts_counts)
+
+
+def _check_sound(vocab: object, arrays: dict[str, np.ndarray]) -> None:
+    """``ValueError`` unless the snapshot's parts fit together: every posting points at a
+    document, term ranges run forward, counts and lengths are real numbers, rows ascend (a
+    garbled posting once ended a search in an ``IndexError`` instead of a rebuild)."""
+    indptr, docs, counts = arrays["indptr"], arrays["docs"], arrays["counts"]
+    rows, lengths = arrays["rows"], arrays["lengths"]
+    if not isinstance(vocab, list) or not all(isinstance(term, str) for term in vocab):
+        raise ValueError("the lexical vocabulary is not a list of terms")
+    if any(array.ndim != 1 for array in arrays.values()):
+        raise ValueError("the lexical index's arrays are not one-dimensional")
+    agree = (
+        len(indptr) == len(vocab) + 1 and len(counts) == len(docs) == (indptr[-1] if len(indptr)
+        else -1) and len(lengths) == len(rows) and indptr[0] == 0 and len(set(vocab)) == len(vocab)
+    )  # fmt: skip
+    if not agree:
+        raise ValueError("the lexical index's files do not agree")
+    if len(indptr) > 1 and np.any(np.diff(indptr) < 0):
+        raise ValueError("the lexical index's term ranges run backwards")
+    if len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= len(rows)):
+        raise ValueError("a lexical posting points past the documents")
+    if len(counts) and not (np.isfinite(counts).all() and counts.min() > 0):
+        raise ValueError("a lexical count is not a positive number")
+    if len(lengths) and not (np.isfinite(lengths).all() and lengths.min() >= 0):
+        raise ValueError("a lexical document length is not a number")
+    if len(rows) > 1 and np.any(np.diff(rows) <= 0):
+        raise ValueError("the lexical index's rows are out of order")

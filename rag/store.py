@@ -10,7 +10,8 @@ Layout of an index folder (format 1)::
     vectors.faiss   a snapshot of the dense vectors by chunk row id, or a Milvus collection
                     instead (``rag.vectors``)
     lexical/        a snapshot of the BM25 index over the chunks' tokens (``rag.lexical``)
-    derived.json    what the snapshots hold: the highest row and the last deletion they saw
+    derived.json    what the snapshots hold: the highest row and the last deletion they saw,
+                    and the checksums of their files (checked, with bounds, on open)
     .lock           held by a writer, so two ingests run one after the other
 
 SQLite is the source of truth, and each write is one transaction. The rows written since
@@ -46,6 +47,7 @@ from rag.lexical import LexicalIndex
 from rag.manifest import (
     MANIFEST,
     check_compatible,
+    checksum,
     create_manifest,
     index_uid,
     read_json,
@@ -410,7 +412,7 @@ class IndexStore:
             self._lexical = self._lexical_snapshot(stamp, marks, rebuilt)
         self._seen = self._snapshot_seen = marks
         self._catch_up()
-        rebuilt = rebuilt or self._lexical.snapshot_docs != stamp.get("lexical_docs")
+        rebuilt = rebuilt or self._lexical.rebuilt
         if rebuilt and self.generation():
             log.info("the snapshots of %s were missing, old or damaged: rebuilt", self.folder)
             self._save_derived_if_no_writer()
@@ -419,12 +421,13 @@ class IndexStore:
         """The saved lexical snapshot when it holds what the vector snapshot does."""
         if not rebuilt:
             try:
-                lexical = LexicalIndex.load(self.folder)
+                lexical = LexicalIndex.load(self.folder, stamp.get("lexical_checksums"))
             except (OSError, ValueError) as err:
                 log.warning("the lexical index of %s is damaged or missing (%s); rebuilding it "
                             "from SQLite", self.folder, str(err)[:200])  # fmt: skip
             else:
                 if lexical.snapshot_docs == stamp.get("lexical_docs"):
+                    lexical.rebuilt = False
                     return lexical
                 log.warning("the lexical index of %s does not match its stamp; rebuilding it "
                             "from SQLite", self.folder)  # fmt: skip
@@ -546,12 +549,14 @@ class IndexStore:
             if milvus:
                 with self._lock:
                     self._vectors.save(self.folder)  # a flush; the collection is shared
+            stamp = read_json(self.folder / DERIVED)
             if due:
                 if not milvus:
                     self._renew_vector_snapshot()
+                    stamp["vectors_checksum"] = checksum(self.folder / VECTORS)
                 marks = self._seen
                 lexical = self._build_lexical(marks[0])
-                lexical.save(self.folder)
+                stamp["lexical_checksums"] = lexical.save(self.folder)
                 with self._lock:
                     self._lexical, self._snapshot_seen = lexical, marks
             with self._lock:
@@ -560,6 +565,8 @@ class IndexStore:
                     "index_type": self.index_type, "vector_store": self._vectors.identity,
                     "max_row": self._snapshot_seen[0], "deleted_seq": self._snapshot_seen[1],
                     "lexical_docs": self._lexical.snapshot_docs,
+                    "vectors_checksum": stamp.get("vectors_checksum"),
+                    "lexical_checksums": stamp.get("lexical_checksums"),
                 })  # fmt: skip
         except (OSError, RuntimeError) as err:  # faiss reports write errors as RuntimeError
             log.warning("snapshots not saved (%s); rebuilt when next opened", err)
@@ -800,6 +807,24 @@ class IndexStore:
         return Article(*row)
 
     @_synchronized
+    def counts(self) -> dict[str, int]:
+        """What each part holds once caught up: SQLite's articles and chunks, the chunks in
+        the vector and the lexical index, and the articles whose sentences lack vectors."""
+        self._catch_up()
+        with self._lock, _read_transaction(self._db):
+            one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
+            counts = {
+                "articles": one("SELECT COUNT(*) FROM articles"),
+                "chunks": one("SELECT COUNT(*) FROM chunks"),
+                "articles_without_sentence_vectors": one(
+                    "SELECT COUNT(*) FROM articles WHERE id NOT IN "
+                    "(SELECT DISTINCT article_id FROM sentence_vectors)"
+                ),
+            }
+            counts["vectors"] = self._vectors.count()
+            counts["lexical"] = self._lexical.count()
+        return counts
+
     def stats(self) -> dict:
         count = self._db.execute
         sources = count(

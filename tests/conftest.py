@@ -75,6 +75,36 @@ def seed_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
     return pipeline
 
 
+NEWS = SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz"
+
+
+def news_records(count: int, skip: int = 0) -> list[dict]:
+    """Real SaudiNewsNet articles, in the corpus's order (``skip`` the first ones)."""
+    import gzip
+    import itertools
+    import json
+
+    with gzip.open(NEWS, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in itertools.islice(lines, skip, skip + count)]
+
+
+@pytest.fixture(scope="session")
+def news_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
+    """40 real SaudiNewsNet articles indexed with the default model (a small newsroom)."""
+    import json
+
+    from rag.ingest import ingest
+
+    folder = tmp_path_factory.mktemp("news")
+    source = folder / "articles.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in news_records(40)),
+                      encoding="utf-8")  # fmt: skip
+    pipeline = make_pipeline(folder / "index", onnx_embedder)
+    report = ingest([source], pipeline.indexer())
+    assert report.ingested == 40, report.summary()
+    return pipeline
+
+
 @pytest.fixture(scope="session")
 def fake_slack():
     from tests.fake_slack import FakeSlack

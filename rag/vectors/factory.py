@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag import database
 from rag.errors import IndexWriteError
+from rag.manifest import verify_checksum
 from rag.vectors import Batches
 from rag.vectors.faiss_index import FILE_NAME, FaissVectors
 
@@ -32,6 +33,7 @@ def snapshot_or_rebuild(
     wanted = kind or options.kind_for(int(stamp.get("vectors", 0)))
     if kind is None and path.exists() and None not in marks and stamp.get("index_type") == wanted:
         try:
+            verify_checksum(path, stamp.get("vectors_checksum"))
             vectors = FaissVectors.read(path, mmap=options.mmap, ef_search=options.hnsw_ef_search)
         except (RuntimeError, OSError, ValueError) as err:  # faiss: RuntimeError
             log.warning("%s is damaged (%s); rebuilding it from SQLite", path, _first_line(err))
