@@ -142,9 +142,24 @@ def rss_mb(pid: int) -> float:
 
 
 def emit(results: dict, out: Path | None) -> None:
-    """Print the results as JSON, and write them to ``out`` if given."""
+    """Print the results as JSON, with the commit they were measured at, and write them to
+    ``out`` if given."""
+    results = {"commit": commit(), **results}
     text = json.dumps(results, indent=2, ensure_ascii=False)
     print(text)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
+
+
+def commit() -> str:
+    """The checked-out commit, with ``+changes`` when the work tree differs from it."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).parent)  # fmt: skip
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")

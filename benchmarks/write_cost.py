@@ -38,17 +38,25 @@ from rag.settings import Settings  # noqa: E402
 from rag.store import PreparedArticle  # noqa: E402
 
 
-def fill(indexer, wanted_chunks: int, articles) -> int:
-    """Store articles' real chunks with random vectors until ``wanted_chunks``."""
+def fill(indexer, wanted_chunks: int, articles, sentence_vectors: bool = False) -> int:
+    """Store articles' real chunks with random vectors until ``wanted_chunks`` (and random
+    vectors for their sentences, as an ingest stores them, with ``sentence_vectors``)."""
     store, rng, total, batch = indexer.store, np.random.default_rng(0), 0, []
+
+    def unit(count: int) -> np.ndarray:
+        vectors = rng.standard_normal((count, store.dimension)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
     with store.writer():
         for article in articles:
             chunks = chunk_article(article, indexer.chunking)
-            vectors = rng.standard_normal((len(chunks), store.dimension)).astype(np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             tokens = [tokenize(indexer.passage_text(c), stem=indexer.stemming) for c in chunks]
-            batch.append(PreparedArticle(article, content_key(article.text), chunks, vectors,
-                                         tokens))  # fmt: skip
+            starts = sorted({s.start for c in chunks for s in c.sentence_quotes()})
+            sentences = (
+                dict(zip(starts, unit(len(starts)), strict=True)) if sentence_vectors else {}
+            )
+            batch.append(PreparedArticle(article, content_key(article.text), chunks,
+                                         unit(len(chunks)), tokens, sentences))  # fmt: skip
             total += len(chunks)
             if len(batch) == 200 or total >= wanted_chunks:
                 store.add(batch)

@@ -7,12 +7,14 @@ index records it and refuses vectors from anything else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import shutil
 import tempfile
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -91,6 +93,14 @@ def available_cpus() -> int:
         count = os.cpu_count() or 1
     quota = _cgroup_cpu_quota(Path("/sys/fs/cgroup/cpu.max"))
     return max(1, min(count, quota) if quota else count)
+
+
+def lower_priority(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux: threads have their own): long lists
+    of passages (an article being written) then leave the cores to the searches that arrive
+    meanwhile, and still take all of them when nothing else runs. A no-op elsewhere."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 def _cgroup_cpu_quota(path: Path) -> int | None:

@@ -23,7 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embeddings.base import PrefixedEmbedder, available_cpus, sha256_of_files
+from rag.embeddings.base import (
+    PrefixedEmbedder,
+    available_cpus,
+    lower_priority,
+    sha256_of_files,
+)
 from rag.errors import EmbedderError
 
 MAX_TOKENS = 512
@@ -135,7 +140,7 @@ class OnnxEmbedder(PrefixedEmbedder):
         prefixed = [prefix + text for text in texts]
         if self._side_by_side(len(prefixed)):
             session = self._parallel_session
-            with ThreadPoolExecutor(self._cores) as pool:
+            with ThreadPoolExecutor(self._cores, initializer=lower_priority) as pool:
                 vectors = list(pool.map(lambda text: self._run(session, text), prefixed))
         else:
             vectors = [self._run(self._session, text) for text in prefixed]
