@@ -40,7 +40,6 @@ from rag.errors import ConfigError, RagError
 from rag.settings import Settings
 
 SESSION_COOKIE = "rag_session"
-FAILED_KEYS_PER_MINUTE = 10  # wrong keys one address may try in a minute
 
 
 class AccessError(RagError):
@@ -102,7 +101,7 @@ class Access:
             ) from None
         self._limiter = MovingWindowRateLimiter(storage)
         self._per_minute = RateLimitItemPerMinute(settings.rate_limit_per_minute)
-        self._failures = RateLimitItemPerMinute(FAILED_KEYS_PER_MINUTE)
+        self._failures = RateLimitItemPerMinute(settings.wrong_keys_per_minute)
         self._answers = threading.BoundedSemaphore(settings.max_concurrent_answers)
         self._queue_seconds = settings.answer_queue_seconds
 

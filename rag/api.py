@@ -20,10 +20,10 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -37,6 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag import database
 from rag.access import AccessError, Caller, bearer_key
 from rag.answering import MAX_QUESTION_CHARS, validate_question
+from rag.api_contract import ADMIN, ANSWER, READ, WRITE, documented
 from rag.dates import parse_day
 from rag.errors import (
     ArticleNotFoundError,
@@ -53,6 +54,9 @@ from rag.types import Answer, Hit
 
 log = logging.getLogger(__name__)
 
+# declares the bearer key in the OpenAPI document; the key itself is read by Access
+BEARER = HTTPBearer(auto_error=False, description="A reader key, or an admin key to write.")
+
 
 class ApiError(Exception):
     """An error with an HTTP status, a stable code and a message for people."""
@@ -64,12 +68,15 @@ class ApiError(Exception):
 
 # ----- request bodies ------------------------------------------------------------------
 
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+AS_OF = "the day 'yesterday' counts from (an ISO date from 1000-01-01 to 9998-12-31)"
+
 
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sources: list[str] = Field(default_factory=list, max_length=100)
-    date_from: str | None = Field(None, description="ISO date, inclusive", max_length=32)
-    date_to: str | None = Field(None, description="ISO date, inclusive", max_length=32)
+    date_from: str | None = Field(None, description="ISO date, inclusive", pattern=DAY)
+    date_to: str | None = Field(None, description="ISO date, inclusive", pattern=DAY)
 
     def to_filters(self) -> Filters:
         try:
@@ -90,7 +97,7 @@ class AskIn(BaseModel):
     k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
     language: Literal["ar", "en"] | None = None
-    as_of: str | None = Field(None, description="the day 'yesterday' counts from (ISO date)")
+    as_of: str | None = Field(None, description=AS_OF, pattern=DAY)
     stream: bool = False
 
 
@@ -99,7 +106,7 @@ class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     k: int | None = Field(None, ge=1, le=50)
     filters: FiltersIn | None = None
-    as_of: str | None = Field(None, description="the day 'yesterday' counts from (ISO date)")
+    as_of: str | None = Field(None, description=AS_OF, pattern=DAY)
 
 
 class ArticleIn(BaseModel):
@@ -289,7 +296,12 @@ def _is_too_long_question(problem: dict) -> bool:
 
 def _describe_problem(problem: dict) -> str:
     where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+    if problem.get("type") == "string_pattern_mismatch" and where.endswith(DATE_FIELDS):
+        return f"{where} must be a date like 2015-07-21, got {str(problem.get('input'))[:40]!r}"
     return f"{where or 'body'}: {problem.get('msg', 'invalid')}"
+
+
+DATE_FIELDS = ("as_of", "date_from", "date_to")
 
 
 # ----- metrics -------------------------------------------------------------------------
@@ -336,16 +348,14 @@ def api_router(service: Service) -> APIRouter:
     def count(endpoint: str, status: int = 200) -> None:
         metrics.requests.labels(endpoint, str(status)).inc()
 
-    def identified(request: Request) -> Caller:
+    def identified(request: Request, _: object = Security(BEARER)) -> Caller:
         return caller_of(service, request)
 
-    def reader(request: Request) -> Caller:
-        caller = identified(request)
+    def reader(caller: Caller = Depends(identified)) -> Caller:
         access.check_rate(caller)
         return caller
 
-    def writer(request: Request) -> Caller:
-        caller = identified(request)
+    def writer(caller: Caller = Depends(identified)) -> Caller:
         access.require_writer(caller)
         access.check_rate(caller)
         return caller
@@ -362,20 +372,24 @@ def api_router(service: Service) -> APIRouter:
     def healthz():
         return {"status": "ok"}
 
-    @router.get("/readyz", tags=["health"])
+    @router.get("/readyz", tags=["health"], responses=documented(503))
     def readyz():
         """Ready once the model is loaded and the index open (the server warms up first)."""
         stats = service.stats()
         return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"],
                 "vectors": stats["vectors"], "writable": not service.store.read_only}  # fmt: skip
 
-    @router.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    @router.get("/metrics", tags=["health"], response_class=PlainTextResponse,
+                responses=documented(503))  # fmt: skip
     def metrics_endpoint():
         return PlainTextResponse(metrics.render(service), media_type=CONTENT_TYPE_LATEST)
 
-    @router.post("/v1/ask", tags=["answers"])
+    @router.post("/v1/ask", tags=["answers"], responses=documented(
+        *ANSWER, stream="The answer (JSON), or with `stream` server-sent events: `token`, "
+        "then `answer` (the answer as finished) or `error`, then `done`."))  # fmt: skip
     def ask(body: AskIn, caller: Caller = Depends(identified)):
         """Answer a question with citations; ``stream`` sends server-sent events."""
+        validate_question(body.question)  # refused with 422 before a stream begins
         options = _ask_options(body.history, body.k, body.filters, body.language, body.as_of)
         release = answer_slot(caller, "ask")
         started = time.perf_counter()
@@ -390,7 +404,7 @@ def api_router(service: Service) -> APIRouter:
         count("ask")
         return asdict(answer)
 
-    @router.post("/v1/search", tags=["search"])
+    @router.post("/v1/search", tags=["search"], responses=documented(*ANSWER))
     def search(body: SearchIn, caller: Caller = Depends(identified)):
         query = validate_question(body.query)
         filters = body.filters.to_filters() if body.filters else None
@@ -405,16 +419,19 @@ def api_router(service: Service) -> APIRouter:
         return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings,
                 "time_frame": frame}  # fmt: skip
 
-    @router.get("/v1/articles/{article_id}", tags=["articles"])
+    @router.get("/v1/articles/{article_id}", tags=["articles"], responses=documented(*READ, 404))
     def get_article(article_id: str, _: Caller = Depends(reader)):
         count("article")
         return asdict(service.article(article_id))
 
-    @router.post("/v1/articles", tags=["articles"], status_code=201)
+    @router.post("/v1/articles", tags=["articles"], status_code=201,
+                 responses=documented(*WRITE))  # fmt: skip
     def add_articles(body: ArticleIn | ArticlesIn, _: Caller = Depends(writer)):
         """Ingest one article, or ``{"articles": [...]}``; searchable when this returns.
 
-        503 ``index_busy`` (with ``Retry-After``) when another process is writing."""
+        A batch reports each article it could not store; 422 ``article_unusable`` when it
+        could store none (an article is at most 50,000 characters). 503 ``index_busy`` (with
+        ``Retry-After``) when another process is writing."""
         items = body.articles if isinstance(body, ArticlesIn) else [body]
         if not writing.acquire(blocking=False):
             count("ingest", 503)
@@ -424,49 +441,56 @@ def api_router(service: Service) -> APIRouter:
             report = service.add_records([item.model_dump() for item in items], origin="api")
         finally:
             writing.release()
+        if report.failed == len(items):  # nothing stored: not "created"
+            count("ingest", 422)
+            reasons = "; ".join(f.reason for f in report.failures[:3])
+            raise ApiError(422, "article_unusable", f"no article could be stored: {reasons}")
         count("ingest", 201)
         return report.as_dict()
 
-    @router.delete("/v1/articles/{article_id}", tags=["articles"])
+    @router.delete("/v1/articles/{article_id}", tags=["articles"],
+                   responses=documented(*ADMIN, 404))  # fmt: skip
     def delete_article(article_id: str, _: Caller = Depends(writer)):
         removed = service.delete(article_id)
         count("delete")
         return {"deleted": article_id, "chunks": removed}
 
-    @router.get("/v1/feeds", tags=["feeds"])
+    @router.get("/v1/feeds", tags=["feeds"], responses=documented(*ADMIN))
     def list_feeds(_: Caller = Depends(writer)):
         """The feeds followed, with how their last fetch went (admin)."""
         count("feeds")
         return {"feeds": [feed.as_dict() for feed in service.feed_statuses()]}
 
-    @router.post("/v1/feeds", tags=["feeds"], status_code=201)
+    @router.post("/v1/feeds", tags=["feeds"], status_code=201, responses=documented(*WRITE))
     def follow_feed(body: FeedIn, _: Caller = Depends(writer)):
         """Follow a feed (RSS, Atom, JSON Feed, news sitemap); it is fetched once to check
         it. Its articles are indexed by the server's watcher or ``POST /v1/feeds/poll``."""
         count("feeds", 201)
         return service.follow_feed(body.url, body.interval).as_dict()
 
-    @router.delete("/v1/feeds", tags=["feeds"])
+    @router.delete("/v1/feeds", tags=["feeds"], responses=documented(*ADMIN, 404, 422))
     def unfollow_feed(url: str, _: Caller = Depends(writer)):
         """Stop following the feed at ``url`` (its articles stay indexed)."""
         service.unfollow_feed(url)
         count("feeds")
         return {"removed": url}
 
-    @router.post("/v1/feeds/poll", tags=["feeds"])
+    @router.post("/v1/feeds/poll", tags=["feeds"], responses=documented(*ADMIN))
     def poll_feeds(_: Caller = Depends(writer)):
         """Fetch every feed now and index what is new; the feeds' statuses after."""
         count("feeds")
         return {"feeds": [feed.as_dict() for feed in service.poll_feeds(every=True)]}
 
-    @router.get("/v1/models", tags=["openai"])
+    @router.get("/v1/models", tags=["openai"], responses=documented(*READ))
     def models(_: Caller = Depends(reader)):
         """OpenAI-compatible: the one model, ``rag``."""
         return {"object": "list", "data": [
             {"id": "rag", "object": "model", "created": 0, "owned_by": "rag-news"},
         ]}  # fmt: skip
 
-    @router.post("/v1/chat/completions", tags=["openai"])
+    @router.post("/v1/chat/completions", tags=["openai"], responses=documented(
+        *ANSWER, stream="An OpenAI chat completion, or with `stream` its chunks as "
+        "server-sent events, ending with `[DONE]`."))  # fmt: skip
     def chat_completions(body: ChatCompletionIn, caller: Caller = Depends(identified)):
         """OpenAI-compatible chat (model ``rag``); citations as footnotes and as a field."""
         question, history = _question_and_history(body.messages)
@@ -482,17 +506,8 @@ def api_router(service: Service) -> APIRouter:
 
     @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                       include_in_schema=False)  # fmt: skip
-    def unknown(request: Request, rest: str):
-        """Anything else under /v1: 405 naming the methods a known path takes, else 404."""
-        allowed = sorted({
-            method for route in router.routes
-            if isinstance(route, APIRoute) and route.path != "/v1/{rest:path}"
-            and route.path_regex.match(request.url.path) for method in route.methods
-        })  # fmt: skip
-        if allowed:
-            raise ApiError(405, "method_not_allowed",
-                           f"{request.method} is not allowed here; use {', '.join(allowed)}",
-                           {"Allow": ", ".join(allowed)})  # fmt: skip
+    def unknown(rest: str):
+        """Anything else under /v1 (a documented path's other methods: 405, api_contract)."""
         raise ApiError(404, "not_found", f"no endpoint /v1/{rest}; see /docs")
 
     return router

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles  # noqa: E402
 from rag import __version__  # noqa: E402
 from rag.access import SESSION_COOKIE, AccessError, bearer_key, is_loopback  # noqa: E402
 from rag.api import api_router, install_error_handlers, install_limits  # noqa: E402
+from rag.api_contract import install_method_check  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.web import CSS, PAGE_SCRIPT, THEME, build_web  # noqa: E402
@@ -66,6 +67,7 @@ def create_app(service: Service) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
     app.include_router(api_router(service))
+    install_method_check(app)
     if settings.slack_bot_token and settings.slack_signing_secret:
         from rag.slack import slack_router
 

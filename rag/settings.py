@@ -126,6 +126,7 @@ class Settings:
     api_keys: str = field(default="", repr=False)
     admin_keys: str = field(default="", repr=False)
     rate_limit_per_minute: int = 120  # per key (or per client address without keys)
+    wrong_keys_per_minute: int = 10  # wrong keys one address may try in a minute, then 429
     # where the rate limiter counts: "memory://" (one process) or e.g. "redis://host:6379"
     # (several replicas share the counts; needs the redis package)
     rate_limit_storage: str = "memory://"
@@ -170,6 +171,7 @@ class Settings:
             "feeds_max_bytes",
             "feeds_max_items",
             "rate_limit_per_minute",
+            "wrong_keys_per_minute",
             "max_body_bytes",
             "max_concurrent_answers",
         )
