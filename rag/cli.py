@@ -503,12 +503,16 @@ def chat_command(
         Path, typer.Option("--seeds", help="Articles to index when there is no index.")
     ] = SEEDS_DIR,
     k: Annotated[int | None, typer.Option("-k", help="How many passages to read.")] = None,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="A litellm model name (default: none, extractive).")
+    ] = None,
     config: Config = None,
 ):
-    """Ask questions in the terminal (builds the index from seeds/ when there is none)."""
+    """Ask questions in the terminal, follow-ups included (builds the index from seeds/
+    when there is none); each answer with its numbered sources."""
 
     def body():
-        pipeline = _pipeline(config, index_dir=index_dir)
+        pipeline = _pipeline(config, index_dir=index_dir, llm_model=llm)
         report = pipeline.ensure_index(seeds)
         if report:
             typer.echo(
@@ -520,12 +524,17 @@ def chat_command(
         typer.echo(
             'Ask a question (for example "What did Araghchi say about enrichment?"); Ctrl-D quits.'
         )
+        history: list[dict] = []
+        typer.echo("> ", nl=False)
         for line in sys.stdin:
             question = line.strip()
             if question:
-                for rank, hit in enumerate(service.search(question, k=k).hits, start=1):
-                    typer.echo(_format_hit(rank, hit))
+                answer = service.ask(question, k=k, history=history)
+                typer.echo(format_answer(answer))
+                history += [{"role": "user", "content": question},
+                            {"role": "assistant", "content": answer.text}]  # fmt: skip
             typer.echo("> ", nl=False)
+        typer.echo("")
 
     _run(body)
 

