@@ -44,3 +44,11 @@ class IndexBusyError(RagError):
 class IndexDamagedError(RagError):
     """A file of the index that cannot be rebuilt from another (the SQLite database) is
     damaged; the message says what to do."""
+
+
+def missing_extra(extra: str, feature: str) -> ConfigError:
+    """The error for ``feature`` used without the optional packages it needs."""
+    return ConfigError(
+        f"{feature} needs the '{extra}' extra, which is not installed: "
+        f"pip install 'rag-news[{extra}]'"
+    )

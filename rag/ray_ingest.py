@@ -26,7 +26,7 @@ from rag import documents
 from rag.chunking import ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder, load_embedder
-from rag.errors import IndexMismatchError
+from rag.errors import IndexMismatchError, missing_extra
 from rag.ingest import (
     Indexer,
     IngestReport,
@@ -85,8 +85,11 @@ def ingest_with_ray(
 
 
 def _start_ray(address: str | None):
-    import ray
-    from ray.data import DataContext
+    try:
+        import ray
+        from ray.data import DataContext
+    except ImportError:
+        raise missing_extra("cluster", "ingest with --ray") from None
 
     for name in ("ray", "ray.data"):  # our progress bar and summary say what matters
         logging.getLogger(name).setLevel(logging.ERROR)

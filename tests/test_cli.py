@@ -1,6 +1,7 @@
 """The `rag` command line, run in-process with typer's CliRunner on real index folders."""
 
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -132,3 +133,19 @@ def test_chat_answers_each_question_and_its_follow_up_with_sources(index):
     first, follow_up = answers[0], answers[1]
     assert "Sources:" in first and ENRICHMENT_SENTENCE in first.split("Sources:")[0]
     assert "Sources:" in follow_up and "سلطنة عمان" in follow_up.split("Sources:")[0]
+
+
+@pytest.mark.parametrize(("module", "args", "feature"), [
+    ("ray", ["ingest", SEEDS, "--ray", "--no-progress"], "ingest with --ray"),
+    ("pymilvus", ["stats"], "vector_store = milvus"),
+], ids=["ray", "milvus"])  # fmt: skip
+def test_a_missing_extra_is_an_install_hint_not_a_traceback(
+    index, tmp_path, monkeypatch, module, args, feature
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as if the extra were not installed
+    monkeypatch.setenv("RAG_VECTOR_STORE", "milvus" if module == "pymilvus" else "faiss")
+    monkeypatch.setenv("RAG_MILVUS_URI", str(tmp_path / "milvus.db"))
+    result = runner.invoke(app, [str(a) for a in args] + ["--index-dir", str(index)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"error: {feature} needs the 'cluster' extra" in result.output
+    assert "pip install 'rag-news[cluster]'" in result.output and "Traceback" not in result.output

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.errors import ConfigError, IndexMismatchError
+from rag.errors import ConfigError, IndexMismatchError, missing_extra
 from rag.types import Filters
 from rag.vectors import Batches, RowMeta
 
@@ -34,8 +34,11 @@ class MilvusVectors:
     def connect(
         cls, uri: str, collection: str, dimension: int, owner: str, token: str = ""
     ) -> MilvusVectors:
-        from pymilvus import DataType, MilvusClient
-        from pymilvus.exceptions import MilvusException
+        try:
+            from pymilvus import DataType, MilvusClient
+            from pymilvus.exceptions import MilvusException
+        except ImportError:
+            raise missing_extra("cluster", "vector_store = milvus") from None
 
         # after pymilvus has configured its loggers: it logs a fallback on every iterator
         # Milvus Lite serves, which is not the user's concern
