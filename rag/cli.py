@@ -569,7 +569,9 @@ def eval_command(
         list[str], typer.Argument(help="DATASET (SQuAD .json or .jsonl), or: compare RUN_A RUN_B")
     ],
     out: Annotated[Path | None, typer.Option("--out", help="Run folder, e.g. runs/NAME.")] = None,
-    index: Annotated[Path | None, typer.Option("--index", help="Evaluate this index.")] = None,
+    index: Annotated[
+        Path | None, typer.Option("--index", "--index-dir", help="Evaluate this index.")
+    ] = None,
     build_from_contexts: Annotated[
         bool, typer.Option("--build-from-contexts", help="Index the dataset's paragraphs.")
     ] = False,

@@ -104,7 +104,8 @@ class Settings:
     abstain_threshold: float = 0.80
     abstain_threshold_cross_language: float = 0.74
     # when the extractive answer says the articles do not answer (rag/abstention.py):
-    # "bundled" (calibrated on XQuAD-dev), "none" (the similarity thresholds only), or the
+    # "bundled" (fitted on news-dev, XQuAD-dev ar/en and ARCD-train, folds grouped by
+    # article: docs/benchmarks.md), "none" (the similarity thresholds only), or the
     # path of a model written by benchmarks/calibrate_abstention.py
     abstention_model: str = "bundled"
     # a generated claim is supported when its best cited sentence scores at least this

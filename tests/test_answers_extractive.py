@@ -151,6 +151,10 @@ def test_each_sentence_meets_its_own_threshold():
         assert [sentence.text for _, sentence in selection.picks] == [ENRICHMENT_SENTENCE]
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a known defect: beside one English briefing the bundled abstention model refuses the "
+    "seed question (similarity 0.753 across languages); judged on the dev sets, not on this "
+    "example (#22, #32). Strict: it fails once the answer is no longer silenced."))  # fmt: skip
 def test_a_stray_english_sentence_does_not_silence_the_arabic_answer(tmp_path, onnx_embedder):
     """Found in CI: an English article added beside the seed held a sentence closer to the
     English question (0.771) than the Arabic answer (0.753) but under the English threshold;
@@ -170,16 +174,16 @@ def test_a_stray_english_sentence_does_not_silence_the_arabic_answer(tmp_path, o
     # abstention weighs the Arabic answer (across languages), not the English near-miss
     assert across and evidence.similarity < 0.76 and evidence.names_missing == 0
     answer = answerer.answer(question)
+    assert not answer.abstained  # not silenced: the Arabic answer is quoted
+    assert answer.citations[0].quote == ENRICHMENT_QUOTE
     assert not any("spokesman" in citation.quote for citation in answer.citations)
-    if not answer.abstained:  # over two articles the model's call is close (docs/benchmarks.md)
-        assert answer.citations[0].quote == ENRICHMENT_QUOTE
 
 
 def test_an_arabic_question_with_a_latin_name_is_answered_as_arabic(answerer):
     answer = answerer.answer("ماذا قال عراقجي عن Enrichment Program؟")
-    assert answer.question_language == "ar"
-    expected = "abstain" if answer.abstained else "extractive_intro"
-    assert answer.text.splitlines()[0] == answerer.prompts.localized(expected, "ar")
+    assert answer.question_language == "ar" and not answer.abstained
+    assert answer.text.splitlines()[0] == answerer.prompts.localized("extractive_intro", "ar")
+    assert answer.citations and "عراقجي" in answer.citations[0].quote
 
 
 def test_an_english_question_over_arabic_quotes_says_why_and_how_to_get_english(answerer):
