@@ -7,7 +7,6 @@ a second run skips it (``unchanged``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from rag.documents import LoadFailure
 from rag.embeddings import Embedder
 from rag.errors import IndexExistsError
 from rag.manifest import manifest_for
+from rag.passages import headed
 from rag.settings import Settings
 from rag.store import IndexStore, PreparedArticle, VectorIndexOptions
 from rag.types import Article, Chunk
@@ -96,21 +96,6 @@ class Indexer:
 def passage_text(chunk: Chunk, embed_titles: bool) -> str:
     """What the encoder sees: the headline helps a short chunk say what it is about."""
     return headed(chunk.title, chunk.text, embed_titles)
-
-
-def headed(title: str, text: str, embed_titles: bool) -> str:
-    """A chunk's or a sentence's text as the encoder sees it: after the headline, each
-    "word" at most ``MAX_WORD_CHARS`` long."""
-    text = f"{title}\n{text}" if embed_titles and title else text
-    return _LONG_WORD.sub(lambda run: run.group(0)[:MAX_WORD_CHARS], text)
-
-
-# A run of more characters without a space is no word (a pasted blob, a pathological page):
-# the encoder and the lexical index see its start only. A 600-character run cost the encoder
-# 512 tokens where 600 characters of news cost about 150. In SaudiNewsNet's 8.7 million words
-# 17 runs are cut, all of them URLs.
-MAX_WORD_CHARS = 64
-_LONG_WORD = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
 
 
 def sentence_passages(chunks: Sequence[Chunk], embed_titles: bool) -> dict[int, str]:

@@ -28,7 +28,7 @@ from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.dates import TimeFrame, read_time
 from rag.embeddings import Embedder
 from rag.evidence import question_names
-from rag.ingest import headed
+from rag.passages import headed
 from rag.selection import HitSelector
 from rag.settings import Settings
 from rag.store import IndexStore

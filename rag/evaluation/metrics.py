@@ -20,6 +20,16 @@ from rag.arabic import normalize as normalize_arabic
 
 _ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
+# the order reports list metrics in (others follow, by name)
+METRIC_ORDER = (
+    "recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10",
+    "exact_match", "f1", "contains_answer",
+    "citation_precision", "citation_recall", "first_citation_gold", "cited_from_gold",
+    "unsupported_claims",
+    "abstention", "abstention_without_gold", "false_abstention",
+    "language_ok", "judge_correct", "judge_faithful",
+)  # fmt: skip
+
 
 def normalize_answer(text: str) -> str:
     text = normalize_arabic(text).lower()

@@ -8,7 +8,7 @@ import io
 import json
 from html import escape
 
-from rag.evaluation.runner import METRIC_ORDER
+from rag.evaluation.metrics import METRIC_ORDER
 
 WORST_SHOWN = 15
 

@@ -159,15 +159,6 @@ def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
 
 # ----- summary --------------------------------------------------------------------------
 
-METRIC_ORDER = (
-    "recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10",
-    "exact_match", "f1", "contains_answer",
-    "citation_precision", "citation_recall", "first_citation_gold", "cited_from_gold",
-    "unsupported_claims",
-    "abstention", "abstention_without_gold", "false_abstention",
-    "language_ok", "judge_correct", "judge_faithful",
-)  # fmt: skip
-
 
 def summarize(rows: list[dict]) -> dict:
     """Means of every metric (over the rows that have it), by language and by source too."""
@@ -200,7 +191,7 @@ def _means(rows: list[dict]) -> dict:
     for row in rows:
         for name, value in row["metrics"].items():
             values[name].append(value)
-    ordered = [n for n in METRIC_ORDER if n in values] + sorted(set(values) - set(METRIC_ORDER))
+    ordered = [n for n in m.METRIC_ORDER if n in values] + sorted(set(values) - set(m.METRIC_ORDER))
     return {name: {"mean": m.mean(values[name]), "n": len(values[name])} for name in ordered}
 
 
