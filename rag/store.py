@@ -5,14 +5,24 @@ Layout of an index folder (format 1)::
 
     manifest.json   format version, embedder (backend, model, weights sha256, dimension),
                     chunking parameters, tokenizer options               (``rag.manifest``)
-    index.sqlite    articles, chunks (offsets, sentence spans, tokens, vector), the log of
-                    deleted rows                                         (``rag.database``)
-    vectors.faiss   a snapshot of the dense vectors by chunk row id, or a Milvus collection
-                    instead (``rag.vectors``)
-    lexical/        a snapshot of the BM25 index over the chunks' tokens (``rag.lexical``)
+    index.sqlite    the source of truth (WAL):                           (``rag.database``)
+                      articles, chunks (offsets, sentence spans, tokens, vector),
+                      sentence_vectors (one float16 vector per sentence of an article),
+                      deleted_rows (the log of deleted chunk rows), meta (generation),
+                      feeds and feed_items (``rag.feeds``), conversations
+                      (``rag.conversations``)
+    feedback.sqlite3  ratings of answers (``rag.feedback``)
+    vectors.faiss   a snapshot of the dense vectors by chunk row id (``rag.vectors``)
+    milvus.db       with vector_store = milvus: a Milvus Lite collection instead, kept in
+                    step with SQLite (or a Milvus server named by milvus_uri)
+    lexical/        a snapshot of the BM25 index over the chunks' tokens (``rag.lexical``):
+                      vocab.json, indptr/docs/counts/rows/lengths.npy
     derived.json    what the snapshots hold: the highest row and the last deletion they saw,
                     and the checksums of their files (checked, with bounds, on open)
     .lock           held by a writer, so two ingests run one after the other
+
+Only the manifest and the SQLite databases need a backup (``rag.backups``); the rest is
+rebuilt from them.
 
 SQLite is the source of truth, and each write is one transaction. The rows written since
 the snapshots are read back from SQLite into memory (vectors into a small exact index,
