@@ -18,13 +18,13 @@ from string import Template
 
 from rag.arabic import detect_language, question_language
 from rag.citations import CitationChecker
-from rag.conversation import conversation_kind
 from rag.dates import TimeFrame
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
 from rag.generation import GenerationError, Generator
 from rag.prompts import LANGUAGE_NAMES, Prompts
 from rag.retrieval import Filters, Retriever, SearchResult
+from rag.smalltalk import conversation_kind
 from rag.types import Answer, Citation, Claim, Hit, Sentence
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Answerer:
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 
     def _conversation(self, question: str, kind: str, language: str) -> Answer:
-        """A short reply without a search or sources (rag.conversation)."""
+        """A short reply without a search or sources (rag.smalltalk)."""
         template = Template(self.prompts.localized(f"conversation_{kind}", language))
         text = (
             template.safe_substitute(self._index_description())

@@ -1,7 +1,7 @@
 """Feeds read into items: RSS 2.0 (and 1.0), Atom 1.0, JSON Feed 1.x, news sitemaps.
 
 The XML parser never resolves entities nor touches the network. Text is decoded first
-(``rag.web_fetch.decode``), so a feed in windows-1256 or ISO-8859-6 reads like UTF-8."""
+(``rag.fetching.decode``), so a feed in windows-1256 or ISO-8859-6 reads like UTF-8."""
 
 from __future__ import annotations
 

@@ -26,10 +26,10 @@ from rag.database import DATABASE, read_only_connection
 from rag.documents import article_from_html, make_article
 from rag.errors import DocumentError, IndexBusyError, IndexWriteError, RagError
 from rag.feed_formats import FeedFormatError, FeedItem, parse_feed
+from rag.fetching import Fetcher, FetchError, Limits
 from rag.ingest import IngestReport
 from rag.settings import Settings
 from rag.types import Article
-from rag.web_fetch import Fetcher, FetchError, Limits
 
 log = logging.getLogger(__name__)
 

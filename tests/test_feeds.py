@@ -17,8 +17,8 @@ import pytest
 
 from rag.arabic import tokenize
 from rag.feed_formats import FeedFormatError, parse_feed
+from rag.fetching import Fetcher, FetchError, Limits, decode
 from rag.service import Service
-from rag.web_fetch import Fetcher, FetchError, Limits, decode
 from tests.conftest import SEEDS, make_pipeline
 from tests.live_server import ADMIN_KEY, start_server
 from tests.news_site import NewsSite, Page, article_html, atom, json_feed, news_sitemap, rss
