@@ -131,3 +131,37 @@ def live_server(tmp_path_factory, fake_slack):
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_FLAGS
+
+    assert CHROMIUM.exists(), "install Debian's chromium (make test does: see Makefile)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+def mixed_texts(n=240):
+    """Seed sentences, SaudiNewsNet titles and openings, XQuAD English paragraphs and questions."""
+    import gzip
+    import itertools
+    import json
+
+    from rag.documents import load
+
+    seed = next(iter(load([SEED_FILE])))
+    texts = [seed.title, *(line for line in seed.text.split("\n") if line.strip())]
+    with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
+        for line in itertools.islice(lines, 60):
+            record = json.loads(line)
+            texts += [record["title"], record["content"][:200]]
+    english = json.loads((SHARED_DATA / "qa" / "xquad-dev.en.json").read_text())["data"]
+    for paragraph in (p for doc in english for p in doc["paragraphs"]):
+        texts += [paragraph["context"][:200]] + [qa["question"] for qa in paragraph["qas"][:2]]
+    texts = [t for t in texts if t.strip()]
+    return texts[:n]  # about 140 Arabic, 100 English

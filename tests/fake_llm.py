@@ -7,6 +7,7 @@ kept in ``server.requests``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -115,3 +116,19 @@ def _completion(model: str, text: str) -> dict:
         ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
+
+
+# what the tests' model says, and where it finds its sources in a prompt
+CLAIM = "Araghchi said that Iran's right to enrich uranium is not negotiable"
+
+
+def source_number(prompt: str, needle: str) -> int:
+    """The n of the <source n> block of the prompt that contains ``needle``."""
+    for number, block in re.findall(r"<source (\d+)>(.*?)</source \1>", prompt, re.S):
+        if needle in block:
+            return int(number)
+    raise AssertionError(f"{needle!r} is in no source of the prompt")
+
+
+def user_prompt(body: dict) -> str:
+    return next(m["content"] for m in body["messages"] if m["role"] == "user")

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
+import uuid
 from urllib.parse import parse_qsl
 
+from tests.live_server import SLACK_SECRET
 from tests.loopback import LoopbackServer, QuietHandler
 
 
@@ -67,3 +71,43 @@ class FakeSlack(LoopbackServer):
                 self.wfile.write(data)
 
         return Handler
+
+
+def signed(body: str, *, secret: str = SLACK_SECRET, age: float = 0.0, **headers) -> dict:
+    timestamp = str(int(time.time() - age))
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/json",
+        **headers,
+    }
+
+
+def mention(text: str, *, thread_ts: str | None = None) -> tuple[str, str, str]:
+    """(body, event id, ts) of an app_mention event."""
+    event_id = f"Ev{uuid.uuid4().hex[:10]}"
+    ts = f"{time.time():.6f}"
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "ts": ts,
+             "channel": "C1", "event_ts": ts}  # fmt: skip
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    body = {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+    }
+    return json.dumps(body), event_id, ts
+
+
+def text_of(message: dict) -> str:
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return "\n".join(b["text"]["text"] for b in blocks or [] if b.get("type") == "section")

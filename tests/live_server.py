@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -89,3 +90,14 @@ def start_server(
         time.sleep(0.5)
     server.stop()
     raise RuntimeError(f"rag serve was not ready in time: {log.read_text()[-3000:]}")
+
+
+def sse_events(lines) -> list[tuple[str, dict]]:
+    """(event, data) of each server-sent event in ``lines``."""
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: ") :])))
+    return events

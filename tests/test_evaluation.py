@@ -203,7 +203,7 @@ def test_end_to_end_eval_writes_results_and_a_report_that_opens(small_xquad, tmp
 def _open_report_in_chromium(report: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web import CHROMIUM, CHROMIUM_FLAGS
+    from tests.browser import CHROMIUM, CHROMIUM_FLAGS
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from rag.cli import app
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS
+from tests.fake_slack import mention, signed, text_of
 from tests.gradio_calls import ask_in_web, gradio_call
 from tests.live_server import (
     ADMIN_KEY,
@@ -35,10 +36,9 @@ from tests.live_server import (
     SHARED_LIMIT_KEY,
     SLACK_SECRET,
     read_only_mount,
+    sse_events,
     start_server,
 )
-from tests.test_api import _sse_events
-from tests.test_slack import _mention, _signed, _text_of
 
 QUESTION = "What did Araghchi say about enrichment?"
 
@@ -331,7 +331,7 @@ def test_a_signed_slack_request_with_a_bad_timestamp_is_401(live_server):
     import hashlib
     import hmac
 
-    body, _, _ = _mention(QUESTION)
+    body, _, _ = mention(QUESTION)
     base = f"v0:abc:{body}".encode()
     signature = "v0=" + hmac.new(SLACK_SECRET.encode(), base, hashlib.sha256).hexdigest()
     headers = {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": signature,
@@ -346,7 +346,7 @@ def test_a_signed_slack_request_with_a_bad_timestamp_is_401(live_server):
 def test_an_extractive_stream_sends_the_answer_as_tokens(live_server):
     with httpx.stream("POST", f"{live_server.url}/v1/ask", timeout=60, headers=_auth(READ_KEY),
                       json={"question": QUESTION, "stream": True}) as response:  # fmt: skip
-        events = _sse_events(response.iter_lines())
+        events = sse_events(response.iter_lines())
     tokens = [data["text"] for name, data in events if name == "token"]
     answer = next(data for name, data in events if name == "answer")
     assert len(tokens) >= 2 and "".join(tokens) == answer["text"]
@@ -463,14 +463,14 @@ def one_answer_in_progress(server):
 
 
 def test_the_answer_cap_covers_the_web_chat_and_slack(busy_server, fake_slack):
-    body, _, ts = _mention(QUESTION)
+    body, _, ts = mention(QUESTION)
     with one_answer_in_progress(busy_server):
         event, payload = ask_in_web(busy_server.url, QUESTION, READ_KEY)
         assert event == "complete" and "too many answers in progress" in payload[4]
         assert httpx.post(f"{busy_server.url}/slack/events", content=body,
-                          headers=_signed(body)).status_code == 200  # fmt: skip
+                          headers=signed(body)).status_code == 200  # fmt: skip
         reply = fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
-    assert "in progress" in (reply.get("text") or _text_of(reply))
+    assert "in progress" in (reply.get("text") or text_of(reply))
 
 
 def test_refused_requests_do_not_use_up_the_allowance(busy_server):
@@ -516,7 +516,7 @@ def test_streams_end_with_the_answer_the_service_finished(busy_server):
 
     with httpx.stream("POST", f"{busy_server.url}/v1/ask", timeout=60, headers=_auth(READ_KEY),
                       json={"question": f"CUT {QUESTION}", "stream": True}) as response:  # fmt: skip
-        events = _sse_events(response.iter_lines())
+        events = sse_events(response.iter_lines())
     answer = next(data for name, data in events if name == "answer")
     assert answer["mode"] == "extractive" and [n for n, _ in events][-1] == "done"
 
@@ -540,7 +540,7 @@ def test_ask_is_off_while_answering_and_stop_stops(busy_server):
     """Last in this module: it holds the server's only answer slot for a moment."""
     from playwright.sync_api import sync_playwright
 
-    from tests.test_web import CHROMIUM, CHROMIUM_FLAGS, log_in
+    from tests.browser import CHROMIUM, CHROMIUM_FLAGS, log_in
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)

@@ -16,8 +16,7 @@ from rag.embeddings.onnx_backend import PARALLEL_MIN_TEXTS
 from rag.embeddings.onnx_export import export_fp32_graph
 from rag.errors import EmbedderError
 from rag.ingest import ingest
-from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline
-from tests.test_embeddings import mixed_texts
+from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline, mixed_texts
 
 
 def test_the_fp32_export_gives_the_torch_models_vectors(onnx_embedder, e5_embedder):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -15,62 +13,22 @@ import pytest
 from rag.slack import SECTION_LIMIT, answer_messages
 from rag.types import Answer, Citation
 from tests.conftest import ENRICHMENT_SENTENCE
-from tests.live_server import SLACK_SECRET
-
-
-def _signed(body: str, *, secret: str = SLACK_SECRET, age: float = 0.0, **headers) -> dict:
-    timestamp = str(int(time.time() - age))
-    base = f"v0:{timestamp}:{body}".encode()
-    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/json",
-        **headers,
-    }
-
-
-def _mention(text: str, *, thread_ts: str | None = None) -> tuple[str, str, str]:
-    """(body, event id, ts) of an app_mention event."""
-    event_id = f"Ev{uuid.uuid4().hex[:10]}"
-    ts = f"{time.time():.6f}"
-    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {text}", "ts": ts,
-             "channel": "C1", "event_ts": ts}  # fmt: skip
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    body = {
-        "token": "legacy",
-        "team_id": "T1",
-        "api_app_id": "A1",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
-    }
-    return json.dumps(body), event_id, ts
+from tests.fake_slack import mention, signed, text_of
 
 
 def _post(live_server, body: str, headers: dict) -> httpx.Response:
     return httpx.post(f"{live_server.url}/slack/events", content=body, headers=headers, timeout=30)
 
 
-def _text_of(message: dict) -> str:
-    blocks = message.get("blocks")
-    if isinstance(blocks, str):
-        blocks = json.loads(blocks)
-    return "\n".join(b["text"]["text"] for b in blocks or [] if b.get("type") == "section")
-
-
 def test_a_mention_is_answered_in_its_thread_with_citations(live_server, fake_slack):
-    body, _, ts = _mention("What did Araghchi say about enrichment?")
+    body, _, ts = mention("What did Araghchi say about enrichment?")
     started = time.monotonic()
-    response = _post(live_server, body, _signed(body))
+    response = _post(live_server, body, signed(body))
     assert response.status_code == 200
     assert time.monotonic() - started < 3  # acknowledged within Slack's limit
     reply = fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
     assert reply["channel"] == "C1"
-    text = _text_of(reply)
+    text = text_of(reply)
     assert "*[1]*" in text and ENRICHMENT_SENTENCE in text
     buttons = (
         json.loads(reply["blocks"])[-1] if isinstance(reply["blocks"], str) else reply["blocks"][-1]
@@ -79,10 +37,10 @@ def test_a_mention_is_answered_in_its_thread_with_citations(live_server, fake_sl
 
 
 def test_a_retried_event_is_answered_once(live_server, fake_slack):
-    body, _, ts = _mention("What did Araghchi say about enrichment?")
-    assert _post(live_server, body, _signed(body)).status_code == 200
+    body, _, ts = mention("What did Araghchi say about enrichment?")
+    assert _post(live_server, body, signed(body)).status_code == 200
     fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)
-    retry = _signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    retry = signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert _post(live_server, body, retry).status_code == 200
     time.sleep(3)
     assert len([m for m in fake_slack.posted() if m.get("thread_ts") == ts]) == 1
@@ -97,8 +55,8 @@ def test_a_retried_event_is_answered_once(live_server, fake_slack):
     ids=["bad-signature", "stale-timestamp"],
 )
 def test_forged_or_replayed_requests_get_401(live_server, fake_slack, headers):
-    body, _, ts = _mention("What did Araghchi say about enrichment?")
-    response = _post(live_server, body, _signed(body, **headers))
+    body, _, ts = mention("What did Araghchi say about enrichment?")
+    response = _post(live_server, body, signed(body, **headers))
     assert response.status_code == 401
     time.sleep(1)
     assert not [m for m in fake_slack.posted() if m.get("thread_ts") == ts]
@@ -115,8 +73,8 @@ def test_a_follow_up_in_a_thread_reads_the_thread(live_server, fake_slack):
         },  # fmt: skip
         {"user": "U1", "text": "<@UBOT> and what about Rome?", "ts": f"{time.time():.6f}"},
     ]
-    body, _, _ = _mention("and what about Rome?", thread_ts=first)
-    assert _post(live_server, body, _signed(body)).status_code == 200
+    body, _, _ = mention("and what about Rome?", thread_ts=first)
+    assert _post(live_server, body, signed(body)).status_code == 200
     fake_slack.wait_for(lambda m: m.get("thread_ts") == first)
     assert any(
         name == "conversations.replies" and params.get("ts") == first
@@ -127,8 +85,8 @@ def test_a_follow_up_in_a_thread_reads_the_thread(live_server, fake_slack):
 def test_feedback_button_is_stored(live_server, fake_slack):
     import sqlite3
 
-    body, _, ts = _mention("What did Araghchi say about enrichment?")
-    _post(live_server, body, _signed(body))
+    body, _, ts = mention("What did Araghchi say about enrichment?")
+    _post(live_server, body, signed(body))
     reply = fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
     blocks = json.loads(reply["blocks"]) if isinstance(reply["blocks"], str) else reply["blocks"]
     key = blocks[-1]["elements"][0]["value"]
@@ -150,7 +108,7 @@ def test_feedback_button_is_stored(live_server, fake_slack):
         "trigger_id": "t1",
     }
     form = urlencode({"payload": json.dumps(payload)})
-    headers = _signed(form)
+    headers = signed(form)
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     assert _post(live_server, form, headers).status_code == 200
     deadline = time.monotonic() + 20
@@ -186,13 +144,13 @@ def test_the_ask_slash_command_answers_in_a_thread(live_server, fake_slack):
         "channel_id": channel, "user_id": "U1", "team_id": "T1",
         "response_url": "http://127.0.0.1:9/unused", "trigger_id": "t1",
     })  # fmt: skip
-    headers = _signed(form)
+    headers = signed(form)
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     started = time.monotonic()
     assert _post(live_server, form, headers).status_code == 200
     assert time.monotonic() - started < 3
     posts = fake_slack.wait_for(lambda m: m.get("channel") == channel and m.get("thread_ts"))
-    assert ENRICHMENT_SENTENCE in _text_of(posts[0])
+    assert ENRICHMENT_SENTENCE in text_of(posts[0])
     heading = [
         m for m in fake_slack.posted() if m.get("channel") == channel and not m.get("thread_ts")
     ]
@@ -210,11 +168,11 @@ def test_a_direct_message_is_answered_and_bot_messages_are_not(live_server, fake
         return json.dumps(body), ts
 
     body, ts = message("What did Araghchi say about enrichment?")
-    assert _post(live_server, body, _signed(body)).status_code == 200
-    assert ENRICHMENT_SENTENCE in _text_of(
+    assert _post(live_server, body, signed(body)).status_code == 200
+    assert ENRICHMENT_SENTENCE in text_of(
         fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0]
     )
     own, own_ts = message("an answer the bot posted", bot_id="BBOT")
-    assert _post(live_server, own, _signed(own)).status_code == 200
+    assert _post(live_server, own, signed(own)).status_code == 200
     time.sleep(2)
     assert not [m for m in fake_slack.posted() if m.get("thread_ts") == own_ts]

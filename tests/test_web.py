@@ -9,37 +9,12 @@ import re
 import sqlite3
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
+from tests.browser import QUESTION_AR, QUESTION_EN, log_in, screenshot
 from tests.conftest import ENRICHMENT_SENTENCE
 from tests.live_server import ADMIN_KEY
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-QUESTION_EN = "What did Araghchi say about enrichment?"
-QUESTION_AR = "ماذا قال عراقجي عن التخصيب؟"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "install Debian's chromium (make test does: see Makefile)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,13 +31,6 @@ def page(browser, live_server):
     context.close()
 
 
-def log_in(page, url: str, key: str) -> None:
-    """The server has keys: the chat opens after the key page."""
-    page.goto(url + "/")
-    page.locator("#key").fill(key)
-    page.get_by_role("button", name="Open the chat").click()
-
-
 def _ask(page, question: str) -> None:
     """Ask, and wait for the answer (a new one in the chat, Ask usable again)."""
     answers = page.locator("#chat .answer").count()
@@ -76,11 +44,6 @@ def _ask(page, question: str) -> None:
     )
 
 
-def _screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
 def test_english_question_shows_the_arabic_quote_right_to_left(page):
     _ask(page, QUESTION_EN)
     quote = page.locator("#sources .sources > article mark.quote").filter(
@@ -92,7 +55,7 @@ def test_english_question_shows_the_arabic_quote_right_to_left(page):
     assert marker.get_attribute("href") == "#a1-src-1"
     title = page.locator("#sources #src-1 header")
     assert title.evaluate("e => getComputedStyle(e).direction") == "rtl"
-    _screenshot(page, "chat-en.png")
+    screenshot(page, "chat-en.png")
 
 
 CONTRAST = """e => {
@@ -123,7 +86,7 @@ def test_the_highlighted_quote_is_readable_in_both_themes(browser, live_server, 
             ).count()
             == 0
         )
-        _screenshot(page, f"chat-{theme}.png")
+        screenshot(page, f"chat-{theme}.png")
     finally:
         context.close()
 
@@ -138,7 +101,7 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
         for element in ("#question textarea", "#send"):
             box = page.locator(element).bounding_box()
             assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (element, box)
-        _screenshot(page, "chat-phone.png")
+        screenshot(page, "chat-phone.png")
         page.locator("#question textarea").fill(QUESTION_AR)
         page.locator("#send").tap()
         marker = page.locator("#chat .answer a.marker").first
@@ -150,7 +113,7 @@ def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live
                                ".getBoundingClientRect(); return r.top >= 0 && r.top < 844; })()")  # fmt: skip
         assert page.locator("#sources").is_hidden()  # no second copy of the sources below
         assert marker.locator("xpath=..").locator(".card").is_hidden()  # the source, not a card
-        _screenshot(page, "chat-phone-source.png")
+        screenshot(page, "chat-phone-source.png")
     finally:
         context.close()
 
@@ -175,7 +138,7 @@ def test_arabic_interface_and_question(page):
     assert page.evaluate("document.documentElement.dir") == "rtl"
     box = page.locator("#question textarea")
     assert box.evaluate("e => getComputedStyle(e).direction") == "rtl"
-    _screenshot(page, "chat-ar.png")
+    screenshot(page, "chat-ar.png")
     assert page.locator("#chat details.answer-sources summary").inner_text() == "المصادر (1)"
     page.locator("#ui-language label").filter(has_text="English").click()
     page.get_by_text("Your question").first.wait_for()
@@ -369,7 +332,7 @@ def test_a_feed_is_followed_and_fetched_from_the_library(page):
         page.locator("#feeds").filter(has_text=site.url("/feed.xml")).wait_for()
         assert "ok" in page.locator("#feeds").inner_text()
         page.locator("#library-stats").filter(has_text=f"خلاصة {marker}").wait_for()
-        _screenshot(page, "library-feeds.png")
+        screenshot(page, "library-feeds.png")
         page.locator("#feed-add").click()  # the same feed again: said plainly
         page.locator("#feeds-notice").filter(has_text="already followed").wait_for()
         page.locator("#feed-remove").click()
@@ -400,14 +363,14 @@ def test_markers_of_an_earlier_answer_open_that_answers_own_quote(page):
     card = first.locator(".card").first
     card.wait_for(state="visible")
     assert ENRICHMENT_SENTENCE in card.inner_text() and "خامنئي" in card.inner_text()
-    _screenshot(page, "chat-marker-card.png")
+    screenshot(page, "chat-marker-card.png")
     marker.click()
     source = first.locator("#a1-src-1")  # inside the first answer, not the newest one's panel
     source.wait_for(state="visible")
     assert "emphasised" in source.get_attribute("class")
     assert source.locator("mark.quote").filter(has_text=ENRICHMENT_SENTENCE).count() == 1
     assert page.locator('#chat [data-testid="bot"]').last.locator("#a1-src-1").count() == 0
-    _screenshot(page, "chat-earlier-source.png")
+    screenshot(page, "chat-earlier-source.png")
 
 
 def test_copy_gives_plain_text_and_messages_have_plain_accessible_names(browser, live_server):
@@ -459,7 +422,7 @@ def test_the_last_answer_is_regenerated_and_an_edited_question_asked_again(page)
     page.locator("#chat .answer").filter(has_text="مقتطفات").wait_for()  # answered in Arabic
     assert page.locator('#chat [data-testid="user"]').count() == 1
     assert page.locator("#chat .answer").count() == 1
-    _screenshot(page, "chat-edited.png")
+    screenshot(page, "chat-edited.png")
 
 
 def _history_labels(page) -> list[str]:
@@ -494,7 +457,7 @@ def test_past_conversations_come_back_after_a_reload_per_browser_and_are_deleted
         assert page.locator("#chat .answer").first.inner_text() == shown  # the same answer
         page.wait_for_function("panel => document.querySelector('#sources').innerText === panel",
                                arg=panel)  # fmt: skip
-        _screenshot(page, "chat-history.png")
+        screenshot(page, "chat-history.png")
         with sqlite3.connect(live_server.index_dir / "index.sqlite") as db:
             (stored,) = db.execute(
                 "SELECT COUNT(*) FROM conversations WHERE title = ?", (question,)
@@ -541,6 +504,6 @@ def test_on_a_phone_in_arabic_and_dark_the_page_reads_right_to_left(browser, liv
         assert quote.evaluate("e => getComputedStyle(e).direction") == "rtl"
         summary = page.locator("#chat details.answer-sources summary").first
         assert summary.inner_text().startswith("المصادر")
-        _screenshot(page, "chat-phone-ar-dark.png")
+        screenshot(page, "chat-phone-ar-dark.png")
     finally:
         context.close()

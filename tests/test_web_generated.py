@@ -7,11 +7,10 @@ import sqlite3
 
 import pytest
 
+from tests.browser import QUESTION_AR, QUESTION_EN, log_in, screenshot
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS
-from tests.fake_llm import FakeLLM, Reply
+from tests.fake_llm import CLAIM, FakeLLM, Reply, source_number, user_prompt
 from tests.live_server import ADMIN_KEY, start_server
-from tests.test_answers_generated import CLAIM, source_number, user_prompt
-from tests.test_web import QUESTION_AR, QUESTION_EN, _screenshot, browser, log_in  # noqa: F401
 
 TOKEN_DELAY = 0.15
 
@@ -71,7 +70,7 @@ def test_a_generated_answer_streams_visibly_then_shows_its_sources(page, llm):
     assert CLAIM in answer.inner_text()
     assert answer.locator("a.marker").first.get_attribute("href").startswith("#a1-src-")
     page.locator("#sources mark.quote").filter(has_text=ENRICHMENT_SENTENCE).first.wait_for()
-    _screenshot(page, "chat-generated.png")
+    screenshot(page, "chat-generated.png")
 
 
 def test_stop_stops_the_answer_and_the_next_one_is_rated_right(page, llm, generating_server):
@@ -90,7 +89,7 @@ def test_stop_stops_the_answer_and_the_next_one_is_rated_right(page, llm, genera
     stopped_at = bot.inner_text()
     page.wait_for_timeout(1500)
     assert bot.inner_text() == stopped_at and stopped_at.count(CLAIM) < 8  # no more text
-    _screenshot(page, "chat-stopped.png")
+    screenshot(page, "chat-stopped.png")
 
     llm.reply = _cited_claim
     page.locator("#question textarea").fill(QUESTION_AR)

@@ -1,0 +1,31 @@
+"""The browser tests' shared parts: Debian's Chromium, the key page, screenshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+QUESTION_EN = "What did Araghchi say about enrichment?"
+QUESTION_AR = "ماذا قال عراقجي عن التخصيب؟"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def log_in(page, url: str, key: str) -> None:
+    """The server has keys: the chat opens after the key page."""
+    page.goto(url + "/")
+    page.locator("#key").fill(key)
+    page.get_by_role("button", name="Open the chat").click()
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
