@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import numpy as np
 import pytest
 
 from rag.retrieval import Retriever
@@ -30,15 +29,25 @@ def test_hits_carry_metadata_scores_and_exact_sentence_offsets(seed_pipeline, qu
         sentence = hit.best_sentence
         assert article.text[sentence.start : sentence.end] == sentence.text
         assert hit.dense_rank is not None and hit.score > 0
-    # the rerank orders hits by fused score plus their best sentence's similarity,
-    # standardised over the rerank pool (a search for the whole pool shows all of it; the
-    # hit selection's part in the order: test_selection.py)
-    retriever = replace(seed_pipeline.retriever(store), selector=None)
-    pool = retriever.search(question, k=retriever.rerank_pool).hits
-    similarity = np.array([h.best_sentence.score for h in pool])
-    standard = (similarity - similarity.mean()) / (similarity.std() + 1e-6)
-    keys = [h.score + retriever.sentence_weight * z for h, z in zip(pool, standard, strict=True)]
-    assert keys == sorted(keys, reverse=True)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_rerank_weighs_the_fused_order_against_the_best_sentences(seed_pipeline, question):
+    """Without weight the fused order stands; with all of it, the best sentences' order (the
+    hit selection's part in the order: test_selection.py)."""
+    retriever = replace(seed_pipeline.retriever(), selector=None)
+    pool = retriever.rerank_pool
+
+    def shown(**change):
+        return replace(retriever, **change).search(question, k=pool).hits
+
+    fused = [h.chunk.id for h in shown(rerank_by_sentence=False)]
+    assert [h.chunk.id for h in shown(sentence_weight=0.0)] == fused
+    by_sentence = shown(sentence_weight=1e6)
+    scores = [h.best_sentence.score for h in by_sentence]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
+    assert sorted(h.chunk.id for h in by_sentence) == sorted(fused)
+    assert [h.chunk.id for h in by_sentence] != fused  # the two orders differ here
 
 
 def test_a_shorter_search_shows_the_first_hits_of_a_longer_one(seed_pipeline):
