@@ -43,17 +43,18 @@ SESSION_COOKIE = "rag_session"
 
 
 class AccessError(RagError):
-    """A caller is refused: ``status`` is the HTTP status a front end answers with."""
+    """A caller is refused. ``kind`` says why, for a front end to answer in its own form
+    (an HTTP status, a web notice, a Slack reply): ``unidentified`` (no key, or a wrong
+    one), ``forbidden`` (may not write), ``too_many`` (over the rate limit; retry after
+    ``retry_after`` seconds) or ``busy`` (every answer slot taken)."""
 
-    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None):
+    KINDS = ("unidentified", "forbidden", "too_many", "busy")
+
+    def __init__(self, kind: str, code: str, message: str, retry_after: int | None = None):
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown kind of refusal {kind!r}")
         super().__init__(message)
-        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
-
-    @property
-    def headers(self) -> dict[str, str]:
-        if self.status == 401:
-            return {"WWW-Authenticate": "Bearer"}
-        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+        self.kind, self.code, self.message, self.retry_after = kind, code, message, retry_after
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,13 @@ class Access:
             local = self.server_on_loopback and is_loopback(address)
             return Caller(f"ip:{address}", "local", can_write=local)
         if key is None and session is None:
-            raise AccessError(401, "missing_key", "send an API key: Authorization: Bearer KEY")
+            raise AccessError(
+                "unidentified", "missing_key", "send an API key: Authorization: Bearer KEY"
+            )
         role = self._role(key, session)
         if role is None:
             self._count_failure(address)
-            raise AccessError(401, "invalid_key", "the API key is not valid")
+            raise AccessError("unidentified", "invalid_key", "the API key is not valid")
         digest = session or session_token(key or "")
         return Caller(f"key:{digest[:16]}", role, can_write=role == "admin")
 
@@ -146,7 +149,7 @@ class Access:
     def _count_failure(self, address: str) -> None:
         if not self._limiter.hit(self._failures, "failed", address):
             wait = self._wait(self._failures, "failed", address)
-            raise AccessError(429, "rate_limited",
+            raise AccessError("too_many", "rate_limited",
                               f"too many wrong keys; retry in {wait} s", wait)  # fmt: skip
 
     def session_for(self, key: str, address: str | None = None) -> str:
@@ -162,15 +165,17 @@ class Access:
             return
         if caller.role == "reader":
             raise AccessError(
-                403, "admin_required", "adding or deleting articles needs an admin key"
+                "forbidden", "admin_required", "adding or deleting articles needs an admin key"
             )
         if caller.role == "local":
             raise AccessError(
-                403, "writes_disabled",
+                "forbidden", "writes_disabled",
                 "writing is off: set admin_keys (RAG_ADMIN_KEYS) to add or delete articles "
                 "on a server reachable beyond this machine",
             )  # fmt: skip
-        raise AccessError(403, "writes_disabled", "writing needs an admin key; set admin_keys")
+        raise AccessError(
+            "forbidden", "writes_disabled", "writing needs an admin key; set admin_keys"
+        )
 
     # ----- how often ---------------------------------------------------------------------
 
@@ -189,7 +194,10 @@ class Access:
         wait = self._wait(self._per_minute, "requests", caller.identity)
         limit = self._per_minute.amount
         raise AccessError(
-            429, "rate_limited", f"more than {limit} requests a minute; retry in {wait} s", wait
+            "too_many",
+            "rate_limited",
+            f"more than {limit} requests a minute; retry in {wait} s",
+            wait,
         )
 
     def _wait(self, item, *identifiers: str) -> int:
@@ -205,7 +213,7 @@ class Access:
         """
         self.check_within_rate(caller)
         if not self._answers.acquire(timeout=self._queue_seconds):
-            raise AccessError(503, "overloaded",
+            raise AccessError("busy", "overloaded",
                               f"too many {what} in progress; retry shortly", 1)  # fmt: skip
         try:
             self.check_rate(caller)

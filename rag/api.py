@@ -206,6 +206,21 @@ def _too_large(limit: int) -> JSONResponse:
     return _error_response(413, "body_too_large", f"the body is over {limit} bytes")
 
 
+# the HTTP answer to each kind of refusal (rag.access, rag.feeds: the core speaks no HTTP)
+ACCESS_STATUS = {"unidentified": 401, "forbidden": 403, "too_many": 429, "busy": 503}
+FEED_STATUS = {"unusable": 422, "exists": 409, "not_found": 404}
+
+
+def refusal_response(err: AccessError) -> JSONResponse:
+    """A refused caller's answer: its status, the error shape, and the headers that say how
+    to get in (``WWW-Authenticate``) or when to come back (``Retry-After``)."""
+    if err.kind == "unidentified":
+        headers = {"WWW-Authenticate": "Bearer"}
+    else:
+        headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
+    return _error_response(ACCESS_STATUS[err.kind], err.code, err.message, headers)
+
+
 def _error_response(status: int, code: str, message: str, headers=None) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
@@ -222,7 +237,7 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
 
     @app.exception_handler(AccessError)
     async def refused(request, err: AccessError):
-        return _error_response(err.status, err.code, err.message, err.headers)
+        return refusal_response(err)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request, err: RequestValidationError):
@@ -250,7 +265,7 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
 
     @app.exception_handler(FeedError)
     async def feed_error(request, err: FeedError):
-        return _error_response(err.status, err.code, hide(str(err)))
+        return _error_response(FEED_STATUS[err.kind], err.code, hide(str(err)))
 
     @app.exception_handler(IndexWriteError)
     async def unwritable(request, err):
@@ -365,7 +380,7 @@ def api_router(service: Service) -> APIRouter:
         try:
             return access.take_answer_slot(caller, endpoint)
         except AccessError as err:
-            count(endpoint, err.status)
+            count(endpoint, ACCESS_STATUS[err.kind])
             raise
 
     @router.get("/healthz", tags=["health"])

@@ -55,11 +55,12 @@ CREATE TABLE IF NOT EXISTS feed_items (
 
 
 class FeedError(RagError):
-    """A feed that cannot be added or removed, with the reason (and an HTTP status)."""
+    """A feed that cannot be added or removed, with the reason; ``kind`` is ``unusable``
+    (not a feed, or not fetched), ``exists`` or ``not_found``."""
 
-    def __init__(self, message: str, status: int = 422, code: str = "feed_unusable"):
+    def __init__(self, message: str, kind: str = "unusable", code: str = "feed_unusable"):
         super().__init__(message)
-        self.status, self.code = status, code
+        self.kind, self.code = kind, code
 
 
 @dataclass
@@ -114,7 +115,7 @@ class FeedRegistry:
         with self._lock, self._db:
             known = self._db.execute("SELECT 1 FROM feeds WHERE url = ?", (url,)).fetchone()
             if known:
-                raise FeedError(f"{url} is already followed", 409, "feed_exists")
+                raise FeedError(f"{url} is already followed", "exists", "feed_exists")
             self._db.execute(
                 "INSERT INTO feeds (url, title, kind, interval, added_at) VALUES (?, ?, ?, ?, ?)",
                 (url, title, kind, interval, _now()),
@@ -124,21 +125,21 @@ class FeedRegistry:
     def remove(self, url: str) -> None:
         self._check_writable()
         if not self._has_feeds_table():
-            raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
+            raise FeedError(f"no feed {url} is followed", "not_found", "feed_not_found")
         with self._lock, self._db:
             if not self._db.execute("DELETE FROM feeds WHERE url = ?", (url,)).rowcount:
-                raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
+                raise FeedError(f"no feed {url} is followed", "not_found", "feed_not_found")
             self._db.execute("DELETE FROM feed_items WHERE feed_url = ?", (url,))
 
     def get(self, url: str) -> FeedStatus:
         if not self._has_feeds_table():
-            raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
+            raise FeedError(f"no feed {url} is followed", "not_found", "feed_not_found")
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_STATUS_COLUMNS} FROM feeds WHERE url = ?", (url,)
             ).fetchone()
         if row is None:
-            raise FeedError(f"no feed {url} is followed", 404, "feed_not_found")
+            raise FeedError(f"no feed {url} is followed", "not_found", "feed_not_found")
         return _status(row)
 
     def list(self) -> list[FeedStatus]:

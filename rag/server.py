@@ -18,12 +18,18 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.middleware.cors import CORSMiddleware  # noqa: E402
 from fastapi.openapi.docs import get_swagger_ui_html  # noqa: E402
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse  # noqa: E402
+from fastapi.responses import HTMLResponse, RedirectResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 
 from rag import __version__  # noqa: E402
 from rag.access import SESSION_COOKIE, AccessError, bearer_key, is_loopback  # noqa: E402
-from rag.api import api_router, install_error_handlers, install_limits  # noqa: E402
+from rag.api import (  # noqa: E402
+    ACCESS_STATUS,
+    api_router,
+    install_error_handlers,
+    install_limits,
+    refusal_response,
+)
 from rag.api_contract import install_method_check  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -113,8 +119,7 @@ def _install_web_door(app: FastAPI, service: Service) -> None:
         except AccessError as err:
             if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                 return RedirectResponse("/login", status_code=303)
-            body = {"error": {"code": err.code, "message": err.message}}
-            return JSONResponse(body, status_code=err.status, headers=err.headers)
+            return refusal_response(err)
         return await call_next(request)
 
     @app.get("/login", include_in_schema=False)
@@ -128,7 +133,7 @@ def _install_web_door(app: FastAPI, service: Service) -> None:
         try:
             token = access.session_for(key, address)
         except AccessError as err:
-            return HTMLResponse(_login_html(err.message), status_code=err.status)
+            return HTMLResponse(_login_html(err.message), status_code=ACCESS_STATUS[err.kind])
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, token, max_age=30 * 86400, httponly=True,
                             samesite="strict", secure=request.url.scheme == "https")  # fmt: skip

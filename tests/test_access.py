@@ -8,6 +8,7 @@ import time
 import pytest
 
 from rag.access import Access, AccessError, session_token
+from rag.api import refusal_response
 from rag.settings import Settings
 
 
@@ -32,7 +33,7 @@ def test_without_keys_only_the_local_user_of_a_loopback_server_writes():
     for address in ("127.0.0.1", "192.0.2.7"):
         caller = open_server.identify(address=address)  # reading is open
         refused = _refused(lambda caller=caller: open_server.require_writer(caller))
-        assert refused.status == 403 and "set admin_keys" in refused.message
+        assert refused.kind == "forbidden" and "set admin_keys" in refused.message
 
 
 def test_with_keys_readers_read_and_admins_write():
@@ -53,8 +54,10 @@ def test_the_rate_limit_is_per_caller_and_says_when_to_retry():
     for _ in range(3):
         access.check_rate(first)
     refused = _refused(lambda: access.check_rate(first))
-    assert refused.status == 429 and 1 <= refused.retry_after <= 60
-    assert refused.headers == {"Retry-After": str(refused.retry_after)}
+    assert refused.kind == "too_many" and 1 <= refused.retry_after <= 60
+    answered = refusal_response(refused)  # what the HTTP front end makes of it
+    assert answered.status_code == 429
+    assert answered.headers["retry-after"] == str(refused.retry_after)
     access.check_rate(second)  # another key has its own minute
 
 
@@ -69,9 +72,9 @@ def test_a_busy_refusal_does_not_count_and_a_slot_is_given_back_once():
     release()
     release()  # a second release must not open a second slot
     with access.answering(caller):
-        assert _refused(lambda: access.take_answer_slot(caller)).status == 503
+        assert _refused(lambda: access.take_answer_slot(caller)).kind == "busy"
     access.take_answer_slot(caller)()  # the third counted request of the minute
-    assert _refused(lambda: access.take_answer_slot(caller)).status == 429
+    assert _refused(lambda: access.take_answer_slot(caller)).kind == "too_many"
 
 
 def test_a_request_beyond_the_cap_waits_for_a_slot_then_is_refused():
