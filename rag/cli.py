@@ -18,7 +18,7 @@ import typer
 from rag import database
 from rag.dates import parse_day
 from rag.errors import RagError
-from rag.ingest import count_records, ingest
+from rag.ingest import count_records
 from rag.pipeline import Pipeline
 from rag.retrieval import Filters
 from rag.settings import Settings
@@ -126,24 +126,17 @@ def ingest_command(
     """Add articles (.txt .md .json .jsonl .jsonl.gz .html, or folders) to the index."""
 
     def body():
-        pipeline = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model)
-        indexer = pipeline.indexer(rebuild=rebuild)
-        bar = _progress_bar(count_records(paths)) if progress and not as_json else None
-        options = {
-            "on_progress": bar.update if bar else None,
-            "on_failure": lambda f: (bar.write if bar else _stderr)(
-                f"failed: {f.origin}: {f.reason}"
-            ),
-        }
-        if ray or ray_address:
-            from rag.ray_ingest import embedder_factory, ingest_with_ray
+        from rag.service import Service
 
-            factory = embedder_factory(pipeline.settings, pipeline.model_name())
-            report = ingest_with_ray(
-                paths, indexer, factory, address=ray_address, actors=ray_actors, **options
-            )
-        else:
-            report = ingest(paths, indexer, **options)
+        settings = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model).settings
+        service = Service.for_ingest(settings, rebuild=rebuild)
+        bar = _progress_bar(count_records(paths)) if progress and not as_json else None
+        report = service.ingest(
+            paths,
+            on_progress=bar.update if bar else None,
+            on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
+            ray=(ray_address, ray_actors) if ray or ray_address else None,
+        )
         if bar:
             bar.close()
         if as_json:

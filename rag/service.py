@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from rag import documents, feeds
+from rag import database, documents, feeds
 from rag.access import Access
 from rag.answering import Answerer
 from rag.conversations import ConversationStore
@@ -25,7 +25,7 @@ from rag.documents import LoadFailure
 from rag.errors import IndexBusyError, IndexWriteError
 from rag.feedback import FeedbackStore
 from rag.feeds import FeedRegistry, FeedStatus
-from rag.ingest import Indexer, IngestReport, ingest_records
+from rag.ingest import Indexer, IngestReport, ingest, ingest_records
 from rag.pipeline import Pipeline
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -46,9 +46,10 @@ class Service:
     rules as the server without loading a model.
     """
 
-    def __init__(self, pipeline: Pipeline, store: IndexStore):
+    def __init__(self, pipeline: Pipeline, store: IndexStore, indexer: Indexer | None = None):
         self.pipeline = pipeline
         self.store = store
+        self._indexer = indexer
         self.access = Access(pipeline.settings)
         self._write_lock = threading.Lock()
         self._last_reload_check = 0.0
@@ -62,6 +63,15 @@ class Service:
         if create and not IndexStore.exists(settings.index_dir):
             return cls(pipeline, pipeline.indexer().store)
         return cls(pipeline, pipeline.open_store(check_model=False))
+
+    @classmethod
+    def for_ingest(cls, settings: Settings, *, rebuild: bool = False) -> Service:
+        """The settings' index for a batch ingest: made with the settings' model when there
+        is none (afresh with ``rebuild``), and checked against that model and chunking, so
+        the vectors of two models never mix."""
+        pipeline = Pipeline(settings)
+        indexer = pipeline.indexer(rebuild=rebuild)
+        return cls(pipeline, indexer.store, indexer)
 
     @classmethod
     def start(cls, settings: Settings, *, seeds: Path | None = None) -> Service:
@@ -92,7 +102,7 @@ class Service:
 
     @cached_property
     def indexer(self) -> Indexer:
-        return self.pipeline.indexer(store=self.store)
+        return self._indexer or self.pipeline.indexer(store=self.store)
 
     @cached_property
     def feedback(self) -> FeedbackStore:
@@ -177,6 +187,27 @@ class Service:
                 records, self.indexer, lock_timeout=timeout, snapshot_in_background=True
             )
 
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+        on_failure: Callable[[LoadFailure], None] | None = None,
+        ray: tuple[str | None, int | None] | None = None,
+    ) -> IngestReport:
+        """Index files and folders in batches (``rag ingest``): waits for another writer as
+        long as it takes, commits batch by batch, and saves the snapshots as it goes, so an
+        interrupted ingest keeps what it committed. ``ray`` (address, actors) chunks and
+        embeds as a Ray Data pipeline (``None`` address: a local Ray instance)."""
+        if ray is None:
+            return ingest(paths, self.indexer, on_progress=on_progress, on_failure=on_failure)
+        from rag.ray_ingest import embedder_factory, ingest_with_ray
+
+        address, actors = ray
+        factory = embedder_factory(self.settings, self.pipeline.model_name())
+        return ingest_with_ray(paths, self.indexer, factory, address=address, actors=actors,
+                               on_progress=on_progress, on_failure=on_failure)  # fmt: skip
+
     def add_records(self, records: Iterable[dict], origin: str) -> IngestReport:
         """Index JSON-like records (title, content, url, source, date, author)."""
         return self.add_articles(
@@ -255,6 +286,8 @@ def _writes_reported():
     try:
         yield
     except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as err:
+        if database.is_damage(err):
+            raise database.damaged(Path(database.DATABASE), err) from None
         log.error("index write failed: %s", err)
         raise IndexWriteError(
             f"the index cannot be written ({err}); nothing was changed, and reading still works"

