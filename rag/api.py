@@ -227,9 +227,22 @@ def _error_response(status: int, code: str, message: str, headers=None) -> JSONR
     )
 
 
+# domain errors that always answer the same way: status, code, Retry-After (seconds)
+_DOMAIN_ERRORS = {
+    IndexBusyError: (503, "index_busy", "5"),
+    IndexWriteError: (503, "index_unwritable", "60"),
+    ArticleNotFoundError: (404, "article_not_found", None),
+    RagError: (400, "request_failed", None),
+    ValueError: (422, "invalid_value", None),
+}
+
+
 def install_error_handlers(app: FastAPI, index_dir) -> None:
-    """Every error as ``{"error": {code, message}}``; messages never show the index's path."""
+    """Every error as ``{"error": {code, message}}``; messages never show the index's path.
+    (Starlette picks the handler of the most specific class an error is an instance of.)"""
     hide = _path_hider(index_dir)
+    for kind, (status, code, retry_after) in _DOMAIN_ERRORS.items():
+        app.add_exception_handler(kind, _answer_with(hide, status, code, retry_after))
 
     @app.exception_handler(ApiError)
     async def api_error(request, err: ApiError):
@@ -248,10 +261,6 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
         described = "; ".join(_describe_problem(p) for p in problems[:5])
         return _error_response(422, "invalid_request", described or "the request is not valid")
 
-    @app.exception_handler(IndexBusyError)
-    async def busy(request, err):
-        return _error_response(503, "index_busy", hide(str(err)), {"Retry-After": "5"})
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request, err: StarletteHTTPException):
         code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
@@ -259,17 +268,9 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
         )
         return _error_response(err.status_code, code, str(err.detail), err.headers)
 
-    @app.exception_handler(ArticleNotFoundError)
-    async def not_found(request, err):
-        return _error_response(404, "article_not_found", hide(str(err)))
-
     @app.exception_handler(FeedError)
     async def feed_error(request, err: FeedError):
         return _error_response(FEED_STATUS[err.kind], err.code, hide(str(err)))
-
-    @app.exception_handler(IndexWriteError)
-    async def unwritable(request, err):
-        return _error_response(503, "index_unwritable", hide(str(err)), {"Retry-After": "60"})
 
     @app.exception_handler(IndexDamagedError)
     async def damaged(request, err):
@@ -282,18 +283,18 @@ def install_error_handlers(app: FastAPI, index_dir) -> None:
             return await damaged(request, database.damaged(index_dir / database.DATABASE, err))
         return await unexpected(request, err)
 
-    @app.exception_handler(RagError)
-    async def rag_error(request, err):
-        return _error_response(400, "request_failed", hide(str(err)))
-
-    @app.exception_handler(ValueError)
-    async def value_error(request, err):
-        return _error_response(422, "invalid_value", hide(str(err)))
-
     @app.exception_handler(Exception)
     async def unexpected(request, err):
         log.error("unexpected error on %s %s: %r", request.method, request.url.path, err)
         return _error_response(500, "internal_error", "the server failed; it has been logged")
+
+
+def _answer_with(hide, status: int, code: str, retry_after: str | None):
+    async def handler(request, err):
+        headers = {"Retry-After": retry_after} if retry_after else None
+        return _error_response(status, code, hide(str(err)), headers)
+
+    return handler
 
 
 def _path_hider(index_dir):
