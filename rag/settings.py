@@ -156,76 +156,19 @@ class Settings:
     slack_api_url: str = ""  # "" = Slack's own; tests point it at a local server
 
     def __post_init__(self):
-        positive = (
-            "embedding_batch_size",
-            "top_k",
-            "candidates",
-            "rrf_k",
-            "rerank_pool",
-            "answer_max_sentences",
-            "port",
-            "hnsw_min_vectors",
-            "hnsw_m",
-            "hnsw_ef_search",
-            "snapshot_min_rows",
-            "feeds_interval",
-            "feeds_max_bytes",
-            "feeds_max_items",
-            "rate_limit_per_minute",
-            "wrong_keys_per_minute",
-            "max_body_bytes",
-            "max_concurrent_answers",
-        )
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for names, allowed, rule in _BOUNDS:
+            for name in names:
+                if not allowed(getattr(self, name)):
+                    raise ConfigError(f"{name} {rule}, got {getattr(self, name)}")
         if self.index_type not in ("auto", "flat", "hnsw"):
             raise ConfigError(f"index_type must be auto, flat or hnsw, got {self.index_type!r}")
         if self.vector_store not in ("faiss", "milvus"):
             raise ConfigError(f"vector_store must be faiss or milvus, got {self.vector_store!r}")
-        for name in ("feeds_timeout", "feeds_tick"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be more than 0, got {getattr(self, name)}")
-        if self.answer_queue_seconds < 0:
-            raise ConfigError(
-                f"answer_queue_seconds must be 0 or more, got {self.answer_queue_seconds}"
-            )
         if self.as_of:
             try:
                 parse_day(self.as_of)
             except ValueError as err:
                 raise ConfigError(str(err)) from None
-        if self.reload_seconds < 0:
-            raise ConfigError(f"reload_seconds must be 0 or more, got {self.reload_seconds}")
-        if self.chunk_target_chars < 0:
-            raise ConfigError(
-                f"chunk_target_chars must be 0 (the index's) or more, got {self.chunk_target_chars}"
-            )
-        if self.threads < 0:
-            raise ConfigError(f"threads must be 0 (automatic) or more, got {self.threads}")
-        for name in ("dense_weight", "bm25_weight", "bm25_weight_cross_script", "sentence_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
-        if not 0 < self.duplicate_threshold <= 1:
-            raise ConfigError(
-                f"duplicate_threshold must be in (0, 1], got {self.duplicate_threshold}"
-            )
-        similarities = (
-            "abstain_threshold", "abstain_threshold_cross_language",
-            "support_threshold", "support_threshold_cross_language", "query_centering",
-        )  # fmt: skip
-        for name in similarities:
-            if not 0 <= getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        for name in ("llm_timeout", "write_lock_timeout"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be more than 0 seconds, got {getattr(self, name)}")
-        if self.llm_retries < 0:
-            raise ConfigError(f"llm_retries must be 0 or more, got {self.llm_retries}")
-        if not 0 <= self.llm_temperature <= 2:
-            raise ConfigError(
-                f"llm_temperature must be between 0 and 2, got {self.llm_temperature}"
-            )
         if not self.host.strip():
             raise ConfigError("host must not be empty (127.0.0.1 serves this machine only)")
 
@@ -254,6 +197,27 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **_coerce_all(changes))
+
+
+# the bounds of the numeric settings: their names, the test, and the rule a refusal states
+_BOUNDS = (
+    (("embedding_batch_size", "top_k", "candidates", "rrf_k", "rerank_pool",
+      "answer_max_sentences", "port", "hnsw_min_vectors", "hnsw_m", "hnsw_ef_search",
+      "snapshot_min_rows", "feeds_interval", "feeds_max_bytes", "feeds_max_items",
+      "rate_limit_per_minute", "wrong_keys_per_minute", "max_body_bytes",
+      "max_concurrent_answers"), lambda v: v >= 1, "must be at least 1"),
+    (("feeds_timeout", "feeds_tick"), lambda v: v > 0, "must be more than 0"),
+    (("llm_timeout", "write_lock_timeout"), lambda v: v > 0, "must be more than 0 seconds"),
+    (("answer_queue_seconds", "reload_seconds", "llm_retries", "dense_weight", "bm25_weight",
+      "bm25_weight_cross_script", "sentence_weight"), lambda v: v >= 0, "must be 0 or more"),
+    (("chunk_target_chars",), lambda v: v >= 0, "must be 0 (the index's) or more"),
+    (("threads",), lambda v: v >= 0, "must be 0 (automatic) or more"),
+    (("duplicate_threshold",), lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    (("abstain_threshold", "abstain_threshold_cross_language", "support_threshold",
+      "support_threshold_cross_language", "query_centering"), lambda v: 0 <= v <= 1,
+     "must be between 0 and 1"),
+    (("llm_temperature",), lambda v: 0 <= v <= 2, "must be between 0 and 2"),
+)  # fmt: skip
 
 
 def _known_fields() -> dict[str, type]:
