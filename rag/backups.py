@@ -20,10 +20,10 @@ import os
 import shutil
 import sqlite3
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from rag import database, feedback
 from rag.errors import IndexNotFoundError, RagError
@@ -34,7 +34,7 @@ FORMAT = 1
 DATABASES = (database.DATABASE, feedback.DATABASE)
 # everything an index folder may hold besides its own README: moved aside on restore
 _INDEX_FILES = (MANIFEST, *DATABASES, *(f"{d}{s}" for d in DATABASES for s in ("-wal", "-shm")),
-                "vectors.faiss", "derived.json", "lexical", "milvus.db", database.LOCK)  # fmt: skip
+                "vectors.faiss", "derived.json", "lexical", "milvus.db")  # fmt: skip
 
 
 class BackupError(RagError):
@@ -96,7 +96,7 @@ def _copy_database(source: Path, target: Path) -> None:
     connection writes, and might never end beside a busy server. A damaged database is
     refused: the copy would carry the damage."""
     try:
-        with closing(_reader(source)) as reader, closing(sqlite3.connect(target)) as copy:
+        with closing(database.reading(source)) as reader, closing(sqlite3.connect(target)) as copy:
             reader.backup(copy)
             copy.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
             verdicts = [row[0] for row in copy.execute("PRAGMA quick_check(5)")]
@@ -108,12 +108,8 @@ def _copy_database(source: Path, target: Path) -> None:
         raise database.damaged(source, database.one_line(verdicts))
 
 
-def _reader(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
-
-
 def _counts(path: Path) -> tuple[int, int]:
-    with closing(_reader(path)) as db:
+    with closing(database.reading(path)) as db:
         articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         chunks = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
     return articles, chunks
@@ -184,7 +180,6 @@ def restore(source: Path, folder: Path) -> RestoreReport:
 
 def _move_aside(folder: Path) -> Path | None:
     present = [folder / name for name in _INDEX_FILES if (folder / name).exists()]
-    present = [p for p in present if p.name != database.LOCK]
     if not present:
         return None
     aside = folder.parent / f"{folder.name}.before-restore-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -194,23 +189,12 @@ def _move_aside(folder: Path) -> Path | None:
     return aside
 
 
-class _folder_lock:
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
     """The folder's write lock, not waited for: a restore under a running ingest is refused."""
-
-    def __init__(self, folder: Path):
-        self.path = folder / database.LOCK
-
-    def __enter__(self):
-        self.file = open(self.path, "w")  # noqa: SIM115 - closed in __exit__
-        try:
-            database.lock_file(self.file, timeout=0)
-        except RagError:
-            self.file.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.file.close()
+    with open(folder / database.LOCK, "w") as lock:
+        database.lock_file(lock, timeout=0)
+        yield
 
 
 def _write_json(path: Path, data: dict) -> None:

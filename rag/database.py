@@ -103,12 +103,22 @@ def connect_reader(path: Path, read_only: bool) -> sqlite3.Connection:
     return sqlite3.connect(path, check_same_thread=False)
 
 
+def reading(path: Path) -> sqlite3.Connection:
+    """A connection that can only read (a backup's source, an integrity check); it reads
+    what writers commit meanwhile, through the write-ahead log."""
+    return sqlite3.connect(_read_only_uri(path), uri=True, check_same_thread=False)
+
+
+def _read_only_uri(path: Path) -> str:
+    return f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+
+
 def read_only_connection(path: Path) -> sqlite3.Connection:
     """A database in a folder nobody can write. Read-only mode reads a write-ahead log left
     beside it; with no log and no way to make its index file, it is opened as immutable."""
-    uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+    uri = _read_only_uri(path)
     try:
-        db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db = reading(path)
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return db
     except sqlite3.OperationalError:

@@ -17,7 +17,6 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from rag import database
 from rag.backups import DATABASES
@@ -59,9 +58,8 @@ def check(folder: Path, open_store) -> CheckReport:
 
 
 def _check_database(path: Path, report: CheckReport) -> bool:
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as db:
+        with closing(database.reading(path)) as db:
             verdicts = [row[0] for row in db.execute("PRAGMA integrity_check(20)")]
     except sqlite3.DatabaseError as err:
         verdicts = [str(err)]

@@ -45,7 +45,6 @@ class LexicalIndex:
         self._alive = np.ones(len(self._rows), dtype=bool)
         self._tail: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         self.snapshot_docs = len(self._rows)
-        self.rebuilt = True  # built here, not loaded from a saved snapshot
 
     # ----- making ---------------------------------------------------------------------------
 

@@ -59,9 +59,9 @@ class Service:
     def open(cls, settings: Settings, *, create: bool = False) -> Service:
         """The settings' existing index (``IndexNotFoundError`` when there is none, unless
         ``create``: then a new, empty one with the settings' model)."""
-        pipeline = Pipeline(settings)
         if create and not IndexStore.exists(settings.index_dir):
-            return cls(pipeline, pipeline.indexer().store)
+            return cls.for_ingest(settings)
+        pipeline = Pipeline(settings)
         return cls(pipeline, pipeline.open_store(check_model=False))
 
     @classmethod

@@ -419,16 +419,19 @@ class IndexStore:
                     self.folder, self._db, self.dimension, options, stamp, self._iter_vectors
                 )
                 self._vectors = LiveFaiss(base)
-            self._lexical = self._lexical_snapshot(stamp, marks, rebuilt)
+            self._lexical, lexical_rebuilt = self._lexical_snapshot(stamp, marks, rebuilt)
         self._seen = self._snapshot_seen = marks
         self._catch_up()
-        rebuilt = rebuilt or self._lexical.rebuilt
+        rebuilt = rebuilt or lexical_rebuilt
         if rebuilt and self.generation():
             log.info("the snapshots of %s were missing, old or damaged: rebuilt", self.folder)
             self._save_derived_if_no_writer()
 
-    def _lexical_snapshot(self, stamp: dict, marks: tuple[int, int], rebuilt: bool):
-        """The saved lexical snapshot when it holds what the vector snapshot does."""
+    def _lexical_snapshot(
+        self, stamp: dict, marks: tuple[int, int], rebuilt: bool
+    ) -> tuple[LexicalIndex, bool]:
+        """The saved lexical snapshot when it holds what the vector snapshot does, else one
+        built from SQLite; and whether it was built."""
         if not rebuilt:
             try:
                 lexical = LexicalIndex.load(self.folder, stamp.get("lexical_checksums"))
@@ -437,11 +440,10 @@ class IndexStore:
                             "from SQLite", self.folder, str(err)[:200])  # fmt: skip
             else:
                 if lexical.snapshot_docs == stamp.get("lexical_docs"):
-                    lexical.rebuilt = False
-                    return lexical
+                    return lexical, False
                 log.warning("the lexical index of %s does not match its stamp; rebuilding it "
                             "from SQLite", self.folder)  # fmt: skip
-        return self._build_lexical(marks[0])
+        return self._build_lexical(marks[0]), True
 
     @_synchronized
     def _catch_up(self, own_write: bool = False) -> bool:

