@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATA, emit, news_articles, squad_articles_and_questions  # noqa: E402
 
+from rag.access import OWNER
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -45,7 +46,7 @@ def run(settings: Settings, asked: list[str], articles: list | None) -> dict:
             if stop.is_set():
                 return
             started = time.perf_counter()
-            service.add_articles([article])
+            service.add_articles(OWNER, [article])
             written.append(time.perf_counter() - started)
             stop.wait(max(0.0, 1.0 - (time.perf_counter() - started)))
 
@@ -54,7 +55,7 @@ def run(settings: Settings, asked: list[str], articles: list | None) -> dict:
     seconds = []
     for question in asked:
         started = time.perf_counter()
-        service.search(question)
+        service.search(OWNER, question)
         seconds.append(time.perf_counter() - started)
     stop.set()
     thread.join()

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, news_articles  # noqa: E402
 
+from rag.access import OWNER
 from rag.arabic import tokenize  # noqa: E402
 from rag.chunking import chunk_article  # noqa: E402
 from rag.documents import content_key  # noqa: E402
@@ -81,9 +82,9 @@ def measure(service: Service, fresh: list, writes: int) -> dict:
     for article in fresh[:writes]:
         words = " ".join(article.text.split()[:12])
         started = time.perf_counter()
-        report = service.add_articles([article])
+        report = service.add_articles(OWNER, [article])
         assert report.ingested == 1, report.summary()
-        hits = service.search(words, k=5).hits
+        hits = service.search(OWNER, words, k=5).hits
         seconds.append(time.perf_counter() - started)
         assert any(hit.chunk.article_id == article.id for hit in hits), "not found after write"
     started = time.perf_counter()

@@ -17,7 +17,11 @@ and then asks the same ``Access`` for permission:
   every front end of the process; a request beyond them waits up to
   ``answer_queue_seconds`` for one to finish, then is told to retry (503).
 
-The CLI needs no key: it acts as the owner of the index folder.
+The CLI needs no key: it acts as the owner of the index folder (``OWNER``), outside the
+rate limit and the answer slots of a server.
+
+Front ends do not call ``Access`` themselves: ``rag.service.Service`` does, inside each of its
+methods, for the ``Caller`` a front end hands it.
 """
 
 from __future__ import annotations
@@ -57,13 +61,25 @@ class AccessError(RagError):
         self.kind, self.code, self.message, self.retry_after = kind, code, message, retry_after
 
 
+FRONT_ENDS = ("api", "web", "slack", "cli")
+
+
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: ``identity`` names them to the rate limiter (never holds a key)."""
+    """Who is asking, and through which front end (``via``: one of ``FRONT_ENDS``);
+    ``identity`` names them to the rate limiter (never holds a key)."""
 
     identity: str
-    role: str  # "admin", "reader", or "local" (no keys configured)
+    role: str  # "admin", "reader", "local" (no keys configured) or "owner" (the CLI)
     can_write: bool
+    via: str = "api"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+
+OWNER = Caller("owner", "owner", can_write=True, via="cli")
 
 
 def session_token(key: str) -> str:
@@ -113,17 +129,25 @@ class Access:
     # ----- who ---------------------------------------------------------------------------
 
     def identify(
-        self, *, key: str | None = None, session: str | None = None, address: str | None = None
+        self,
+        via: str,
+        *,
+        key: str | None = None,
+        session: str | None = None,
+        address: str | None = None,
     ) -> Caller:
-        """The caller behind a bearer ``key`` or a web ``session`` token, from ``address``.
+        """The caller behind a bearer ``key`` or a web ``session`` token, from ``address``,
+        through front end ``via``.
 
-        Raises ``AccessError`` 401 when keys are required and none (or a wrong one) is given;
-        wrong keys from one address are limited to a few a minute (429).
+        Raises ``AccessError`` (unidentified) when keys are required and none (or a wrong
+        one) is given; wrong keys from one address are limited to a few a minute.
         """
+        if via not in FRONT_ENDS:
+            raise ValueError(f"unknown front end {via!r}")
         address = address or "unknown"
         if not self.keys_required:
             local = self.server_on_loopback and is_loopback(address)
-            return Caller(f"ip:{address}", "local", can_write=local)
+            return Caller(f"ip:{address}", "local", can_write=local, via=via)
         if key is None and session is None:
             raise AccessError(
                 "unidentified", "missing_key", "send an API key: Authorization: Bearer KEY"
@@ -133,7 +157,12 @@ class Access:
             self._count_failure(address)
             raise AccessError("unidentified", "invalid_key", "the API key is not valid")
         digest = session or session_token(key or "")
-        return Caller(f"key:{digest[:16]}", role, can_write=role == "admin")
+        return Caller(f"key:{digest[:16]}", role, can_write=role == "admin", via=via)
+
+    @staticmethod
+    def slack_user(user: str) -> Caller:
+        """A Slack user (Slack's signature has already let them in), to the shared limits."""
+        return Caller(f"slack:{user or 'unknown'}", "reader", can_write=False, via="slack")
 
     def _role(self, key: str | None, session: str | None) -> str | None:
         if key is not None:
@@ -154,7 +183,7 @@ class Access:
 
     def session_for(self, key: str, address: str | None = None) -> str:
         """The session token for a key typed into the login page (``AccessError`` if wrong)."""
-        self.identify(key=key, address=address)
+        self.identify("web", key=key, address=address)
         return session_token(key)
 
     # ----- what --------------------------------------------------------------------------
@@ -181,6 +210,8 @@ class Access:
 
     def check_rate(self, caller: Caller) -> None:
         """Count one request of ``caller``; 429 with the wait when over the limit."""
+        if caller.is_owner:
+            return
         if not self._limiter.hit(self._per_minute, "requests", caller.identity):
             self._refuse_rate(caller)
 
@@ -209,8 +240,10 @@ class Access:
         gives it back (a stream gives it back when it ends).
 
         Busy (503) is decided before the request is counted, so a refused request does not
-        use up the caller's allowance.
+        use up the caller's allowance. The owner (the CLI) takes none.
         """
+        if caller.is_owner:
+            return lambda: None
         self.check_within_rate(caller)
         if not self._answers.acquire(timeout=self._queue_seconds):
             raise AccessError("busy", "overloaded",

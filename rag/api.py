@@ -12,10 +12,10 @@ import json
 import logging
 import re
 import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from typing import Any, Literal
@@ -161,7 +161,7 @@ class ChatCompletionIn(BaseModel):
 def caller_of(service: Service, request: Request) -> Caller:
     """Who sends ``request``: its bearer key (``AccessError`` 401 if keys are required)."""
     address = request.client.host if request.client else None
-    return service.access.identify(key=bearer_key(request.headers), address=address)
+    return service.identify("api", key=bearer_key(request.headers), address=address)
 
 
 def install_limits(app: FastAPI, settings: Settings) -> None:
@@ -356,9 +356,7 @@ class Metrics:
 
 
 def api_router(service: Service) -> APIRouter:
-    access = service.access
     metrics = Metrics()
-    writing = threading.BoundedSemaphore(4)  # writes are serialised: a short queue, then 503
     router = APIRouter()
 
     def count(endpoint: str, status: int = 200) -> None:
@@ -367,19 +365,14 @@ def api_router(service: Service) -> APIRouter:
     def identified(request: Request, _: object = Security(BEARER)) -> Caller:
         return caller_of(service, request)
 
-    def reader(caller: Caller = Depends(identified)) -> Caller:
-        access.check_rate(caller)
-        return caller
-
     def writer(caller: Caller = Depends(identified)) -> Caller:
-        access.require_writer(caller)
-        access.check_rate(caller)
+        service.require_writer(caller)  # before the body is read; the service counts it
         return caller
 
-    def answer_slot(caller: Caller, endpoint: str):
-        """Hold an answer slot until the returned function is called (503 when busy)."""
+    @contextmanager
+    def refusals_counted(endpoint: str):
         try:
-            return access.take_answer_slot(caller, endpoint)
+            yield
         except AccessError as err:
             count(endpoint, ACCESS_STATUS[err.kind])
             raise
@@ -393,7 +386,7 @@ def api_router(service: Service) -> APIRouter:
         """Ready once the model is loaded and the index open (the server warms up first)."""
         stats = service.stats()
         return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"],
-                "vectors": stats["vectors"], "writable": not service.store.read_only}  # fmt: skip
+                "vectors": stats["vectors"], "writable": service.writable}  # fmt: skip
 
     @router.get("/metrics", tags=["health"], response_class=PlainTextResponse,
                 responses=documented(503))  # fmt: skip
@@ -407,14 +400,12 @@ def api_router(service: Service) -> APIRouter:
         """Answer a question with citations; ``stream`` sends server-sent events."""
         validate_question(body.question)  # refused with 422 before a stream begins
         options = _ask_options(body.history, body.k, body.filters, body.language, body.as_of)
-        release = answer_slot(caller, "ask")
         started = time.perf_counter()
-        if body.stream:
-            return _event_stream(service, body.question, options, release, metrics)
-        try:
-            answer = service.ask(body.question, **options)
-        finally:
-            release()
+        with refusals_counted("ask"):
+            if body.stream:
+                return _event_stream(service.ask_streaming(caller, body.question, **options),
+                                     metrics)  # fmt: skip
+            answer = service.ask(caller, body.question, **options)
         metrics.observe_answer(answer)
         metrics.request_seconds.labels("ask").observe(time.perf_counter() - started)
         count("ask")
@@ -425,38 +416,30 @@ def api_router(service: Service) -> APIRouter:
         query = validate_question(body.query)
         filters = body.filters.to_filters() if body.filters else None
         as_of = day_or_error(body.as_of)
-        release = answer_slot(caller, "search")
-        try:
-            result = service.search(query, k=body.k, filters=filters, as_of=as_of)
-        finally:
-            release()
+        with refusals_counted("search"):
+            result = service.search(caller, query, k=body.k, filters=filters, as_of=as_of)
         count("search")
         frame = asdict(result.time_frame) if result.time_frame else None
         return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings,
                 "time_frame": frame}  # fmt: skip
 
     @router.get("/v1/articles/{article_id}", tags=["articles"], responses=documented(*READ, 404))
-    def get_article(article_id: str, _: Caller = Depends(reader)):
+    def get_article(article_id: str, caller: Caller = Depends(identified)):
+        article = service.article(caller, article_id)
         count("article")
-        return asdict(service.article(article_id))
+        return asdict(article)
 
     @router.post("/v1/articles", tags=["articles"], status_code=201,
                  responses=documented(*WRITE))  # fmt: skip
-    def add_articles(body: ArticleIn | ArticlesIn, _: Caller = Depends(writer)):
+    def add_articles(body: ArticleIn | ArticlesIn, caller: Caller = Depends(writer)):
         """Ingest one article, or ``{"articles": [...]}``; searchable when this returns.
 
         A batch reports each article it could not store; 422 ``article_unusable`` when it
         could store none (an article is at most 50,000 characters). 503 ``index_busy`` (with
         ``Retry-After``) when another process is writing."""
         items = body.articles if isinstance(body, ArticlesIn) else [body]
-        if not writing.acquire(blocking=False):
-            count("ingest", 503)
-            raise ApiError(503, "overloaded", "too many writes in progress; retry shortly",
-                           {"Retry-After": "1"})  # fmt: skip
-        try:
-            report = service.add_records([item.model_dump() for item in items], origin="api")
-        finally:
-            writing.release()
+        with refusals_counted("ingest"):
+            report = service.add_records(caller, [item.model_dump() for item in items], "api")
         if report.failed == len(items):  # nothing stored: not "created"
             count("ingest", 422)
             reasons = "; ".join(f.reason for f in report.failures[:3])
@@ -466,40 +449,44 @@ def api_router(service: Service) -> APIRouter:
 
     @router.delete("/v1/articles/{article_id}", tags=["articles"],
                    responses=documented(*ADMIN, 404))  # fmt: skip
-    def delete_article(article_id: str, _: Caller = Depends(writer)):
-        removed = service.delete(article_id)
+    def delete_article(article_id: str, caller: Caller = Depends(writer)):
+        removed = service.delete(caller, article_id)
         count("delete")
         return {"deleted": article_id, "chunks": removed}
 
     @router.get("/v1/feeds", tags=["feeds"], responses=documented(*ADMIN))
-    def list_feeds(_: Caller = Depends(writer)):
+    def list_feeds(caller: Caller = Depends(writer)):
         """The feeds followed, with how their last fetch went (admin)."""
+        followed = service.feed_statuses(caller)
         count("feeds")
-        return {"feeds": [feed.as_dict() for feed in service.feed_statuses()]}
+        return {"feeds": [feed.as_dict() for feed in followed]}
 
     @router.post("/v1/feeds", tags=["feeds"], status_code=201, responses=documented(*WRITE))
-    def follow_feed(body: FeedIn, _: Caller = Depends(writer)):
+    def follow_feed(body: FeedIn, caller: Caller = Depends(writer)):
         """Follow a feed (RSS, Atom, JSON Feed, news sitemap); it is fetched once to check
         it. Its articles are indexed by the server's watcher or ``POST /v1/feeds/poll``."""
+        followed = service.follow_feed(caller, body.url, body.interval)
         count("feeds", 201)
-        return service.follow_feed(body.url, body.interval).as_dict()
+        return followed.as_dict()
 
     @router.delete("/v1/feeds", tags=["feeds"], responses=documented(*ADMIN, 404, 422))
-    def unfollow_feed(url: str, _: Caller = Depends(writer)):
+    def unfollow_feed(url: str, caller: Caller = Depends(writer)):
         """Stop following the feed at ``url`` (its articles stay indexed)."""
-        service.unfollow_feed(url)
+        service.unfollow_feed(caller, url)
         count("feeds")
         return {"removed": url}
 
     @router.post("/v1/feeds/poll", tags=["feeds"], responses=documented(*ADMIN))
-    def poll_feeds(_: Caller = Depends(writer)):
+    def poll_feeds(caller: Caller = Depends(writer)):
         """Fetch every feed now and index what is new; the feeds' statuses after."""
+        polled = service.poll_feeds(caller, every=True)
         count("feeds")
-        return {"feeds": [feed.as_dict() for feed in service.poll_feeds(every=True)]}
+        return {"feeds": [feed.as_dict() for feed in polled]}
 
     @router.get("/v1/models", tags=["openai"], responses=documented(*READ))
-    def models(_: Caller = Depends(reader)):
+    def models(caller: Caller = Depends(identified)):
         """OpenAI-compatible: the one model, ``rag``."""
+        service.admit(caller)
         return {"object": "list", "data": [
             {"id": "rag", "object": "model", "created": 0, "owned_by": "rag-news"},
         ]}  # fmt: skip
@@ -510,13 +497,10 @@ def api_router(service: Service) -> APIRouter:
     def chat_completions(body: ChatCompletionIn, caller: Caller = Depends(identified)):
         """OpenAI-compatible chat (model ``rag``); citations as footnotes and as a field."""
         question, history = _question_and_history(body.messages)
-        release = answer_slot(caller, "chat_completions")
-        if body.stream:
-            return _completion_stream(service, question, history, release)
-        try:
-            answer = service.ask(question, history=history)
-        finally:
-            release()
+        with refusals_counted("chat_completions"):
+            if body.stream:
+                return _completion_stream(service.ask_streaming(caller, question, history=history))
+            answer = service.ask(caller, question, history=history)
         count("chat_completions")
         return _completion(answer)
 
@@ -557,14 +541,14 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _event_stream(service, question, options, release, metrics) -> StreamingResponse:
+def _event_stream(pieces: Iterator[str | Answer], metrics) -> StreamingResponse:
     """Events: ``token`` {text} as written, then ``answer`` (the answer as the service
     finished it, which is what to show: it may differ from the tokens after a fallback or
     a corrected draft), or ``error``; then ``done``."""
 
     def events() -> Iterator[str]:
         try:
-            for piece in service.ask_streaming(question, on_finish=release, **options):
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     metrics.observe_answer(piece)
                     yield _sse("answer", asdict(piece))
@@ -576,7 +560,7 @@ def _event_stream(service, question, options, release, metrics) -> StreamingResp
             log.error("answer stream failed: %r", err)
             yield _sse("error", {"code": "internal_error", "message": "the answer failed"})
         finally:
-            release()
+            pieces.close()  # a client gone: the answer slot is given back
         yield _sse("done", {})
 
     return StreamingResponse(events(), media_type="text/event-stream",
@@ -631,7 +615,7 @@ def _completion(answer: Answer) -> dict:
     }
 
 
-def _completion_stream(service, question, history, release) -> StreamingResponse:
+def _completion_stream(pieces: Iterator[str | Answer]) -> StreamingResponse:
     """OpenAI's streaming format: content deltas as written, then what completes them into
     the finished answer with its footnotes, then ``[DONE]``.
 
@@ -650,7 +634,7 @@ def _completion_stream(service, question, history, release) -> StreamingResponse
         yield chunk({"role": "assistant", "content": ""})
         streamed = ""
         try:
-            for piece in service.ask_streaming(question, history=history, on_finish=release):
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     yield chunk({"content": _rest_of(streamed, completion_text(piece))})
                     yield chunk({}, "stop", citations=[asdict(c) for c in piece.citations],
@@ -662,7 +646,7 @@ def _completion_stream(service, question, history, release) -> StreamingResponse
             log.error("chat completion stream failed: %r", err)
             yield chunk({"content": "\n\n(the answer failed; please retry)"}, "stop")
         finally:
-            release()
+            pieces.close()
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -104,14 +104,14 @@ _OWN_DOOR = ("/v1/", "/slack/", "/healthz", "/readyz", "/metrics", "/docs", "/op
 def _install_web_door(app: FastAPI, service: Service) -> None:
     """With keys configured, the web chat and Gradio's own API need one too: a session
     cookie from the key page (/login), or an ``Authorization: Bearer`` header."""
-    access = service.access
 
     @app.middleware("http")
     async def web_door(request: Request, call_next):
-        if not access.keys_required or request.url.path.startswith(_OWN_DOOR):
+        if not service.keys_required or request.url.path.startswith(_OWN_DOOR):
             return await call_next(request)
         try:
-            access.identify(
+            service.identify(
+                "web",
                 key=bearer_key(request.headers),
                 session=request.cookies.get(SESSION_COOKIE),
                 address=request.client.host if request.client else None,
@@ -131,7 +131,7 @@ def _install_web_door(app: FastAPI, service: Service) -> None:
         key = str((await request.form()).get("key", "")).strip()
         address = request.client.host if request.client else None
         try:
-            token = access.session_for(key, address)
+            token = service.session_for(key, address)
         except AccessError as err:
             return HTMLResponse(_login_html(err.message), status_code=ACCESS_STATUS[err.kind])
         response = RedirectResponse("/", status_code=303)
@@ -189,16 +189,14 @@ def _install_security_headers(app: FastAPI) -> None:
 def serve(settings: Settings, *, seeds: Path | None = None) -> None:
     """Open (or build from ``seeds``) the index and serve until interrupted."""
     service = Service.start(settings, seeds=seeds)
-    if not is_loopback(settings.host) and not service.access.keys_required:
+    if not is_loopback(settings.host) and not service.keys_required:
         log.warning(
             "listening on %s without keys: anyone who reaches it can read the index (writing "
             "stays off); set api_keys and admin_keys (RAG_API_KEYS, RAG_ADMIN_KEYS)",
             settings.host,
         )
-    if settings.feeds_watch and not (service.store.read_only or settings.mmap_index):
-        service.watch_feeds()
-        if followed := service.feed_statuses():
-            log.warning("following %d feeds", len(followed))
+    if settings.feeds_watch and (followed := service.watch_feeds()):
+        log.warning("following %d feeds", followed)
     log.warning("serving on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(

@@ -1,12 +1,20 @@
-"""One open index and everything a long-running front end does with it.
+"""The one door of the product: one open index and everything a front end does with it.
 
-The web chat, the HTTP API and the Slack app share one ``Service`` in one process: it
-holds the embedder, the open (thread-safe) store, the answerer and the feedback table, and
+The web chat, the HTTP API, the Slack app and the CLI call only ``Service``. Each method
+that reads or writes takes the ``Caller`` (who, through which front end: ``identify``, or
+``OWNER`` for the CLI) and applies the access model inside (``rag.access``): writer rights,
+the rate limit, and an answer slot for answers and searches. Refusals are ``AccessError``
+(and the other ``RagError``), which each front end turns into its own form: an HTTP status,
+a web notice, a Slack reply, a CLI line and exit code.
+
+A server's front ends share one ``Service`` in one process: it holds the embedder, the open
+(thread-safe) store, the answerer, the feeds, saved conversations and ratings, and
 serialises writes, so an article added anywhere is searchable everywhere at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import sqlite3
@@ -18,16 +26,16 @@ from functools import cached_property
 from pathlib import Path
 
 from rag import database, documents, feeds
-from rag.access import Access
+from rag.access import Access, AccessError, Caller
 from rag.answering import Answerer
-from rag.conversations import ConversationStore
+from rag.conversations import Conversation, ConversationStore
 from rag.documents import LoadFailure
-from rag.errors import IndexBusyError, IndexWriteError
+from rag.errors import IndexBusyError, IndexWriteError, RagError
 from rag.feedback import FeedbackStore
 from rag.feeds import FeedRegistry, FeedStatus
 from rag.ingest import Indexer, IngestReport, ingest, ingest_records
 from rag.pipeline import Pipeline
-from rag.retrieval import Retriever
+from rag.retrieval import Retriever, SearchResult
 from rag.settings import Settings
 from rag.store import IndexStore
 from rag.types import Answer, Article, Filters
@@ -52,6 +60,7 @@ class Service:
         self._indexer = indexer
         self.access = Access(pipeline.settings)
         self._write_lock = threading.Lock()
+        self._waiting_writers = threading.BoundedSemaphore(4)  # then 503, not a long queue
         self._last_reload_check = 0.0
         self._watcher: feeds.Watcher | None = None
 
@@ -90,7 +99,7 @@ class Service:
     def warm_up(self) -> None:
         """Load the model and the answerer, and embed once (what a first question would)."""
         self.answerer.retriever.embedder.embed_queries(["warm up"])
-        _ = self.indexer, self.feedback
+        _ = self.indexer, self._feedback
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -104,57 +113,95 @@ class Service:
     def indexer(self) -> Indexer:
         return self._indexer or self.pipeline.indexer(store=self.store)
 
-    @cached_property
-    def feedback(self) -> FeedbackStore:
-        return FeedbackStore(self.settings.index_dir)
-
-    @cached_property
-    def conversations(self) -> ConversationStore:
-        return ConversationStore(self.store.folder, read_only=self.store.read_only)
-
     @property
     def settings(self) -> Settings:
         return self.pipeline.settings
 
-    def ask(self, question: str, **options) -> Answer:
-        """``Answerer.answer``: options are ``history``, ``k``, ``filters``, ``language``
-        and ``on_token``."""
+    # ----- who ---------------------------------------------------------------------------
+
+    def identify(self, via: str, **credentials) -> Caller:
+        """The caller behind a front end's request (``Access.identify``: ``key``,
+        ``session``, ``address``); ``AccessError`` when keys are required and none is valid."""
+        return self.access.identify(via, **credentials)
+
+    def session_for(self, key: str, address: str | None = None) -> str:
+        """The web session token for a key typed into the login page."""
+        return self.access.session_for(key, address)
+
+    @property
+    def keys_required(self) -> bool:
+        return self.access.keys_required
+
+    def admit(self, caller: Caller) -> None:
+        """Count one request of ``caller`` that reads nothing else (``AccessError`` when
+        over the rate limit)."""
+        self.access.check_rate(caller)
+
+    def require_writer(self, caller: Caller) -> None:
+        """``AccessError`` (forbidden) unless ``caller`` may write; counts nothing (every
+        writing method checks it again, and counts the request)."""
+        self.access.require_writer(caller)
+
+    # ----- reading (each holds one of the process's answer slots) --------------------------
+
+    def ask(self, caller: Caller, question: str, **options) -> Answer:
+        """``Answerer.answer`` for ``caller``: options are ``history``, ``k``, ``filters``,
+        ``language``, ``as_of`` and ``on_token``."""
+        with self.access.answering(caller, "answers"):
+            return self._answer(question, **options)
+
+    def _answer(self, question: str, **options) -> Answer:
         self.pick_up_new_version()
         return self.answerer.answer(question, **options)
 
-    def ask_streaming(
-        self, question: str, *, on_finish: Callable[[], None] | None = None, **options
-    ) -> Iterator[str | Answer]:
+    def ask_streaming(self, caller: Caller, question: str, **options) -> Iterator[str | Answer]:
         """The answer's tokens as they are written, then the ``Answer`` itself.
 
-        Errors of the answerer are raised here, in the caller's thread, after the tokens.
-        ``on_finish`` is called when the answer is done, even if nobody reads the rest of
-        the stream (a stopped web answer, a client gone): it gives back an answer slot.
+        The door is passed (``AccessError``) and the answer started before this returns,
+        so a refusal comes before any token. Errors of the answerer are raised by the
+        iterator, after the tokens. The answer slot is given back when the answer is done,
+        or when the iterator is closed (a stopped web answer, a client gone).
         """
+        release = self.access.take_answer_slot(caller, "answers")
         tokens: queue.Queue = queue.Queue()
         outcome: dict = {}
 
         def work():
             try:
-                outcome["answer"] = self.ask(question, on_token=tokens.put, **options)
+                outcome["answer"] = self._answer(question, on_token=tokens.put, **options)
             except BaseException as err:  # handed to the consumer, which decides
                 outcome["error"] = err
             finally:
                 tokens.put(_DONE)
-                if on_finish:
-                    on_finish()
+                release()
 
-        threading.Thread(target=work, daemon=True, name="answer").start()
-        while (token := tokens.get()) is not _DONE:
-            yield token
-        if "error" in outcome:
-            raise outcome["error"]
-        yield outcome["answer"]
+        try:
+            threading.Thread(target=work, daemon=True, name="answer").start()
+        except BaseException:
+            release()
+            raise
+        return _streamed(tokens, outcome, release)
 
-    def search(self, query: str, **options):
-        """``Retriever.search``: options are ``k`` and ``filters``."""
-        self.pick_up_new_version()
-        return self.retriever.search(query, **options)
+    def search(self, caller: Caller, query: str, **options) -> SearchResult:
+        """``Retriever.search`` for ``caller``: options are ``k``, ``filters``, ``as_of``."""
+        with self.access.answering(caller, "searches"):
+            self.pick_up_new_version()
+            return self.retriever.search(query, **options)
+
+    def article(self, caller: Caller, article_id: str) -> Article:
+        self.access.check_rate(caller)
+        return self.store.article(article_id)
+
+    def cited_articles(self, answer: Answer) -> dict[str, Article]:
+        """The articles an answer already given cites or lists, by id (to show them beside
+        it; one deleted since is left out). Counted with the answer, not again."""
+        found = {}
+        for citation in [*answer.citations, *answer.uncited]:
+            try:
+                found[citation.article_id] = self.store.article(citation.article_id)
+            except RagError:
+                continue
+        return found
 
     def has_articles(self, filters: Filters | None) -> bool:
         """Whether any indexed article matches ``filters`` (a search there can find one)."""
@@ -162,6 +209,15 @@ class Service:
             return True
         rows = self.store.filter_rows(filters.sources, filters.date_from, filters.date_to)
         return rows is None or len(rows) > 0
+
+    @property
+    def writable(self) -> bool:
+        """Whether this process may write the index (not a read-only replica)."""
+        return not self.store.read_only
+
+    def folder_digest(self) -> str:
+        """A stable secret-free name of the index folder (the same across restarts)."""
+        return hashlib.sha256(str(self.store.folder.resolve()).encode()).hexdigest()[:32]
 
     def pick_up_new_version(self) -> bool:
         """Serve what another process (an ingest, or the writer of a read-only replica's
@@ -176,19 +232,45 @@ class Service:
             return True
         return False
 
-    def add_articles(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
+    # ----- writing (an admin key, or the local user; counted) --------------------------------
+
+    def add_articles(
+        self, caller: Caller, records: Iterable[Article | LoadFailure]
+    ) -> IngestReport:
         """Index articles now (one writer at a time); failures are counted, never raised.
 
         Waits at most ``write_lock_timeout`` for another writer, then ``IndexBusyError``.
         """
+        self._admit_writer(caller)
+        return self._index(records)
+
+    def _index(self, records: Iterable[Article | LoadFailure]) -> IngestReport:
         timeout = self.settings.write_lock_timeout
         with self._writing(), _writes_reported():
             return ingest_records(
                 records, self.indexer, lock_timeout=timeout, snapshot_in_background=True
             )
 
+    def add_records(self, caller: Caller, records: Iterable[dict], origin: str) -> IngestReport:
+        """Index JSON-like records (title, content, url, source, date, author)."""
+        return self.add_articles(caller, (
+            documents.record_or_failure(record, f"{origin} #{number}")
+            for number, record in enumerate(records, start=1)
+        ))  # fmt: skip
+
+    def add_file(self, caller: Caller, path: Path) -> IngestReport:
+        """Index the articles of one file of any supported format."""
+        return self.add_articles(caller, documents.load_file(Path(path)))
+
+    def delete(self, caller: Caller, article_id: str) -> int:
+        """Remove an article everywhere (replicas pick it up); the chunks removed."""
+        self._admit_writer(caller)
+        with self._writing(), _writes_reported():
+            return self.store.delete_article(article_id, self.settings.write_lock_timeout)
+
     def ingest(
         self,
+        caller: Caller,
         paths: Iterable[Path],
         *,
         on_progress: Callable[[int], None] | None = None,
@@ -199,6 +281,7 @@ class Service:
         long as it takes, commits batch by batch, and saves the snapshots as it goes, so an
         interrupted ingest keeps what it committed. ``ray`` (address, actors) chunks and
         embeds as a Ray Data pipeline (``None`` address: a local Ray instance)."""
+        self._admit_writer(caller)
         if ray is None:
             return ingest(paths, self.indexer, on_progress=on_progress, on_failure=on_failure)
         from rag.ray_ingest import embedder_factory, ingest_with_ray
@@ -208,36 +291,28 @@ class Service:
         return ingest_with_ray(paths, self.indexer, factory, address=address, actors=actors,
                                on_progress=on_progress, on_failure=on_failure)  # fmt: skip
 
-    def add_records(self, records: Iterable[dict], origin: str) -> IngestReport:
-        """Index JSON-like records (title, content, url, source, date, author)."""
-        return self.add_articles(
-            documents.record_or_failure(record, f"{origin} #{number}")
-            for number, record in enumerate(records, start=1)
-        )
-
-    def add_file(self, path: Path) -> IngestReport:
-        """Index the articles of one file of any supported format."""
-        return self.add_articles(documents.load_file(Path(path)))
-
-    def delete(self, article_id: str) -> int:
-        """Remove an article everywhere (replicas pick it up); the chunks removed."""
-        with self._writing(), _writes_reported():
-            return self.store.delete_article(article_id, self.settings.write_lock_timeout)
+    def _admit_writer(self, caller: Caller) -> None:
+        self.require_writer(caller)
+        self.admit(caller)
 
     @contextmanager
     def _writing(self):
-        """This process's writers, one at a time, none waiting longer than the timeout."""
-        if not self._write_lock.acquire(timeout=self.settings.write_lock_timeout):
-            raise IndexBusyError("another write to the index is in progress; retry in a moment")
+        """This process's writers, one at a time, none waiting longer than the timeout, and
+        no more than a few waiting at all."""
+        if not self._waiting_writers.acquire(blocking=False):
+            raise AccessError("busy", "overloaded", "too many writes in progress; retry shortly", 1)
         try:
-            yield
+            if not self._write_lock.acquire(timeout=self.settings.write_lock_timeout):
+                raise IndexBusyError("another write to the index is in progress; retry in a moment")
+            try:
+                yield
+            finally:
+                self._write_lock.release()
         finally:
-            self._write_lock.release()
-
-    def article(self, article_id: str) -> Article:
-        return self.store.article(article_id)
+            self._waiting_writers.release()
 
     def stats(self) -> dict:
+        """What the index holds (open to every caller: it is the health check's too)."""
         self.pick_up_new_version()
         return self.store.stats()
 
@@ -245,36 +320,86 @@ class Service:
         """The named sources (of ``stats`` when already read)."""
         return [s for s in (stats or self.stats())["sources"] if s != "(none)"]
 
-    # ----- feeds ---------------------------------------------------------------------------
+    # ----- feeds (an admin key, or the local user) -------------------------------------------
 
     @cached_property
-    def feeds(self) -> FeedRegistry:
+    def _feeds(self) -> FeedRegistry:
         return FeedRegistry(self.store.folder, read_only=self.store.read_only)
 
-    def follow_feed(self, url: str, interval: int | None = None) -> FeedStatus:
+    def follow_feed(self, caller: Caller, url: str, interval: int | None = None) -> FeedStatus:
         """Check that ``url`` is a feed this server may fetch, then follow it."""
-        return feeds.follow(self.feeds, url, self.settings, interval)
+        self._admit_writer(caller)
+        return feeds.follow(self._feeds, url, self.settings, interval)
 
-    def unfollow_feed(self, url: str) -> None:
-        self.feeds.remove(url)
+    def unfollow_feed(self, caller: Caller, url: str) -> None:
+        self._admit_writer(caller)
+        self._feeds.remove(url)
 
-    def feed_statuses(self) -> list[FeedStatus]:
-        return self.feeds.list()
+    def feed_statuses(self, caller: Caller) -> list[FeedStatus]:
+        """The feeds followed (for a writer; a cheap read, not counted, like ``stats``)."""
+        self.require_writer(caller)
+        return self._feeds.list()
 
-    def poll_feeds(self, *, every: bool = False) -> list[FeedStatus]:
+    def poll_feeds(self, caller: Caller, *, every: bool = False) -> list[FeedStatus]:
         """Fetch the feeds due (or ``every`` one) and index what is new, now."""
-        return feeds.poll(self.feeds, self.add_articles, self.settings, every=every)
+        self._admit_writer(caller)
+        return feeds.poll(self._feeds, self._index, self.settings, every=every)
 
-    def watch_feeds(self) -> None:
-        """Poll the feeds in the background until ``close``."""
+    def seconds_to_next_poll(self) -> float:
+        return feeds.seconds_to_next(self._feeds, self.settings)
+
+    def watch_feeds(self) -> int:
+        """Poll the feeds in the background until ``close``; how many are followed (none
+        on a read-only replica, which never writes)."""
+        if not self.writable or self.settings.mmap_index:
+            return 0
         if self._watcher is None:
-            self._watcher = feeds.Watcher(self.feeds, self.add_articles, self.settings)
+            self._watcher = feeds.Watcher(self._feeds, self._index, self.settings)
             self._watcher.start()
+        return len(self._feeds.list())
+
+    # ----- saved conversations and ratings (counted, except where said) ----------------------
+
+    @cached_property
+    def _conversations(self) -> ConversationStore:
+        return ConversationStore(self.store.folder, read_only=self.store.read_only)
+
+    @cached_property
+    def _feedback(self) -> FeedbackStore:
+        return FeedbackStore(self.settings.index_dir)
+
+    def conversations(self, caller: Caller, browser: str) -> list[tuple[str, str, str]]:
+        """A browser's saved conversations: (id, title, updated). Not counted: the list is
+        drawn again after each answer and save, which are."""
+        return self._conversations.list(browser)
+
+    def conversation(self, caller: Caller, browser: str, conversation_id: str) -> Conversation:
+        self.access.check_rate(caller)
+        return self._conversations.get(browser, conversation_id)
+
+    def save_conversation(
+        self, caller: Caller, browser: str, conversation_id: str, messages: list, answers: list,
+        *, counted: bool = True,
+    ) -> None:  # fmt: skip
+        """Save a conversation; ``counted`` false for the save that belongs to an answer
+        just given (already counted)."""
+        if counted:
+            self.access.check_rate(caller)
+        self._conversations.save(browser, conversation_id, messages, answers)
+
+    def forget_conversation(self, caller: Caller, browser: str, conversation_id: str) -> None:
+        self.access.check_rate(caller)
+        self._conversations.delete(browser, conversation_id)
+
+    def rate(self, caller: Caller, answer: Answer, rating: int) -> int:
+        """Store a reader's rating (1 or -1) of an answer, as given through ``caller.via``."""
+        self.access.check_rate(caller)
+        return self._feedback.record(answer, rating, channel=caller.via)
 
     def close(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
-        for part in ("feedback", "feeds", "conversations"):
+        for part in ("_feedback", "_feeds", "_conversations"):
             if part in self.__dict__:
                 self.__dict__[part].close()
         self.store.close()
@@ -292,3 +417,14 @@ def _writes_reported():
         raise IndexWriteError(
             f"the index cannot be written ({err}); nothing was changed, and reading still works"
         ) from None
+
+
+def _streamed(tokens: queue.Queue, outcome: dict, release: Callable[[], None]):
+    try:
+        while (token := tokens.get()) is not _DONE:
+            yield token
+        if "error" in outcome:
+            raise outcome["error"]
+        yield outcome["answer"]
+    finally:
+        release()

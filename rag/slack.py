@@ -21,7 +21,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from rag.access import Caller
+from rag.access import Access
 from rag.errors import RagError
 from rag.service import Service
 from rag.types import Answer
@@ -93,8 +93,7 @@ def build_slack_app(service: Service) -> App:
     ):
         history = _thread_history(client, channel, history_from) if history_from else []
         try:
-            with service.access.answering(slack_caller(user), "questions"):
-                answer = service.ask(question, history=history)
+            answer = service.ask(Access.slack_user(user), question, history=history)
         except (RagError, ValueError) as err:  # AccessError too: over the limit, busy
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"⚠️ {err}")
             return
@@ -149,8 +148,7 @@ def build_slack_app(service: Service) -> App:
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
         try:
-            service.access.check_rate(slack_caller(user or ""))
-            service.feedback.record(answer, rating, channel="slack")
+            service.rate(Access.slack_user(user or ""), answer, rating)
             reply = "Thanks for the feedback."
         except RagError as err:  # over the limit, or a read-only index folder
             reply = f"⚠️ {err}"
@@ -158,11 +156,6 @@ def build_slack_app(service: Service) -> App:
             client.chat_postEphemeral(channel=channel, user=user, text=reply)
 
     return app
-
-
-def slack_caller(user: str) -> Caller:
-    """A Slack user, to the shared rate limit (Slack's signature has already let them in)."""
-    return Caller(f"slack:{user or 'unknown'}", "reader", can_write=False)
 
 
 def slack_router(service: Service) -> APIRouter:

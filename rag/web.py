@@ -6,7 +6,6 @@ calls the ``Service``. Every text from an article or an answer is escaped (``web
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -29,7 +28,6 @@ from rag.retrieval import Filters  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.types import (  # noqa: E402
     Answer,
-    Article,
     is_iso_date,  # noqa: E402
 )
 from rag.web_html import (  # noqa: E402
@@ -256,8 +254,12 @@ def build_web(service: Service) -> gr.Blocks:
     with gr.Blocks(title=LABELS["en"]["title"], analytics_enabled=False) as web:
         ui_language = gr.State("en")
         answers = gr.State([])  # per assistant message, in order: its answer (None if stopped)
-        secret = _browser_secret(service)
-        browser = gr.BrowserState(None, storage_key="rag-news-browser", secret=secret)
+        # the browser's id is random and only names its conversations; a secret that
+        # outlives a restart keeps Gradio able to read the id back (its default is new at
+        # each start)
+        browser = gr.BrowserState(
+            None, storage_key="rag-news-browser", secret=service.folder_digest()
+        )
         conversation = gr.State(None)  # the id of the conversation on screen, once saved
         with gr.Sidebar(label=LABELS["en"]["history"], open=False, elem_id="history-bar"):
             past = gr.Radio([], label=LABELS["en"]["history"], elem_id="history")
@@ -404,8 +406,8 @@ def build_web(service: Service) -> gr.Blocks:
         forget.click(delete, [browser, past, conversation, ui_language],
                      [past, history_notice, *fresh])  # fmt: skip
 
-        def start_history(browser_id):
-            return _start_history(service, browser_id)
+        def start_history(browser_id, request: gr.Request):
+            return _start_history(service, request, browser_id)
 
         web.load(start_history, [browser], [browser, past])
 
@@ -519,7 +521,8 @@ def _caller(service: Service, request: gr.Request | None) -> Caller:
     headers = dict(getattr(request, "headers", None) or {})
     cookies = dict(getattr(request, "cookies", None) or {})
     client = getattr(request, "client", None)
-    return service.access.identify(
+    return service.identify(
+        "web",
         key=bearer_key(headers),
         session=cookies.get(SESSION_COOKIE),
         address=getattr(client, "host", None),
@@ -548,15 +551,12 @@ def _respond(service, request, saves, text, chat, given, sources, start, end, la
         {"role": "assistant", "content": "…"},
     ]
     yield "", chat, given, gr.update(), ""
-    partial, release = "", None
+    partial, pieces = "", None
     try:
-        # no yield between taking the slot and the answer's worker owning it: a stopped
-        # answer is abandoned at a yield, and the worker gives the slot back when it ends
-        release = service.access.take_answer_slot(caller)
+        # the slot is taken and the answer started before the first yield below: a stopped
+        # answer is abandoned at a yield, and closing ``pieces`` gives the slot back
+        pieces = service.ask_streaming(caller, question, history=history, filters=filters)
         saves.grant(_session_of(request))
-        pieces = service.ask_streaming(
-            question, history=history, filters=filters, on_finish=release
-        )
         for piece in pieces:
             if isinstance(piece, Answer):
                 answer = piece
@@ -572,9 +572,9 @@ def _respond(service, request, saves, text, chat, given, sources, start, end, la
         yield question, chat[:-2], given, gr.update(), t["failed"]
         return
     finally:
-        if release:
-            release()
-    articles = _articles_of(service, answer)
+        if pieces is not None:
+            pieces.close()
+    articles = service.cited_articles(answer)
     chat[-1] = {"role": "assistant", "content": answer_html(answer, articles, t, len(given) + 1)}
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
 
@@ -601,7 +601,7 @@ def _in_language(service: Service, chat: list[dict], given: list, lang: str):
     for number, (position, answer) in enumerate(zip(replies, given, strict=False), start=1):
         if answer:  # a stopped answer stays as it was
             newest = Answer.from_dict(answer)
-            articles = _articles_of(service, newest)
+            articles = service.cited_articles(newest)
             chat[position]["content"] = answer_html(newest, articles, t, number)
     if newest is None:
         return chat, sources_html(_empty_answer(), {}, t)
@@ -662,22 +662,20 @@ def _in_step(chat: list[dict], given: list) -> list:
 # ----- past conversations ---------------------------------------------------------------
 
 
-def _browser_secret(service: Service) -> str:
-    # the browser's id is random and only names its conversations; a secret that outlives
-    # a restart keeps Gradio able to read the id back (its default is new at each start)
-    return hashlib.sha256(str(service.store.folder.resolve()).encode()).hexdigest()[:32]
-
-
-def _start_history(service: Service, browser_id):
+def _start_history(service: Service, request, browser_id):
     """A browser's id (made on its first visit) and its past conversations."""
     if not isinstance(browser_id, str) or not BROWSER_ID.fullmatch(browser_id):
         browser_id = uuid.uuid4().hex
-    return browser_id, gr.update(choices=_choices(service, browser_id), value=None)
-
-
-def _choices(service: Service, browser_id: str) -> list[tuple[str, str]]:
     try:
-        listed = service.conversations.list(browser_id)
+        choices = _choices(service, _caller(service, request), browser_id)
+    except RagError:
+        choices = []
+    return browser_id, gr.update(choices=choices, value=None)
+
+
+def _choices(service: Service, caller: Caller, browser_id: str) -> list[tuple[str, str]]:
+    try:
+        listed = service.conversations(caller, browser_id)
     except RagError:
         return []
     # the title isolated (U+2068/U+2069): an Arabic title must not reorder the date
@@ -694,12 +692,12 @@ def _remember(service, request, saves, browser_id, conversation_id, chat, given)
     conversation_id = conversation_id or uuid.uuid4().hex
     try:
         caller = _caller(service, request)  # the key, every time
-        if not saves.take(_session_of(request)):
-            service.access.check_rate(caller)
-        service.conversations.save(browser_id, conversation_id, chat, given)
+        counted = not saves.take(_session_of(request))
+        service.save_conversation(caller, browser_id, conversation_id, chat, given,
+                                  counted=counted)  # fmt: skip
     except RagError as err:  # over the limit, or a read-only folder: the chat still works
         return conversation_id, gr.update(), str(err)
-    choices = _choices(service, browser_id)
+    choices = _choices(service, caller, browser_id)
     return conversation_id, gr.update(choices=choices, value=conversation_id), ""
 
 
@@ -738,14 +736,13 @@ def _reopen(service, request, browser_id, conversation_id, lang):
     """A past conversation back on screen, with its newest answer's sources."""
     t = LABELS[lang]
     try:
-        service.access.check_rate(_caller(service, request))
-        shown = service.conversations.get(browser_id, conversation_id)
+        shown = service.conversation(_caller(service, request), browser_id, conversation_id)
     except RagError as err:
         return gr.update(), gr.update(), gr.update(), "", gr.update(), str(err)
     answered = [a for a in shown.answers if a]
     if answered:
         newest = Answer.from_dict(answered[-1])
-        panel = sources_html(newest, _articles_of(service, newest), t)
+        panel = sources_html(newest, service.cited_articles(newest), t)
     else:
         panel = sources_html(_empty_answer(), {}, t)
     return shown.messages, shown.answers, panel, "", shown.id, ""
@@ -757,25 +754,15 @@ def _forget(service, request, browser_id, chosen, shown, lang):
     if not chosen:
         return gr.update(), t["choose_conversation"], *[gr.update()] * 6
     try:
-        service.access.check_rate(_caller(service, request))
-        service.conversations.delete(browser_id, chosen)
+        caller = _caller(service, request)
+        service.forget_conversation(caller, browser_id, chosen)
     except RagError as err:
         return gr.update(), str(err), *[gr.update()] * 6
-    choices = gr.update(choices=_choices(service, browser_id), value=None)
+    choices = gr.update(choices=_choices(service, caller, browser_id), value=None)
     if chosen != shown:
         return choices, t["conversation_deleted"], *[gr.update()] * 6
     empty = sources_html(_empty_answer(), {}, t)
     return choices, t["conversation_deleted"], [], [], empty, "", None, gr.update(value=None)
-
-
-def _articles_of(service: Service, answer: Answer) -> dict[str, Article]:
-    found = {}
-    for citation in [*answer.citations, *answer.uncited]:
-        try:
-            found[citation.article_id] = service.article(citation.article_id)
-        except RagError:  # deleted since it was retrieved: the quote alone is shown
-            continue
-    return found
 
 
 def _empty_answer() -> Answer:
@@ -788,10 +775,8 @@ def _record_feedback(service: Service, request, given: list[dict], lang: str, da
     if data.liked not in (True, False) or not 0 <= position < len(given) or not given[position]:
         return ""
     try:
-        service.access.check_rate(_caller(service, request))
-        service.feedback.record(
-            Answer.from_dict(given[position]), 1 if data.liked else -1, channel="web"
-        )
+        rating = 1 if data.liked else -1
+        service.rate(_caller(service, request), Answer.from_dict(given[position]), rating)
     except AccessError as err:
         return err.message
     except RagError as err:  # a read-only index folder
@@ -827,7 +812,7 @@ def _add_pasted(service, request, title, text, source, date, url, lang):
         return t["empty_text"], gr.update(), gr.update(), *[gr.update()] * 5
     record = {"title": title, "content": text, "source": source, "date": date, "url": url}
     *outputs, added = _write(
-        service, request, lang, lambda: service.add_records([record], origin="web")
+        service, request, lang, lambda caller: service.add_records(caller, [record], "web")
     )
     return *outputs, *([""] * 5 if added else [gr.update()] * 5)
 
@@ -839,7 +824,7 @@ def _add_uploaded(service, request, path, lang):
     if not _is_upload(path):  # a path named by a client calling Gradio's API directly
         log.warning("refused to add a file outside the upload folder")
         return t["not_an_upload"], gr.update(), gr.update()
-    return _write(service, request, lang, lambda: service.add_file(path))[:3]
+    return _write(service, request, lang, lambda caller: service.add_file(caller, path))[:3]
 
 
 def _is_upload(path) -> bool:
@@ -853,10 +838,7 @@ def _write(service, request, lang, add):
     rate limit, and the index's write lock. The notice, statistics, sources, and whether
     an article went in; a refusal is one line in the notice."""
     try:
-        caller = _caller(service, request)
-        service.access.require_writer(caller)
-        service.access.check_rate(caller)
-        report = add()
+        report = add(_caller(service, request))
     except RagError as err:  # no permission, over the limit, read-only, another writer
         return str(err), gr.update(), gr.update(), False
     return *_library_result(service, report, lang), report.ingested + report.updated > 0
@@ -874,10 +856,10 @@ def _feeds_view(service, request, lang) -> str:
     """The feeds table for an admin (or the local user); a line saying so for others."""
     t = LABELS[lang]
     try:
-        service.access.require_writer(_caller(service, request))
+        followed = service.feed_statuses(_caller(service, request))
     except RagError:
         return f"<p>{t['feeds_admin_only']}</p>"
-    return feeds_html(service.feed_statuses(), t)
+    return feeds_html(followed, t)
 
 
 def _feeds_action(service, request, action: str, url: str, lang: str):
@@ -889,21 +871,20 @@ def _feeds_action(service, request, action: str, url: str, lang: str):
         return t["no_feed_url"], gr.update(), gr.update(), gr.update()
     try:
         caller = _caller(service, request)
-        service.access.require_writer(caller)
-        service.access.check_rate(caller)
         if action == "add":
-            feed = service.follow_feed(url)
+            feed = service.follow_feed(caller, url)
             notice = t["feed_added"].format(title=feed.title or feed.url, kind=feed.kind)
         elif action == "remove":
-            service.unfollow_feed(url)
+            service.unfollow_feed(caller, url)
             notice = t["feed_removed"].format(url=url)
         else:
-            polled = service.poll_feeds(every=True)
+            polled = service.poll_feeds(caller, every=True)
             notice = t["feed_polled"].format(n=len(polled), new=sum(f.new for f in polled),
                                              updated=sum(f.updated for f in polled))  # fmt: skip
+        followed = service.feed_statuses(caller)
     except RagError as err:  # no permission, not a feed, not followed, read-only
         return str(err), gr.update(), gr.update(), gr.update()
-    return (notice, feeds_html(service.feed_statuses(), t), _stats(service, lang),
+    return (notice, feeds_html(followed, t), _stats(service, lang),
             gr.update(choices=service.sources()))  # fmt: skip
 
 

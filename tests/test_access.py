@@ -24,33 +24,36 @@ def _refused(call) -> AccessError:
 
 def test_without_keys_only_the_local_user_of_a_loopback_server_writes():
     local_server = _access()
-    local = local_server.identify(address="127.0.0.1")
+    local = local_server.identify("api", address="127.0.0.1")
     local_server.require_writer(local)  # the single user on their own machine
-    remote = local_server.identify(address="192.0.2.7")
+    remote = local_server.identify("api", address="192.0.2.7")
     assert _refused(lambda: local_server.require_writer(remote)).code == "writes_disabled"
 
     open_server = _access(host="0.0.0.0")  # reachable beyond loopback, no keys
     for address in ("127.0.0.1", "192.0.2.7"):
-        caller = open_server.identify(address=address)  # reading is open
+        caller = open_server.identify("api", address=address)  # reading is open
         refused = _refused(lambda caller=caller: open_server.require_writer(caller))
         assert refused.kind == "forbidden" and "set admin_keys" in refused.message
 
 
 def test_with_keys_readers_read_and_admins_write():
     access = _access(api_keys="r1", admin_keys="a1")
-    assert _refused(lambda: access.identify(address="127.0.0.1")).code == "missing_key"
-    assert _refused(lambda: access.identify(key="nope")).code == "invalid_key"
-    reader = access.identify(key="r1")
+    assert _refused(lambda: access.identify("api", address="127.0.0.1")).code == "missing_key"
+    assert _refused(lambda: access.identify("api", key="nope")).code == "invalid_key"
+    reader = access.identify("api", key="r1")
     assert _refused(lambda: access.require_writer(reader)).code == "admin_required"
-    access.require_writer(access.identify(key="a1"))
-    by_cookie = access.identify(session=session_token("a1"))
-    assert by_cookie.role == "admin" and by_cookie.identity == access.identify(key="a1").identity
+    access.require_writer(access.identify("api", key="a1"))
+    by_cookie = access.identify("api", session=session_token("a1"))
+    assert (
+        by_cookie.role == "admin"
+        and by_cookie.identity == access.identify("api", key="a1").identity
+    )
     assert "a1" not in by_cookie.identity and "a1" not in session_token("a1")
 
 
 def test_the_rate_limit_is_per_caller_and_says_when_to_retry():
     access = _access(api_keys="r1,r2", rate_limit_per_minute=3)
-    first, second = access.identify(key="r1"), access.identify(key="r2")
+    first, second = access.identify("api", key="r1"), access.identify("api", key="r2")
     for _ in range(3):
         access.check_rate(first)
     refused = _refused(lambda: access.check_rate(first))
@@ -65,7 +68,7 @@ def test_a_busy_refusal_does_not_count_and_a_slot_is_given_back_once():
     access = _access(
         api_keys="r1", rate_limit_per_minute=3, max_concurrent_answers=1, answer_queue_seconds=0
     )
-    caller = access.identify(key="r1")
+    caller = access.identify("api", key="r1")
     release = access.take_answer_slot(caller)
     for _ in range(5):
         assert _refused(lambda: access.take_answer_slot(caller)).code == "overloaded"
@@ -79,7 +82,7 @@ def test_a_busy_refusal_does_not_count_and_a_slot_is_given_back_once():
 
 def test_a_request_beyond_the_cap_waits_for_a_slot_then_is_refused():
     access = _access(api_keys="r1", max_concurrent_answers=1, answer_queue_seconds=0.5)
-    caller = access.identify(key="r1")
+    caller = access.identify("api", key="r1")
     release = access.take_answer_slot(caller)
     started = time.monotonic()
     assert _refused(lambda: access.take_answer_slot(caller)).code == "overloaded"
@@ -93,8 +96,8 @@ def test_a_request_beyond_the_cap_waits_for_a_slot_then_is_refused():
 def test_wrong_keys_from_one_address_are_limited():
     access = _access(api_keys="r1")
     codes = [
-        _refused(lambda n=n: access.identify(key=f"guess{n}", address="192.0.2.9")).code
+        _refused(lambda n=n: access.identify("api", key=f"guess{n}", address="192.0.2.9")).code
         for n in range(11)
     ]
     assert codes[:10] == ["invalid_key"] * 10 and codes[10] == "rate_limited"
-    assert access.identify(key="r1", address="192.0.2.9").role == "reader"
+    assert access.identify("api", key="r1", address="192.0.2.9").role == "reader"

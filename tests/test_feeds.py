@@ -15,6 +15,7 @@ import time
 import httpx
 import pytest
 
+from rag.access import OWNER
 from rag.arabic import tokenize
 from rag.feed_formats import FeedFormatError, parse_feed
 from rag.fetching import Fetcher, FetchError, Limits, decode
@@ -143,7 +144,7 @@ def test_feeds_of_every_kind_are_indexed_and_failures_never_stop_the_others(site
         news_sitemap([{"title": "جسر جديد", "url": site.url("/ar/2")}]), "application/xml"
     )
     for path in ("/ar/feed.xml", "/atom.xml", "/feed.json", "/news-sitemap.xml"):
-        assert service.follow_feed(site.url(path)).kind in ("rss", "atom", "json", "sitemap")
+        assert service.follow_feed(OWNER, site.url(path)).kind in ("rss", "atom", "json", "sitemap")
     broken = {"/500.xml": Page(b"oops", status=500), "/slow.xml": Page(rss([]), delay=4),
               "/loop.xml": Page(b"", status=302, headers={"Location": "/loop.xml"}),
               "/huge.xml": Page(b"<" * 50_000_000, "application/rss+xml"),
@@ -151,14 +152,14 @@ def test_feeds_of_every_kind_are_indexed_and_failures_never_stop_the_others(site
     site.pages["/ok-then-broken.xml"] = Page(rss([]), "application/rss+xml")
     site.pages["/gone.xml"] = Page(rss([]), "application/rss+xml")
     for path in ("/ok-then-broken.xml", "/gone.xml"):
-        service.follow_feed(site.url(path))
+        service.follow_feed(OWNER, site.url(path))
     site.pages.update(broken)
     del site.pages["/gone.xml"]  # a feed that disappears
     site.pages["/ok-then-broken.xml"] = broken["/bad.xml"]
     for path in ("/500.xml", "/slow.xml", "/loop.xml", "/huge.xml", "/bad.xml"):
-        service.feeds.add(site.url(path), "", "", 60)  # unchecked: as a feed that broke later
+        service._feeds.add(site.url(path), "", "", 60)  # unchecked: as a feed that broke later
 
-    statuses = {s.url.removeprefix(site.root): s for s in service.poll_feeds(every=True)}
+    statuses = {s.url.removeprefix(site.root): s for s in service.poll_feeds(OWNER, every=True)}
 
     assert statuses["/ar/feed.xml"].status == "ok" and statuses["/ar/feed.xml"].new == 2
     assert statuses["/atom.xml"].new == 1 and statuses["/feed.json"].new == 1
@@ -185,11 +186,11 @@ def test_a_second_poll_asks_only_for_what_changed_and_a_changed_article_replaces
     site, service
 ):
     _publish_arabic_site(site)
-    service.follow_feed(site.url("/ar/feed.xml"))
-    service.poll_feeds(every=True)
+    service.follow_feed(OWNER, site.url("/ar/feed.xml"))
+    service.poll_feeds(OWNER, every=True)
     pages_fetched = site.requested("/ar/1")
 
-    again = service.poll_feeds(every=True)[0]
+    again = service.poll_feeds(OWNER, every=True)[0]
     assert again.status == "not modified"  # the ETag was sent back, the site said 304
     assert site.requested("/ar/1") == pages_fetched
 
@@ -201,7 +202,7 @@ def test_a_second_poll_asks_only_for_what_changed_and_a_changed_article_replaces
     site.pages["/ar/feed.xml"] = Page(rss(items, encoding="windows-1256"), "application/rss+xml",
                                       headers={"ETag": '"v2"'})  # fmt: skip
     site.pages["/ar/1"] = Page(article_html("سيول القنفذة", corrected, "windows-1256"), "text/html")
-    changed = service.poll_feeds(every=True)[0]
+    changed = service.poll_feeds(OWNER, every=True)[0]
     assert changed.status == "ok" and changed.updated == 1 and changed.new == 0
     texts = " ".join(_found(service, "القنفذة"))
     assert "مئتين وخمسين" in texts and "مئة وعشرين" not in texts
@@ -219,11 +220,11 @@ def test_items_beyond_one_polls_share_come_with_the_next_poll_not_a_304(
         site.pages[f"/s/{number}"] = Page(article_html(f"خبر {number}", text))
         items.append({"title": f"خبر {number}", "url": site.url(f"/s/{number}")})
     site.pages["/feed.xml"] = Page(rss(items), "application/rss+xml", headers={"ETag": '"v1"'})
-    service.follow_feed(site.url("/feed.xml"))
-    assert service.poll_feeds(every=True)[0].new == 2
-    second = service.poll_feeds(every=True)[0]
+    service.follow_feed(OWNER, site.url("/feed.xml"))
+    assert service.poll_feeds(OWNER, every=True)[0].new == 2
+    second = service.poll_feeds(OWNER, every=True)[0]
     assert second.status == "ok" and second.new == 1  # not "not modified"
-    assert service.poll_feeds(every=True)[0].status == "not modified"  # now all of it is in
+    assert service.poll_feeds(OWNER, every=True)[0].status == "not modified"  # now all of it is in
     service.close()
 
 
@@ -232,8 +233,8 @@ def test_a_page_robots_txt_forbids_is_taken_from_the_feed_itself(site, service):
     site.pages["/private/1"] = Page(article_html("x", "نص لا يجوز جلبه من الصفحة."))
     site.pages["/feed.xml"] = Page(rss([{"title": "ملخص", "url": site.url("/private/1"),
                                          "summary": MARKET}]), "application/rss+xml")  # fmt: skip
-    service.follow_feed(site.url("/feed.xml"))
-    assert service.poll_feeds(every=True)[0].new == 1
+    service.follow_feed(OWNER, site.url("/feed.xml"))
+    assert service.poll_feeds(OWNER, every=True)[0].new == 1
     assert site.requested("/private/1") == 0
     assert any("المصارف" in text for text in _found(service, "المصارف"))
 
@@ -242,15 +243,15 @@ def test_following_twice_or_removing_an_unknown_feed_is_a_clear_error(site, serv
     from rag.feeds import FeedError
 
     _publish_arabic_site(site)
-    service.follow_feed(site.url("/ar/feed.xml"))
+    service.follow_feed(OWNER, site.url("/ar/feed.xml"))
     with pytest.raises(FeedError, match="already followed"):
-        service.follow_feed(site.url("/ar/feed.xml"))
+        service.follow_feed(OWNER, site.url("/ar/feed.xml"))
     with pytest.raises(FeedError, match="no feed"):
-        service.unfollow_feed(site.url("/nothing.xml"))
+        service.unfollow_feed(OWNER, site.url("/nothing.xml"))
     with pytest.raises(FeedError, match="cannot be followed: HTTP 404"):
-        service.follow_feed(site.url("/missing.xml"))
-    service.unfollow_feed(site.url("/ar/feed.xml"))
-    assert service.feed_statuses() == []
+        service.follow_feed(OWNER, site.url("/missing.xml"))
+    service.unfollow_feed(OWNER, site.url("/ar/feed.xml"))
+    assert service.feed_statuses(OWNER) == []
 
 
 # ----- the command line, from a fresh folder -----------------------------------------------

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from rag.access import OWNER
 from rag.arabic import tokenize
 from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
 from rag.documents import load
@@ -272,9 +273,9 @@ def test_a_servers_write_leaves_the_due_snapshot_to_a_background_thread(tmp_path
     records = [
         {"title": a["title"], "content": a["content"], "url": a["url"]} for a in ARTICLES[1:]
     ]
-    assert service.add_records(records, origin="api").ingested == 2
+    assert service.add_records(OWNER, records, origin="api").ingested == 2
     assert service.store._snapshotter is not None  # the write did not write the snapshot
-    assert service.search("أمطار رعدية عسير", k=1).hits  # served from memory meanwhile
+    assert service.search(OWNER, "أمطار رعدية عسير", k=1).hits  # served from memory meanwhile
     deadline = time.monotonic() + 60
     while json.loads((folder / "derived.json").read_text()) == before:
         assert time.monotonic() < deadline, "the snapshot was never written"

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from rag.access import OWNER
 from rag.cli.common import (
     SEEDS_DIR,
     AsJson,
@@ -51,7 +52,9 @@ def search_command(
             raise ValueError("the query is empty")
         service = _service(config, verbose, index_dir=index_dir)
         filters = Filters(tuple(source or ()), date_from, date_to)
-        result = service.search(query, k=k, filters=filters, as_of=parse_day(as_of, "--as-of"))
+        result = service.search(
+            OWNER, query, k=k, filters=filters, as_of=parse_day(as_of, "--as-of")
+        )
         if as_json:
             payload = {
                 "query": query,
@@ -118,8 +121,8 @@ def ask_command(
         filters = Filters(tuple(source or ()), date_from, date_to)
         streamed = stream and not as_json and service.settings.llm_model
         on_token = (lambda t: typer.echo(t, nl=False)) if streamed else None
-        answer = service.ask(question, k=k, filters=filters, language=language, on_token=on_token,
-                             as_of=parse_day(as_of, '--as-of'))  # fmt: skip
+        answer = service.ask(OWNER, question, k=k, filters=filters, language=language,
+                             on_token=on_token, as_of=parse_day(as_of, "--as-of"))  # fmt: skip
         if as_json:
             typer.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
             return
@@ -189,7 +192,7 @@ def chat_command(
         for line in sys.stdin:
             question = line.strip()
             if question:
-                answer = service.ask(question, k=k, history=history)
+                answer = service.ask(OWNER, question, k=k, history=history)
                 typer.echo(format_answer(answer))
                 history += [{"role": "user", "content": question},
                             {"role": "assistant", "content": answer.text}]  # fmt: skip

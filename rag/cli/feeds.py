@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rag.access import OWNER
 from rag.cli.common import (
     AsJson,
     Config,
@@ -38,7 +39,7 @@ def feeds_add_command(
     """Follow a feed: checked now, its articles indexed by `rag watch` (or `rag serve`)."""
 
     def body():
-        feed = _service(config, index_dir=index_dir, create=True).follow_feed(url, interval)
+        feed = _service(config, index_dir=index_dir, create=True).follow_feed(OWNER, url, interval)
         if as_json:
             typer.echo(json.dumps(feed.as_dict(), ensure_ascii=False, indent=2))
         else:
@@ -53,7 +54,7 @@ def feeds_list_command(index_dir: IndexDir = None, as_json: AsJson = False, conf
     """The feeds followed, with how their last fetch went."""
 
     def body():
-        _echo_feeds(_service(config, index_dir=index_dir).feed_statuses(), as_json)
+        _echo_feeds(_service(config, index_dir=index_dir).feed_statuses(OWNER), as_json)
 
     _run(body)
 
@@ -68,7 +69,7 @@ def feeds_remove_command(
     """Stop following a feed (its articles stay in the index)."""
 
     def body():
-        _service(config, index_dir=index_dir).unfollow_feed(url)
+        _service(config, index_dir=index_dir).unfollow_feed(OWNER, url)
         if as_json:
             typer.echo(json.dumps({"removed": url}))
         else:
@@ -90,18 +91,17 @@ def watch_command(
     def body():
         service = _service(config, verbose, index_dir=index_dir, create=True)
         if once:
-            _echo_feeds(service.poll_feeds(every=True), as_json)
+            _echo_feeds(service.poll_feeds(OWNER, every=True), as_json)
             return
-        from rag.feeds import seconds_to_next
 
-        typer.echo(f"watching {len(service.feed_statuses())} feeds; Ctrl-C stops", err=True)
+        typer.echo(f"watching {len(service.feed_statuses(OWNER))} feeds; Ctrl-C stops", err=True)
         while True:
-            for feed in service.poll_feeds():
+            for feed in service.poll_feeds(OWNER):
                 if as_json:
                     typer.echo(json.dumps(feed.as_dict(), ensure_ascii=False))
                 else:
                     _echo_feed(feed)
-            time.sleep(seconds_to_next(service.feeds, service.settings))
+            time.sleep(service.seconds_to_next_poll())
 
     _run(body)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rag.access import OWNER
 from rag.cli.common import (
     AsJson,
     Config,
@@ -64,6 +65,7 @@ def ingest_command(
         service = Service.for_ingest(settings, rebuild=rebuild)
         bar = _progress_bar(count_records(paths)) if progress and not as_json else None
         report = service.ingest(
+            OWNER,
             paths,
             on_progress=bar.update if bar else None,
             on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
@@ -119,7 +121,10 @@ def check_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
 
     def body():
         settings = _pipeline(config, index_dir=index_dir).settings
-        report = check(settings.index_dir, lambda: _service(config, index_dir=index_dir).store)
+        report = check(
+            settings.index_dir,
+            lambda: _pipeline(config, index_dir=index_dir).open_store(check_model=False),
+        )
         if as_json:
             typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:
@@ -177,7 +182,7 @@ def delete_command(
     """Remove an article from the index."""
 
     def body():
-        removed = _service(config, index_dir=index_dir).delete(article_id)
+        removed = _service(config, index_dir=index_dir).delete(OWNER, article_id)
         typer.echo(f"deleted article {article_id} ({removed} chunks)")
 
     _run(body)
