@@ -34,6 +34,7 @@ from pathlib import Path
 from rag import evidence
 from rag.arabic import tokenize
 from rag.errors import ConfigError
+from rag.question import Question, as_question
 from rag.types import Hit, Sentence
 
 BUNDLED = Path(__file__).parent / "data" / "abstention.json"
@@ -59,15 +60,18 @@ class Evidence:
     @classmethod
     def of(
         cls,
-        question: str,
+        question: Question | str,
         hits: list[Hit],
         best: Hit,
         sentence: Sentence,
         names: Mapping[str, Sequence[str]] | None = None,
     ) -> Evidence:
         """The evidence for ``question`` in ``hits``, whose best sentence is ``sentence``
-        of ``best``; ``names``: the question's names with their spellings in the index."""
-        words = set(tokenize(question))
+        of ``best``; ``names``: the question's names with their spellings in the index
+        (default: the question's own ``spellings``)."""
+        question = as_question(question)
+        names = question.spellings if names is None else names
+        words = set(question.words)
         passage = f"{best.chunk.title} {best.chunk.text}"
         return cls(
             similarity=sentence.score,

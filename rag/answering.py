@@ -9,29 +9,25 @@ the extractive answer, with a note saying why.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from string import Template
 
-from rag.arabic import detect_language, question_language
+from rag.arabic import detect_language
 from rag.citations import CitationChecker
 from rag.dates import TimeFrame
 from rag.extractive import ExtractiveAnswerer
 from rag.followup import format_history, rewrite_by_rule
 from rag.generation import GenerationError, Generator
 from rag.prompts import LANGUAGE_NAMES, Prompts
+from rag.question import Question
 from rag.retrieval import Filters, Retriever, SearchResult
 from rag.smalltalk import conversation_kind
 from rag.types import Answer, Citation, Claim, Hit, Sentence
 
 log = logging.getLogger(__name__)
-
-MAX_QUESTION_CHARS = 2000
-# C0/C1 controls except tab and newline; bidi embeddings, overrides and isolates
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -61,33 +57,34 @@ class Answerer:
     ) -> Answer:
         """Answer ``question``; ``language`` ("ar"/"en") overrides the question's own;
         ``as_of`` is the day "yesterday" and "last week" count from (default: today)."""
-        question = validate_question(question)
+        asked = Question.read(question)
         if language is not None and language not in LANGUAGE_NAMES:
             known = ", ".join(sorted(LANGUAGE_NAMES))
             raise ValueError(f"language must be one of {known}, got {language!r}")
-        kind = conversation_kind(question)
+        kind = conversation_kind(asked.text)
         if kind is not None:
-            return self._conversation(question, kind, language or question_language(question))
+            return self._conversation(asked.text, kind, language or asked.language)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        standalone = self._standalone(question, history or [])
+        standalone = self._standalone(asked.text, history or [])
+        asked = asked.standing_alone_as(standalone)
         timings["rewrite"] = time.perf_counter() - started
-        result = self.retriever.search(standalone, k=k, filters=filters, as_of=as_of)
+        result = self.retriever.search(asked.searched, k=k, filters=filters, as_of=as_of)
         timings.update(result.timings)
-        asked_in = question_language(question)
-        wanted = language or asked_in
+        asked = asked.with_spellings(result.names)
+        wanted = language or asked.language
         notes = self._time_notes(result.time_frame, wanted)
         began = time.perf_counter()
         if self.generator is None:
-            answer = self._extractive(question, result, wanted, notes=notes)
+            answer = self._extractive(asked, result, wanted, notes=notes)
             if on_token:  # no model writes it: the finished answer, a line at a time
                 for line in answer.text.splitlines(keepends=True):
                     on_token(line)
         else:
-            answer = self._generated(question, result, wanted, on_token)
+            answer = self._generated(asked, result, wanted, on_token)
             answer.notes = [*notes, *answer.notes]
         timings["answer"] = time.perf_counter() - began
-        answer.question_language = asked_in
+        answer.question_language = asked.language
         answer.standalone_question = standalone
         answer.timings = timings
         return answer
@@ -144,13 +141,13 @@ class Answerer:
     # ----- extractive --------------------------------------------------------------------
 
     def _extractive(
-        self, question: str, result: SearchResult, language: str, notes: list[str]
+        self, question: Question, result: SearchResult, language: str, notes: list[str]
     ) -> Answer:
         hits = result.hits
-        selection = self.extractive.select(question, hits, result.names)
+        selection = self.extractive.select(question, hits)
         if selection.abstained:
             return self._abstention(
-                question,
+                question.text,
                 hits,
                 language,
                 notes,
@@ -176,7 +173,7 @@ class Answerer:
             + "\n".join(f"«{c.text.rsplit(' [', 1)[0]}» [{c.markers[0]}]" for c in claims)
         )
         return Answer(
-            question=question,
+            question=question.text,
             text=text,
             citations=citations,
             uncited=_uncited(hits, set(numbering), len(citations)),
@@ -206,11 +203,11 @@ class Answerer:
 
     # ----- generated ---------------------------------------------------------------------
 
-    def _generated(self, question, result: SearchResult, language, on_token) -> Answer:
+    def _generated(self, question: Question, result: SearchResult, language, on_token) -> Answer:
         hits = result.hits
         if not hits:
-            return self._abstention(question, hits, language, [], mode="generated")
-        messages = self._messages(question, hits, language)
+            return self._abstention(question.text, hits, language, [], mode="generated")
+        messages = self._messages(question.text, hits, language)
         try:
             text, model = self.generator.complete(messages, on_token)
             if detect_language(text) != language:
@@ -226,7 +223,7 @@ class Answerer:
         except GenerationError as err:
             note = f"{err}; this is a quotation-based answer instead."
             return self._extractive(question, result, language, notes=[note])
-        return self._checked(question, hits, language, text, model)
+        return self._checked(question.text, hits, language, text, model)
 
     def _messages(self, question: str, hits: list[Hit], language: str) -> list[dict]:
         sources = "\n\n".join(
@@ -267,21 +264,6 @@ class Answerer:
             notes=notes,
             confidence=max((c.support for c in checked.claims), default=0.0),
         )
-
-
-def validate_question(question: str) -> str:
-    """The question without control and bidi-override characters (they carry no meaning for
-    search, and can disguise text); ``ValueError`` if it is empty or too long."""
-    if not isinstance(question, str):
-        raise ValueError("the question is empty")
-    question = _INVISIBLE.sub("", question).strip()
-    if not question:
-        raise ValueError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ValueError(
-            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
-        )
-    return question
 
 
 def short_list(names: list[str], limit: int) -> str:

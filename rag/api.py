@@ -36,7 +36,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag import database
 from rag.access import AccessError, Caller, bearer_key
-from rag.answering import MAX_QUESTION_CHARS, validate_question
 from rag.api_contract import ADMIN, ANSWER, READ, WRITE, documented
 from rag.dates import parse_day
 from rag.errors import (
@@ -47,6 +46,7 @@ from rag.errors import (
     RagError,
 )
 from rag.feeds import FeedError
+from rag.question import MAX_QUESTION_CHARS, validate_question
 from rag.retrieval import Filters
 from rag.service import Service
 from rag.settings import Settings

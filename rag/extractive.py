@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from rag.abstention import AbstentionModel, Evidence
 from rag.arabic import detect_language, jaccard, tokenize, word_set
 from rag.evidence import answer_type_missing, names_missing, numbers_missing
+from rag.question import Question, as_question
 from rag.settings import Settings
 from rag.types import Hit, Sentence
 
@@ -54,10 +55,13 @@ class ExtractiveAnswerer:
         if not 1 <= self.max_sentences <= 10:
             raise ValueError(f"max_sentences must be between 1 and 10, got {self.max_sentences}")
 
-    def select(self, question: str, hits: list[Hit], names: Names | None = None) -> Selection:
+    def select(
+        self, question: Question | str, hits: list[Hit], names: Names | None = None
+    ) -> Selection:
         """The sentences to quote; ``names``: the question's names with their spellings in
-        the index (``SearchResult.names``)."""
-        names = names or {}
+        the index (default: the question's ``spellings``, which retrieval fills in)."""
+        question = as_question(question)
+        names = question.spellings if names is None else names
         candidates = self._scored(question, hits)
         if not candidates:
             return Selection([], 0.0, abstained=True)
@@ -94,18 +98,20 @@ class ExtractiveAnswerer:
         return None
 
     def evidence(
-        self, question: str, hits: list[Hit], names: Names | None = None
+        self, question: Question | str, hits: list[Hit], names: Names | None = None
     ) -> tuple[Evidence, bool] | None:
         """What abstention weighs, and whether the judged sentence is in another language than
         the question (``None`` without sentences); calibration reads it."""
+        question = as_question(question)
+        names = question.spellings if names is None else names
         candidates = self._scored(question, hits)
         if not candidates:
             return None
         _, judged = self._passing(question, candidates)
-        return self._evidence(question, hits, *judged, names or {})
+        return self._evidence(question, hits, *judged, names)
 
     def _passing(
-        self, question: str, candidates: list[tuple[float, Hit, Sentence]]
+        self, question: Question, candidates: list[tuple[float, Hit, Sentence]]
     ) -> tuple[list[tuple[float, Hit, Sentence]], tuple[Hit, Sentence]]:
         """The candidates that clear their own threshold, and the sentence abstention judges:
         the best of those (the best candidate when none does). Each sentence is held to its
@@ -117,13 +123,13 @@ class ExtractiveAnswerer:
         return passing, (hit, sentence)
 
     def _evidence(
-        self, question: str, hits: list[Hit], hit: Hit, best: Sentence, names: Names
+        self, question: Question, hits: list[Hit], hit: Hit, best: Sentence, names: Names
     ) -> tuple[Evidence, bool]:
-        cross = detect_language(question) != detect_language(best.text)
+        cross = question.script != detect_language(best.text)
         return Evidence.of(question, hits, hit, best, names), cross
 
     def _judge(
-        self, question: str, hits: list[Hit], hit: Hit, best: Sentence, names: Names
+        self, question: Question, hits: list[Hit], hit: Hit, best: Sentence, names: Names
     ) -> tuple[float, bool]:
         """How likely the hits answer the question, and whether that is enough."""
         if self.abstention is None:
@@ -131,12 +137,12 @@ class ExtractiveAnswerer:
         evidence, cross = self._evidence(question, hits, hit, best, names)
         return self.abstention.answerable(evidence, cross_language=cross)
 
-    def threshold_for(self, question: str, passage: str) -> float:
-        same = detect_language(question) == detect_language(passage)
+    def threshold_for(self, question: Question | str, passage: str) -> float:
+        same = as_question(question).script == detect_language(passage)
         return self.threshold_same_language if same else self.threshold_cross_language
 
-    def _scored(self, question: str, hits: list[Hit]) -> list[tuple[float, Hit, Sentence]]:
-        question_words = set(tokenize(question))
+    def _scored(self, question: Question, hits: list[Hit]) -> list[tuple[float, Hit, Sentence]]:
+        question_words = set(question.words)
         seen: set[tuple[str, int]] = set()
         scored = []
         for hit in hits:
@@ -152,7 +158,7 @@ class ExtractiveAnswerer:
         return sorted(scored, key=lambda item: -item[0])
 
 
-def _wanting(question: str, sentence: Sentence, names: Names) -> int:
+def _wanting(question: Question, sentence: Sentence, names: Names) -> int:
     """How many of the question's names and numbers the sentence lacks: a further sentence
     is quoted only when it lacks none that the best one holds (it would be padding)."""
     return names_missing(names, sentence.text) + numbers_missing(question, sentence.text)

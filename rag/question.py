@@ -80,10 +80,13 @@ class Question:
     spellings: Spellings = field(default_factory=dict, compare=False)
 
     @classmethod
-    def read(cls, text: str, standalone: str = "") -> Question:
+    def read(cls, text: str) -> Question:
         """The question (``ValueError`` when empty or too long, ``validate_question``)."""
-        text = validate_question(text)
-        return cls(text, "" if standalone == text else standalone)
+        return cls(validate_question(text))
+
+    def standing_alone_as(self, standalone: str) -> Question:
+        """This question with its stand-alone form (a follow-up rewritten)."""
+        return replace(self, standalone="" if standalone == self.text else standalone)
 
     @property
     def searched(self) -> Question:

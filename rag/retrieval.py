@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.arabic import detect_language, jaccard, tokenize, word_set
-from rag.dates import TimeFrame, read_time
+from rag.arabic import detect_language, jaccard, word_set
+from rag.dates import TimeFrame
 from rag.embeddings import Embedder
-from rag.evidence import question_names
 from rag.passages import headed
+from rag.question import Question, as_question
 from rag.selection import HitSelector
 from rag.settings import Settings
 from rag.store import IndexStore
@@ -90,7 +90,7 @@ class Retriever:
 
     def search(
         self,
-        query: str,
+        query: Question | str,
         *,
         k: int | None = None,
         filters: Filters | None = None,
@@ -109,24 +109,25 @@ class Retriever:
         timings: dict[str, float] = {}
         clock = _Clock(timings)
         filters = filters or Filters()
-        frame = self._time_frame(query, filters, as_of)
+        question = as_question(query)
+        frame = self._time_frame(question, filters, as_of)
         if frame is not None and frame.date_from:
             filters = replace(filters, date_from=frame.date_from, date_to=frame.date_to)
         allowed = self.store.filter_rows(
             filters.sources, filters.date_from, filters.date_to, filters.exclude_articles
         )
         if query_vector is None:
-            query_vector = self.embedder.embed_query(query)
+            query_vector = self.embedder.embed_query(question.text)
         clock.lap("embed_query")
         n = max(self.candidates, 4 * k)
-        language = detect_language(query)
+        language = question.script
         centred = self._centred(query_vector, language)
         dense = self.store.dense_search(centred, n, allowed, filters)
         clock.lap("dense")
-        lexical = self.store.bm25_search(self._lexical_terms(query, language), n, allowed)
+        lexical = self.store.bm25_search(self._lexical_terms(question, language), n, allowed)
         clock.lap("bm25")
         reranking = best_sentences and self.rerank_by_sentence
-        hits = self._fuse(query, centred, dense, lexical)
+        hits = self._fuse(question, centred, dense, lexical)
         hits = self._collapse_duplicates(hits, max(k, self._pool()) if reranking else k)
         clock.lap("fuse")
         if best_sentences:
@@ -136,13 +137,15 @@ class Retriever:
             clock.lap("sentences")
         if frame is not None and frame.newest_first:
             hits = newest_first(hits)
-        names = self._name_spellings(query, language)
+        names = self._name_spellings(question, language)
         return SearchResult(hits=hits, timings=timings, time_frame=frame, names=names)
 
-    def _time_frame(self, query: str, filters: Filters, as_of: date | None) -> TimeFrame | None:
+    def _time_frame(
+        self, question: Question, filters: Filters, as_of: date | None
+    ) -> TimeFrame | None:
         if not self.time_aware:
             return None
-        frame = read_time(query, as_of or self.as_of or date.today())
+        frame = question.time_frame(as_of or self.as_of or date.today())
         if frame is not None and (filters.date_from or filters.date_to):
             # dates the user set win over those read from the question
             return replace(frame, date_from=None, date_to=None) if frame.newest_first else None
@@ -159,10 +162,10 @@ class Retriever:
                     self._centroids[language] = centroid
         return vector - self.query_centering * self._centroids[language]
 
-    def _lexical_terms(self, query: str, language: str) -> list[str]:
+    def _lexical_terms(self, question: Question, language: str) -> list[str]:
         """The question's BM25 tokens; for a question not in Arabic, also the Arabic
         spellings of its names found in the index."""
-        terms = tokenize(query, stem=self.stemming)
+        terms = question.terms(stem=self.stemming)
         if language == "ar":
             return terms
         generation = self.store.generation()
@@ -171,18 +174,18 @@ class Retriever:
                 words, last_row = self.store.words_since(self._bridge_seen[1])
                 self._bridge.add(words)
                 self._bridge_seen = (generation, last_row)
-            return terms + self._bridge.arabic_words(query)
+            return terms + self._bridge.arabic_words(question.text)
 
-    def _name_spellings(self, query: str, language: str) -> dict[str, tuple[str, ...]]:
-        """The question's names (``rag.evidence``) with their Arabic spellings in the index
+    def _name_spellings(self, question: Question, language: str) -> dict[str, tuple[str, ...]]:
+        """The question's names (``Question.names``) with their Arabic spellings in the index
         (learnt by ``_lexical_terms``), for those it spells."""
         if language == "ar":
             return {}
         with self._lock:
-            found = {name: tuple(self._bridge.arabic_words(name)) for name in question_names(query)}
+            found = {name: tuple(self._bridge.arabic_words(name)) for name in question.names}
         return {name: spellings for name, spellings in found.items() if spellings}
 
-    def _fuse(self, query, query_vector, dense, lexical) -> list[tuple[int, Hit]]:
+    def _fuse(self, question: Question, query_vector, dense, lexical) -> list[tuple[int, Hit]]:
         """(row, hit) pairs, best first, by weighted reciprocal rank fusion.
 
         BM25 candidates in the question's script fuse by their BM25 rank. Those in another
@@ -194,7 +197,7 @@ class Retriever:
         # a row deleted by another process since the candidates were found is no hit
         dense = [(row, score) for row, score in dense if row in chunks]
         lexical = [(row, score) for row, score in lexical if row in chunks]
-        query_language = detect_language(query)
+        query_language = question.script
         scored: dict[int, Hit] = {}
         for rank, (row, score) in enumerate(dense, start=1):
             hit = scored.setdefault(row, Hit(chunk=chunks[row], score=0.0))

@@ -58,7 +58,7 @@ class Service:
         self.pipeline = pipeline
         self.store = store
         self._indexer = indexer
-        self.access = Access(pipeline.settings)
+        self._access = Access(pipeline.settings)
         self._write_lock = threading.Lock()
         self._waiting_writers = threading.BoundedSemaphore(4)  # then 503, not a long queue
         self._last_reload_check = 0.0
@@ -122,32 +122,32 @@ class Service:
     def identify(self, via: str, **credentials) -> Caller:
         """The caller behind a front end's request (``Access.identify``: ``key``,
         ``session``, ``address``); ``AccessError`` when keys are required and none is valid."""
-        return self.access.identify(via, **credentials)
+        return self._access.identify(via, **credentials)
 
     def session_for(self, key: str, address: str | None = None) -> str:
         """The web session token for a key typed into the login page."""
-        return self.access.session_for(key, address)
+        return self._access.session_for(key, address)
 
     @property
     def keys_required(self) -> bool:
-        return self.access.keys_required
+        return self._access.keys_required
 
     def admit(self, caller: Caller) -> None:
         """Count one request of ``caller`` that reads nothing else (``AccessError`` when
         over the rate limit)."""
-        self.access.check_rate(caller)
+        self._access.check_rate(caller)
 
     def require_writer(self, caller: Caller) -> None:
         """``AccessError`` (forbidden) unless ``caller`` may write; counts nothing (every
         writing method checks it again, and counts the request)."""
-        self.access.require_writer(caller)
+        self._access.require_writer(caller)
 
     # ----- reading (each holds one of the process's answer slots) --------------------------
 
     def ask(self, caller: Caller, question: str, **options) -> Answer:
         """``Answerer.answer`` for ``caller``: options are ``history``, ``k``, ``filters``,
         ``language``, ``as_of`` and ``on_token``."""
-        with self.access.answering(caller, "answers"):
+        with self._access.answering(caller, "answers"):
             return self._answer(question, **options)
 
     def _answer(self, question: str, **options) -> Answer:
@@ -162,7 +162,7 @@ class Service:
         iterator, after the tokens. The answer slot is given back when the answer is done,
         or when the iterator is closed (a stopped web answer, a client gone).
         """
-        release = self.access.take_answer_slot(caller, "answers")
+        release = self._access.take_answer_slot(caller, "answers")
         tokens: queue.Queue = queue.Queue()
         outcome: dict = {}
 
@@ -184,12 +184,12 @@ class Service:
 
     def search(self, caller: Caller, query: str, **options) -> SearchResult:
         """``Retriever.search`` for ``caller``: options are ``k``, ``filters``, ``as_of``."""
-        with self.access.answering(caller, "searches"):
+        with self._access.answering(caller, "searches"):
             self.pick_up_new_version()
             return self.retriever.search(query, **options)
 
     def article(self, caller: Caller, article_id: str) -> Article:
-        self.access.check_rate(caller)
+        self._access.check_rate(caller)
         return self.store.article(article_id)
 
     def cited_articles(self, answer: Answer) -> dict[str, Article]:
@@ -374,7 +374,7 @@ class Service:
         return self._conversations.list(browser)
 
     def conversation(self, caller: Caller, browser: str, conversation_id: str) -> Conversation:
-        self.access.check_rate(caller)
+        self._access.check_rate(caller)
         return self._conversations.get(browser, conversation_id)
 
     def save_conversation(
@@ -384,16 +384,16 @@ class Service:
         """Save a conversation; ``counted`` false for the save that belongs to an answer
         just given (already counted)."""
         if counted:
-            self.access.check_rate(caller)
+            self._access.check_rate(caller)
         self._conversations.save(browser, conversation_id, messages, answers)
 
     def forget_conversation(self, caller: Caller, browser: str, conversation_id: str) -> None:
-        self.access.check_rate(caller)
+        self._access.check_rate(caller)
         self._conversations.delete(browser, conversation_id)
 
     def rate(self, caller: Caller, answer: Answer, rating: int) -> int:
         """Store a reader's rating (1 or -1) of an answer, as given through ``caller.via``."""
-        self.access.check_rate(caller)
+        self._access.check_rate(caller)
         return self._feedback.record(answer, rating, channel=caller.via)
 
     def close(self) -> None:

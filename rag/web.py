@@ -22,8 +22,9 @@ import gradio as gr  # noqa: E402
 from gradio.utils import get_upload_folder  # noqa: E402
 
 from rag.access import SESSION_COOKIE, AccessError, Caller, bearer_key  # noqa: E402
-from rag.answering import MAX_QUESTION_CHARS, short_list  # noqa: E402
+from rag.answering import short_list  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.question import MAX_QUESTION_CHARS  # noqa: E402
 from rag.retrieval import Filters  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.types import (  # noqa: E402

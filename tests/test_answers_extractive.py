@@ -5,11 +5,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from rag.answering import MAX_QUESTION_CHARS
 from rag.cli import app
 from rag.documents import record_or_failure
 from rag.followup import looks_like_follow_up, rewrite_by_rule
 from rag.ingest import ingest, ingest_records
+from rag.question import MAX_QUESTION_CHARS
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, make_pipeline
 
 ENRICHMENT_QUOTE = (

@@ -7,8 +7,13 @@ from rag.evidence import (
     asks_after,
     names_missing,
     numbers_missing,
-    question_names,
 )
+from rag.question import Question
+
+
+def question_names(question: str) -> list[str]:
+    return Question(question).names
+
 
 SEED_SENTENCE = "قال عراقجي أمس الأربعاء إن حق إيران في تخصيب اليورانيوم غير قابل للتفاوض."
 
@@ -82,3 +87,35 @@ def test_a_question_about_a_time_after_the_article_was_written_is_noticed(
     question, published, after
 ):
     assert asks_after(question, published) is after
+
+
+@pytest.mark.parametrize(
+    "text, language, asks_for, numbers",
+    [
+        ("How many centrifuges did Iran keep in ٢٠١٥?", "en", "number", {"2015"}),
+        ("متى وقع الاتفاق النووي؟", "ar", "time", set()),
+        ("ماذا قال Araghchi عن التخصيب؟", "ar", None, set()),  # a Latin name in Arabic
+        ("Araghchi", "en", None, set()),  # a name alone, in Latin letters
+    ],
+)
+def test_a_question_is_read_once_for_every_stage(text, language, asks_for, numbers):
+    question = Question.read(f"\u202e{text} ")
+    assert question.text == text  # the bidi override and the space are gone
+    assert (question.language, question.asks_for, set(question.numbers)) == (
+        language, asks_for, numbers,
+    )  # fmt: skip
+
+
+def test_a_follow_up_is_searched_in_its_standalone_form():
+    question = Question.read("and Zarif?").standing_alone_as("and Zarif? (قال عراقجي تخصيب)")
+    assert question.searched.text == "and Zarif? (قال عراقجي تخصيب)"
+    assert question.names == ["Zarif"] and question.searched.words >= {"عراقجي"}
+    alone = Question.read("What did Araghchi say?").standing_alone_as("What did Araghchi say?")
+    assert alone.searched is alone
+
+
+def test_a_question_is_refused_when_empty_or_too_long():
+    with pytest.raises(ValueError, match="empty"):
+        Question.read("\u202e \u202a\x07")
+    with pytest.raises(ValueError, match="limit is 2000"):
+        Question.read("x" * 2001)

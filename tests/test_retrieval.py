@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 
+from rag.question import Question
 from rag.retrieval import Retriever
 from tests.conftest import ENRICHMENT_SENTENCE
 
@@ -60,7 +61,7 @@ def test_a_shorter_search_shows_the_first_hits_of_a_longer_one(seed_pipeline):
 
 def test_an_english_question_reaches_bm25_through_its_names_only(seed_pipeline):
     retriever = seed_pipeline.retriever()
-    terms = retriever._lexical_terms("What did Araghchi say about enrichment?", "en")
+    terms = retriever._lexical_terms(Question("What did Araghchi say about enrichment?"), "en")
     assert "عراقجي" in terms  # "Araghchi", as the index spells it
     assert not [t for t in terms if "\u0600" <= t[0] <= "\u06ff" and t != "عراقجي"]
     result = retriever.search("What did Araghchi say about enrichment?")
