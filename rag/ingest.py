@@ -15,14 +15,11 @@ import numpy as np
 
 from rag import documents
 from rag.arabic import tokenize
-from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
+from rag.chunking import ChunkingParams, chunk_article
 from rag.documents import LoadFailure
 from rag.embeddings import Embedder
-from rag.errors import IndexExistsError
-from rag.manifest import manifest_for
 from rag.passages import headed
-from rag.settings import Settings
-from rag.store import IndexStore, PreparedArticle, VectorIndexOptions
+from rag.store import IndexStore, PreparedArticle
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
@@ -126,51 +123,6 @@ def split_vectors(
 
 def bm25_tokens(chunk: Chunk, embed_titles: bool, stemming: bool) -> list[str]:
     return tokenize(passage_text(chunk, embed_titles), stem=stemming)
-
-
-def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: bool = False):
-    """The index in ``settings.index_dir``, created for ``embedder`` if there is none."""
-    folder = settings.index_dir
-    options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
-    vectors = vector_index_options(settings)
-    if rebuild:
-        IndexStore.remove(folder, vectors)
-    if not IndexStore.exists(folder):
-        manifest = manifest_for(embedder.describe(), asdict(chunking_params(settings)), **options)
-        try:
-            return IndexStore.create(folder, manifest, vectors)
-        except IndexExistsError:
-            pass  # another ingest created it a moment ago: write into that one
-    store = IndexStore.open(folder, vectors)
-    chunking = asdict(chunking_params(settings, store.manifest.get("chunking")))
-    store.check_compatible(embedder.describe(), chunking=chunking, **options)
-    return store
-
-
-def vector_index_options(settings: Settings) -> VectorIndexOptions:
-    return VectorIndexOptions(
-        kind=settings.index_type,
-        hnsw_min_vectors=settings.hnsw_min_vectors,
-        hnsw_m=settings.hnsw_m,
-        hnsw_ef_search=settings.hnsw_ef_search,
-        snapshot_min_rows=settings.snapshot_min_rows,
-        mmap=settings.mmap_index,
-        store=settings.vector_store,
-        milvus_uri=settings.milvus_uri,
-        milvus_collection=settings.milvus_collection,
-        milvus_token=settings.milvus_token,
-    )
-
-
-def chunking_params(settings: Settings, recorded: dict | None = None) -> ChunkingParams:
-    """The settings' chunking. A target of 0 means the one ``recorded`` by an existing index
-    (so an index cut at another size still takes new articles), else the default."""
-    target = settings.chunk_target_chars or (recorded or {}).get("target_chars")
-    return ChunkingParams(
-        target_chars=target or DEFAULT_TARGET_CHARS,
-        overlap_sentences=settings.chunk_overlap_sentences,
-        max_sentence_chars=settings.max_sentence_chars,
-    )
 
 
 def ingest(

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 from rag.abstention import AbstentionModel
 from rag.answering import Answerer
+from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams
 from rag.citations import CitationChecker
 from rag.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from rag.errors import IndexExistsError
 from rag.extractive import ExtractiveAnswerer
 from rag.generation import Generator, LLMConfig
-from rag.ingest import (
-    Indexer,
-    IngestReport,
-    chunking_params,
-    ingest,
-    open_or_create_store,
-    vector_index_options,
-)
+from rag.ingest import Indexer, IngestReport, ingest
+from rag.manifest import manifest_for
 from rag.prompts import Prompts
 from rag.retrieval import Retriever
 from rag.selection import HitSelector
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.store import IndexStore, vector_index_options
 
 
 @dataclass
@@ -162,3 +158,33 @@ def _bundled_or_file(choice: str, load):
     if choice == "none":
         return None
     return load() if choice == "bundled" else load(Path(choice))
+
+
+def open_or_create_store(settings: Settings, embedder: Embedder, *, rebuild: bool = False):
+    """The index in ``settings.index_dir``, created for ``embedder`` if there is none."""
+    folder = settings.index_dir
+    options = {"embed_titles": settings.embed_titles, "stemming": settings.stemming}
+    vectors = vector_index_options(settings)
+    if rebuild:
+        IndexStore.remove(folder, vectors)
+    if not IndexStore.exists(folder):
+        manifest = manifest_for(embedder.describe(), asdict(chunking_params(settings)), **options)
+        try:
+            return IndexStore.create(folder, manifest, vectors)
+        except IndexExistsError:
+            pass  # another ingest created it a moment ago: write into that one
+    store = IndexStore.open(folder, vectors)
+    chunking = asdict(chunking_params(settings, store.manifest.get("chunking")))
+    store.check_compatible(embedder.describe(), chunking=chunking, **options)
+    return store
+
+
+def chunking_params(settings: Settings, recorded: dict | None = None) -> ChunkingParams:
+    """The settings' chunking. A target of 0 means the one ``recorded`` by an existing index
+    (so an index cut at another size still takes new articles), else the default."""
+    target = settings.chunk_target_chars or (recorded or {}).get("target_chars")
+    return ChunkingParams(
+        target_chars=target or DEFAULT_TARGET_CHARS,
+        overlap_sentences=settings.chunk_overlap_sentences,
+        max_sentence_chars=settings.max_sentence_chars,
+    )
