@@ -4,7 +4,7 @@ Layout of an index folder (format 1)::
 
     manifest.json   format version, embedder (backend, model, weights sha256, dimension),
                     chunking parameters, tokenizer options               (``rag.manifest``)
-    index.sqlite    the source of truth (WAL)     (schema: ``rag.database``; SQL: ``rag.store.tables``)
+    index.sqlite    the source of truth (WAL)   (``rag.database``, ``rag.store.tables``)
                       articles, chunks (offsets, sentence spans, tokens, vector),
                       sentence_vectors (one float16 vector per sentence of an article),
                       deleted_rows (the log of deleted chunk rows), meta (generation),
