@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -24,11 +24,15 @@ from rag.settings import Settings
 from rag.store import IndexStore, vector_index_options
 
 
-@dataclass
 class Pipeline:
-    """The embedder, the index and the retriever for one ``Settings``, made on demand."""
+    """Builds every core object for one ``Settings``, each made on demand: the embedder,
+    the store, the indexer, the retriever, the answerer. The one place they are assembled;
+    hand it an ``embedder`` already loaded to use that one (tests, benchmarks)."""
 
-    settings: Settings
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None):
+        self.settings = settings
+        if embedder is not None:
+            self.embedder = embedder  # the cached_property below is then never called
 
     def model_name(self) -> str:
         """The model asked for, else the one that built the index, else the default."""

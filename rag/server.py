@@ -25,12 +25,12 @@ from rag import __version__  # noqa: E402
 from rag.access import SESSION_COOKIE, AccessError, bearer_key, is_loopback  # noqa: E402
 from rag.api import (  # noqa: E402
     ACCESS_STATUS,
-    api_router,
+    install,
     install_error_handlers,
     install_limits,
+    install_method_check,
     refusal_response,
 )
-from rag.api_contract import install_method_check  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.web import CSS, PAGE_SCRIPT, THEME, build_web  # noqa: E402
@@ -72,7 +72,7 @@ def create_app(service: Service) -> FastAPI:
             CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )  # fmt: skip
-    app.include_router(api_router(service))
+    install(app, service)
     install_method_check(app)
     if settings.slack_bot_token and settings.slack_signing_secret:
         from rag.slack import slack_router

@@ -74,6 +74,7 @@ class _Answers:
 
 
 def build_slack_app(service: Service) -> App:
+    """The Bolt app: each kind of event goes to a method of ``SlackDesk``."""
     settings = service.settings
     client = WebClient(
         token=settings.slack_bot_token,
@@ -85,77 +86,87 @@ def build_slack_app(service: Service) -> App:
         client=client,
         token_verification_enabled=False,  # checked on the first event, not at start-up
     )
-    seen = _Recent()
-    shown = _Answers()
+    desk = SlackDesk(service, client)
+    app.event("app_mention")(desk.on_mention)
+    app.event("message")(desk.on_message)
+    app.command("/ask")(desk.on_ask)
+    app.action(re.compile(r"^feedback_(up|down)$"))(desk.on_feedback)
+    return app
 
-    def answer_in_thread(
-        question: str, user: str, channel: str, thread_ts: str, history_from: str | None
-    ):
-        history = _thread_history(client, channel, history_from) if history_from else []
-        try:
-            answer = service.ask(Access.slack_user(user), question, history=history)
-        except (RagError, ValueError) as err:  # AccessError too: over the limit, busy
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"⚠️ {err}")
-            return
-        key = shown.keep(answer)
-        for blocks in answer_messages(answer, key):
-            client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, blocks=blocks, text=_fallback(answer),
-                unfurl_links=False, unfurl_media=False,
-            )  # fmt: skip
 
-    @app.event("app_mention")
-    def on_mention(body, event):
-        if not seen.first_time(body.get("event_id") or event.get("ts", "")):
+class SlackDesk:
+    """Answers Slack's events through the service's door, each in its thread, once however
+    often Slack retries; keeps the answers shown so a 👍/👎 click rates the right one."""
+
+    def __init__(self, service: Service, client: WebClient):
+        self.service, self.client = service, client
+        self.seen, self.shown = _Recent(), _Answers()
+
+    def on_mention(self, body, event):
+        if not self.seen.first_time(body.get("event_id") or event.get("ts", "")):
             return
         question = _MENTION.sub("", event.get("text", "")).strip()
         thread = event.get("thread_ts")
-        answer_in_thread(
+        self.answer_in_thread(
             question, event.get("user", ""), event["channel"], thread or event["ts"], thread
         )
 
-    @app.event("message")
-    def on_message(body, event):
+    def on_message(self, body, event):
         direct = event.get("channel_type") == "im"
         if not direct or event.get("subtype") or event.get("bot_id"):
             return
-        if not seen.first_time(body.get("event_id") or event.get("ts", "")):
+        if not self.seen.first_time(body.get("event_id") or event.get("ts", "")):
             return
         thread = event.get("thread_ts")
-        answer_in_thread(event.get("text", "").strip(), event.get("user", ""),
-                         event["channel"], thread or event["ts"], thread)  # fmt: skip
+        self.answer_in_thread(event.get("text", "").strip(), event.get("user", ""),
+                              event["channel"], thread or event["ts"], thread)  # fmt: skip
 
-    @app.command("/ask")
-    def on_ask(ack, command):
+    def on_ask(self, ack, command):
         question = (command.get("text") or "").strip()
         if not question:
             ack(f"Ask a question after /ask, for example: /ask {EXAMPLE_QUESTION}")
             return
         ack()
-        posted = client.chat_postMessage(
+        posted = self.client.chat_postMessage(
             channel=command["channel_id"],
             text=f"<@{command['user_id']}> asked: {_escape(question)}",
         )
-        answer_in_thread(question, command["user_id"], command["channel_id"], posted["ts"], None)
+        self.answer_in_thread(
+            question, command["user_id"], command["channel_id"], posted["ts"], None
+        )
 
-    @app.action(re.compile(r"^feedback_(up|down)$"))
-    def on_feedback(ack, body, action):
+    def on_feedback(self, ack, body, action):
         ack()
-        answer = shown.get(action.get("value", ""))
+        answer = self.shown.get(action.get("value", ""))
         if answer is None:
             return
         rating = 1 if action["action_id"] == "feedback_up" else -1
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
         try:
-            service.rate(Access.slack_user(user or ""), answer, rating)
+            self.service.rate(Access.slack_user(user or ""), answer, rating)
             reply = "Thanks for the feedback."
         except RagError as err:  # over the limit, or a read-only index folder
             reply = f"⚠️ {err}"
         if channel and user:
-            client.chat_postEphemeral(channel=channel, user=user, text=reply)
+            self.client.chat_postEphemeral(channel=channel, user=user, text=reply)
 
-    return app
+    def answer_in_thread(
+        self, question: str, user: str, channel: str, thread_ts: str, history_from: str | None
+    ):
+        client = self.client
+        history = _thread_history(client, channel, history_from) if history_from else []
+        try:
+            answer = self.service.ask(Access.slack_user(user), question, history=history)
+        except (RagError, ValueError) as err:  # AccessError too: over the limit, busy
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"⚠️ {err}")
+            return
+        key = self.shown.keep(answer)
+        for blocks in answer_messages(answer, key):
+            client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, blocks=blocks, text=_fallback(answer),
+                unfurl_links=False, unfurl_media=False,
+            )  # fmt: skip
 
 
 def slack_router(service: Service) -> APIRouter:

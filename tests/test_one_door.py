@@ -502,7 +502,7 @@ def test_streams_end_with_the_answer_the_service_finished(busy_server):
     """The model's stream is cut after two tokens: the extractive answer stands in."""
     from openai import OpenAI
 
-    from rag.api import REPLACED, completion_text
+    from rag.api.streams import REPLACED, completion_text
     from rag.types import Answer
 
     client = OpenAI(base_url=f"{busy_server.url}/v1", api_key=READ_KEY, max_retries=0)

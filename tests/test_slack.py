@@ -20,6 +20,15 @@ def _post(live_server, body: str, headers: dict) -> httpx.Response:
     return httpx.post(f"{live_server.url}/slack/events", content=body, headers=headers, timeout=30)
 
 
+def _answered_after(live_server, fake_slack) -> None:
+    """A barrier for checks that something did not happen: a fresh mention sent now, and
+    its answer. Events are taken in the order they arrive, so whatever was sent before it
+    has been answered (or refused) by the time this one is."""
+    body, _, ts = mention("What did Araghchi say about enrichment?")
+    assert _post(live_server, body, signed(body)).status_code == 200
+    fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)
+
+
 def test_a_mention_is_answered_in_its_thread_with_citations(live_server, fake_slack):
     body, _, ts = mention("What did Araghchi say about enrichment?")
     started = time.monotonic()
@@ -42,7 +51,7 @@ def test_a_retried_event_is_answered_once(live_server, fake_slack):
     fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)
     retry = signed(body, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert _post(live_server, body, retry).status_code == 200
-    time.sleep(3)
+    _answered_after(live_server, fake_slack)  # the retry, had it been taken, went first
     assert len([m for m in fake_slack.posted() if m.get("thread_ts") == ts]) == 1
 
 
@@ -58,7 +67,7 @@ def test_forged_or_replayed_requests_get_401(live_server, fake_slack, headers):
     body, _, ts = mention("What did Araghchi say about enrichment?")
     response = _post(live_server, body, signed(body, **headers))
     assert response.status_code == 401
-    time.sleep(1)
+    _answered_after(live_server, fake_slack)
     assert not [m for m in fake_slack.posted() if m.get("thread_ts") == ts]
 
 
@@ -174,5 +183,5 @@ def test_a_direct_message_is_answered_and_bot_messages_are_not(live_server, fake
     )
     own, own_ts = message("an answer the bot posted", bot_id="BBOT")
     assert _post(live_server, own, signed(own)).status_code == 200
-    time.sleep(2)
+    _answered_after(live_server, fake_slack)
     assert not [m for m in fake_slack.posted() if m.get("thread_ts") == own_ts]
