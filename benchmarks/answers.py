@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, xquad_questions  # noqa: E402
 
-from rag.arabic import normalize  # noqa: E402
+from rag.answers.retrieval import Filters  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.retrieval import Filters  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.arabic import normalize  # noqa: E402
 
 
 def contains(answer_text: str, golds) -> bool:

@@ -14,7 +14,7 @@ Cases, each asked through the chat's own search and judged by the extractive ans
   as asked, and again with every paragraph of its Wikipedia article hidden.
 
 A logistic model per relation (question and best sentence in one language, or across) on
-``rag.abstention.SIGNALS``; every set weighs the same in the fit, however many questions it
+``rag.answers.abstention.SIGNALS``; every set weighs the same in the fit, however many questions it
 has (one with fewer than 30 cases weighs per case). Folds are grouped by article (a news
 story by its gold URL, a Wikipedia article by its title), so no question is judged by a
 model fitted on its own article. In each fold the threshold is the probability below which
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATA, logistic_fit, squad_articles_and_questions, whole_article_of  # noqa: E402
 
-from rag.abstention import SIGNALS  # noqa: E402
+from rag.answers.abstention import SIGNALS  # noqa: E402
+from rag.answers.retrieval import Filters  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.retrieval import Filters  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 FOLDS = 5

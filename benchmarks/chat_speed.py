@@ -36,7 +36,7 @@ from common import DATA, emit, squad_articles_and_questions  # noqa: E402
 from load import drive  # noqa: E402
 from search_while_writing import questions  # noqa: E402
 
-from rag.database import SCHEMA  # noqa: E402
+from rag.store.database import SCHEMA  # noqa: E402
 from tests.live_server import READ_KEY, start_server  # noqa: E402
 
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import NEWS, emit  # noqa: E402
 
-from rag.ingest import ingest  # noqa: E402
+from rag.answers.retrieval import Filters  # noqa: E402
+from rag.news.ingest import ingest  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.retrieval import Filters  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
@@ -43,7 +43,7 @@ def write_articles(path: Path, count: int, skip: int = 5000) -> None:
 
 
 def bench_ingest(args) -> dict:
-    from rag.ray_ingest import _start_ray, embedder_factory, ingest_with_ray
+    from rag.news.ray_ingest import _start_ray, embedder_factory, ingest_with_ray
 
     results = {"articles": args.articles}
     with tempfile.TemporaryDirectory() as scratch:

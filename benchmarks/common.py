@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.documents import make_article
 from rag.evaluation.datasets import load_dataset
-from rag.ingest import Indexer, ingest_records
+from rag.news.documents import make_article
+from rag.news.ingest import Indexer, ingest_records
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NEWS = DATA / "news" / "saudinewsnet-2015.jsonl.gz"
@@ -78,7 +78,7 @@ def news_articles(limit: int | None = None, skip: int = 0):
 
 def sample_chunk_texts(count: int, articles: int) -> list[str]:
     """The first ``count`` chunk texts of the first ``articles`` SaudiNewsNet articles."""
-    from rag.chunking import chunk_article
+    from rag.text.chunking import chunk_article
 
     return [c.text for a in news_articles(limit=articles) for c in chunk_article(a)][:count]
 

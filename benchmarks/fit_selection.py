@@ -7,7 +7,7 @@ Data: ARCD-train's questions (the training split; XQuAD-dev is never looked at h
 the retrieval benchmark's index. Each question is searched once through the product's
 ``Retriever`` in fused order, its best ``--depth`` hits with their sentences scored; a hit
 is gold as in benchmarks/retrieval.py. For each pool size and L2 strength of the grid, a
-logistic regression of ``rag.selection.FEATURES`` predicts "gold", and 5-fold
+logistic regression of ``rag.answers.selection.FEATURES`` predicts "gold", and 5-fold
 cross-validation over questions measures how often the gold hit is among the five the
 model picks (R@5 of the search, since the rerank only reorders those five). The best cell
 (ties: the smaller pool, then the stronger L2) is refitted on every question and written
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATA, gold_rank, logistic_fit, squad_articles_and_questions  # noqa: E402
 
+from rag.answers.selection import FEATURES, HitSelector, hit_features  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
-from rag.selection import FEATURES, HitSelector, hit_features  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 SHOWN = 5  # the rerank pool: what the selector chooses

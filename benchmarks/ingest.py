@@ -18,11 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit, news_articles  # noqa: E402
 
-from rag.chunking import chunk_article  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
-from rag.ingest import ingest_records  # noqa: E402
+from rag.news.ingest import ingest_records  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.chunking import chunk_article  # noqa: E402
 
 
 def rate(embed, passages: list[str]) -> float:

@@ -1,4 +1,4 @@
-"""The lexical index against the one it replaced: ``rag.lexical`` (a snapshot plus the rows
+"""The lexical index against the one it replaced: ``rag.store.lexical`` (a snapshot plus the rows
 since, in memory) against bm25s (rebuilt over the same chunk tokens), on the retrieval
 benchmark's questions, through the same retriever. Prints R@1/R@5/R@20 of BM25 alone and
 of the hybrid search, per question set, and the median time of one lexical search.
@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATA, emit, gold_rank, recall_at, squad_articles_and_questions  # noqa: E402
 
-from rag.arabic import detect_language  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.arabic import detect_language  # noqa: E402
 
 
 class Bm25sLexical:
@@ -96,7 +96,7 @@ def main():
     results = {"chunks": store.stats()["chunks"]}
     for name, questions in (("xquad-ar", xq_ar), ("xquad-en", xq_en), ("arcd", arcd)):
         store.bm25_search = ours
-        results[f"{name} rag.lexical"] = evaluate(retriever, store, questions)
+        results[f"{name} rag.store.lexical"] = evaluate(retriever, store, questions)
         store.bm25_search = bm25s.search
         results[f"{name} bm25s"] = evaluate(retriever, store, questions)
     store.bm25_search = ours

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import emit, news_articles  # noqa: E402
 
-from rag.chunking import chunk_article  # noqa: E402
 from rag.embeddings import OnnxEmbedder, converted_e5_folder, load_embedder  # noqa: E402
 from rag.embeddings.onnx_export import INT8_FILE, export_fp32_graph  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.chunking import chunk_article  # noqa: E402
 from tests.test_embeddings import mixed_texts  # noqa: E402
 
 

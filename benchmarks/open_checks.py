@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emit  # noqa: E402
 
-from rag.lexical import LexicalIndex  # noqa: E402
-from rag.manifest import checksum, read_json  # noqa: E402
+from rag.store.lexical import LexicalIndex  # noqa: E402
+from rag.store.manifest import checksum, read_json  # noqa: E402
 
 
 def timed(action) -> float:

@@ -39,7 +39,7 @@ from cluster import write_articles  # noqa: E402
 from common import emit, news_articles  # noqa: E402
 
 from rag.embeddings import DEFAULT_MODEL, converted_e5_folder  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
+from rag.news.ingest import ingest  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 

@@ -30,11 +30,11 @@ from common import (  # noqa: E402
     squad_articles_and_questions,
 )
 
-from rag.arabic import detect_language  # noqa: E402
-from rag.chunking import chunk_article  # noqa: E402
-from rag.documents import content_key  # noqa: E402
+from rag.news.documents import content_key  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.arabic import detect_language  # noqa: E402
+from rag.text.chunking import chunk_article  # noqa: E402
 
 
 def build(pipeline: Pipeline, articles, distractor_chunks: int, resume: bool = False):

@@ -30,13 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import emit, news_articles  # noqa: E402
 
 from rag.access import OWNER
-from rag.arabic import tokenize  # noqa: E402
-from rag.chunking import chunk_article  # noqa: E402
-from rag.documents import content_key  # noqa: E402
+from rag.news.documents import content_key  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import PreparedArticle  # noqa: E402
+from rag.text.arabic import tokenize  # noqa: E402
+from rag.text.chunking import chunk_article  # noqa: E402
 
 
 def fill(indexer, wanted_chunks: int, articles, sentence_vectors: bool = False) -> int:

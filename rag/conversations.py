@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from html import unescape
 from pathlib import Path
 
-from rag.database import DATABASE, read_only_connection
 from rag.errors import IndexWriteError, RagError
+from rag.store.database import DATABASE, read_only_connection
 
 MAX_CONVERSATIONS = 200  # per browser: the oldest beyond this are dropped
 TITLE_CHARS = 80

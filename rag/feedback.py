@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag.database import read_only_connection
 from rag.errors import IndexWriteError
+from rag.store.database import read_only_connection
 from rag.types import Answer
 
 log = logging.getLogger(__name__)

@@ -7,21 +7,21 @@ from datetime import date
 from functools import cached_property
 from pathlib import Path
 
-from rag.abstention import AbstentionModel
-from rag.answering import Answerer
-from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams
-from rag.citations import CitationChecker
+from rag.answers.abstention import AbstentionModel
+from rag.answers.answering import Answerer
+from rag.answers.citations import CitationChecker
+from rag.answers.extractive import ExtractiveAnswerer
+from rag.answers.generation import Generator, LLMConfig
+from rag.answers.prompts import Prompts
+from rag.answers.retrieval import Retriever
+from rag.answers.selection import HitSelector
 from rag.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from rag.errors import IndexExistsError
-from rag.extractive import ExtractiveAnswerer
-from rag.generation import Generator, LLMConfig
-from rag.ingest import Indexer, IngestReport, ingest
-from rag.manifest import manifest_for
-from rag.prompts import Prompts
-from rag.retrieval import Retriever
-from rag.selection import HitSelector
+from rag.news.ingest import Indexer, IngestReport, ingest
 from rag.settings import Settings
 from rag.store import IndexStore, vector_index_options
+from rag.store.manifest import manifest_for
+from rag.text.chunking import DEFAULT_TARGET_CHARS, ChunkingParams
 
 
 class Pipeline:

@@ -25,19 +25,19 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from rag import database, documents, feeds
 from rag.access import Access, AccessError, Caller
-from rag.answering import Answerer
+from rag.answers.answering import Answerer
+from rag.answers.retrieval import Retriever, SearchResult
 from rag.conversations import Conversation, ConversationStore
-from rag.documents import LoadFailure
 from rag.errors import IndexBusyError, IndexWriteError, RagError
 from rag.feedback import FeedbackStore
-from rag.feeds import FeedRegistry, FeedStatus
-from rag.ingest import Indexer, IngestReport, ingest, ingest_records
+from rag.news import documents, feeds
+from rag.news.documents import LoadFailure
+from rag.news.feeds import FeedRegistry, FeedStatus
+from rag.news.ingest import Indexer, IngestReport, ingest, ingest_records
 from rag.pipeline import Pipeline
-from rag.retrieval import Retriever, SearchResult
 from rag.settings import Settings
-from rag.store import IndexStore
+from rag.store import IndexStore, database
 from rag.types import Answer, Article, Filters
 
 log = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ class Service:
         self._admit_writer(caller)
         if ray is None:
             return ingest(paths, self.indexer, on_progress=on_progress, on_failure=on_failure)
-        from rag.ray_ingest import embedder_factory, ingest_with_ray
+        from rag.news.ray_ingest import embedder_factory, ingest_with_ray
 
         address, actors = ray
         factory = embedder_factory(self.settings, self.pipeline.model_name())

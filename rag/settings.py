@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from rag.dates import parse_day
+from rag.answers.prompts import PROMPTS_DIR
 from rag.errors import ConfigError
-from rag.prompts import PROMPTS_DIR
+from rag.text.dates import parse_day
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -129,7 +129,7 @@ class Answer:
     abstained: bool
     mode: str  # "extractive", "generated", or "conversation" (a greeting: no search)
     model: str = ""  # the language model that wrote a generated answer
-    # extractive: the probability that the retrieved passages answer (rag.abstention);
+    # extractive: the probability that the retrieved passages answer (rag.answers.abstention);
     # generated: the best support of a claim by a cited sentence
     confidence: float = 0.0
     standalone_question: str = ""  # the question as searched (follow-ups rewritten)

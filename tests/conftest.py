@@ -66,7 +66,7 @@ def assert_model_file_refused(load, path: Path, content: str | None, what: str, 
 @pytest.fixture(scope="session")
 def seed_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
     """The seed article indexed with the default model."""
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     pipeline = make_pipeline(tmp_path_factory.mktemp("seed-index"), onnx_embedder)
     report = ingest([SEEDS], pipeline.indexer())
@@ -92,7 +92,7 @@ def news_pipeline(tmp_path_factory, onnx_embedder) -> Pipeline:
     """40 real SaudiNewsNet articles indexed with the default model (a small newsroom)."""
     import json
 
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     folder = tmp_path_factory.mktemp("news")
     source = folder / "articles.jsonl"
@@ -151,7 +151,7 @@ def mixed_texts(n=240):
     import itertools
     import json
 
-    from rag.documents import load
+    from rag.news.documents import load
 
     seed = next(iter(load([SEED_FILE])))
     texts = [seed.title, *(line for line in seed.text.split("\n") if line.strip())]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rag.abstention import BUNDLED, AbstentionModel, Evidence
+from rag.answers.abstention import BUNDLED, AbstentionModel, Evidence
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.settings import Settings

@@ -5,11 +5,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from rag.answers.followup import looks_like_follow_up, rewrite_by_rule
 from rag.cli import app
-from rag.documents import record_or_failure
-from rag.followup import looks_like_follow_up, rewrite_by_rule
-from rag.ingest import ingest, ingest_records
-from rag.question import MAX_QUESTION_CHARS
+from rag.news.documents import record_or_failure
+from rag.news.ingest import ingest, ingest_records
+from rag.text.question import MAX_QUESTION_CHARS
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, make_pipeline
 
 ENRICHMENT_QUOTE = (
@@ -133,8 +133,8 @@ def test_rag_ask_json(seed_pipeline):
 def test_each_sentence_meets_its_own_threshold():
     """A near-miss English sentence must not hide an Arabic one that passes the cross-language
     threshold (found when an English article sat beside the seed in the shared test server)."""
-    from rag.abstention import AbstentionModel
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answers.abstention import AbstentionModel
+    from rag.answers.extractive import ExtractiveAnswerer
     from rag.types import Chunk, Hit, Sentence
 
     english = Sentence("The port authority said ships may dock at night.", 0, 48, score=0.79)
@@ -203,7 +203,7 @@ def hit(text: str, score: float, key: str):
 
 
 def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_best_holds():
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answers.extractive import ExtractiveAnswerer
 
     best = hit("قال عراقجي إن 3 جولات عقدت في 2015.", 0.86, "a")
     no_name = hit("قالت قوى غربية إن 3 جولات عقدت في 2015.", 0.855, "b")
@@ -218,7 +218,7 @@ def test_a_further_sentence_is_quoted_only_when_it_lacks_no_name_or_number_the_b
 
 
 def test_a_how_many_question_quotes_the_close_sentence_that_holds_a_number():
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answers.extractive import ExtractiveAnswerer
 
     best = hit("قالت الفنانة في حوارها إنه لا يوجد إنسان يهرب من عمره الحقيقي.", 0.86, "a")
     number = hit("وكشفت الفنانة أن عمرها الحقيقي 44 عاما.", 0.83, "b")
@@ -235,7 +235,7 @@ def test_a_how_many_question_quotes_the_close_sentence_that_holds_a_number():
 def test_a_word_or_two_is_never_quoted_as_an_answer():
     """A page's navigation ("اقتصاد") or a bare dateline can score close to any question; the
     one-word best sentence also let padding through (it lacked every name)."""
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answers.extractive import ExtractiveAnswerer
 
     crumb = hit("اقتصاد", 0.88, "a")
     byline = hit("الرياضي ـ وكالات", 0.87, "d")  # three strings, two words

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from rag.generation import Generator, LLMConfig
+from rag.answers.generation import Generator, LLMConfig
 from tests.conftest import ENRICHMENT_SENTENCE, make_pipeline
 from tests.fake_llm import CLAIM, FakeLLM, Reply, source_number, user_prompt
 
@@ -142,7 +142,7 @@ def test_an_answer_in_the_wrong_language_is_retried_once(answerer, llm):
 
 
 def test_injected_instructions_in_an_article_stay_inside_the_sources(tmp_path, e5_embedder, llm):
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     article = tmp_path / "injection.txt"
     article.write_text(

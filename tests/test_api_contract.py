@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rag.documents import MAX_ARTICLE_CHARS, MAX_FIELD_CHARS, make_article
 from rag.errors import DocumentError
-from rag.passages import MAX_WORD_CHARS, headed
+from rag.news.documents import MAX_ARTICLE_CHARS, MAX_FIELD_CHARS, make_article
+from rag.text.passages import MAX_WORD_CHARS, headed
 from tests.conftest import SEEDS
 from tests.live_server import ADMIN_KEY, READ_KEY, start_server
 

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.arabic import _fold_once, detect_language, light_stem, normalize, tokenize, word_set
+from rag.text.arabic import _fold_once, detect_language, light_stem, normalize, tokenize, word_set
 
 # Arabic letters, marks, tatweel, presentation forms, digits and Latin: the characters whose
 # folding interacts (a removed tatweel can free a mark that NFKC then composes).
@@ -115,6 +115,6 @@ def test_detect_language(text, language):
     ],
 )
 def test_the_language_a_question_was_asked_in_ignores_names(question, language):
-    from rag.arabic import question_language
+    from rag.text.arabic import question_language
 
     assert question_language(question) == language

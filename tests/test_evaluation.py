@@ -275,7 +275,7 @@ def test_exported_feedback_is_a_dataset_rag_eval_reads(tmp_path):
 def test_news_dev_shape_gold_by_url_copies_per_language_and_the_tradeoff(tmp_path):
     """news-dev's JSONL: gold by URL, other newspapers' copies count, unanswerable rows
     score abstention, every metric per language, the trade-off curve in the report."""
-    from rag.documents import load
+    from rag.news.documents import load
     from tests.conftest import SEED_FILE
 
     seed = next(iter(load([SEED_FILE])))

@@ -1,14 +1,14 @@
-"""The evidence a passage holds for a question, in either script (rag.evidence)."""
+"""The evidence a passage holds for a question, in either script (rag.answers.evidence)."""
 
 import pytest
 
-from rag.evidence import (
+from rag.answers.evidence import (
     answer_type_missing,
     asks_after,
     names_missing,
     numbers_missing,
 )
-from rag.question import Question
+from rag.text.question import Question
 
 
 def question_names(question: str) -> list[str]:

@@ -18,7 +18,7 @@ import uuid
 import httpx
 import pytest
 
-from rag.documents import article_id
+from rag.news.documents import article_id
 from tests.conftest import SEEDS, make_pipeline
 from tests.live_server import ADMIN_KEY, READ_KEY, start_server
 
@@ -50,7 +50,7 @@ def _consistent(index_dir) -> None:
 
 
 def test_a_full_disk_refuses_the_write_clearly_and_reading_goes_on(tmp_path, e5_embedder):
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     index_dir = tmp_path / "index"
     pipeline = make_pipeline(index_dir, e5_embedder)
@@ -188,7 +188,7 @@ def test_a_hanging_language_model_still_answers_through_the_api(tmp_path):
 
 
 def test_a_read_only_replica_refuses_writes_and_keeps_answering(tmp_path, e5_embedder):
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     index_dir = tmp_path / "index"
     pipeline = make_pipeline(index_dir, e5_embedder)
@@ -209,7 +209,7 @@ def test_a_read_only_replica_refuses_writes_and_keeps_answering(tmp_path, e5_emb
 
 def test_two_read_only_servers_pick_up_what_another_process_ingests(tmp_path, e5_embedder):
     """Stateless replicas: both memory-map one index; an ingest elsewhere reaches both."""
-    from rag.ingest import ingest
+    from rag.news.ingest import ingest
 
     index_dir = tmp_path / "index"
     ingest([SEEDS], make_pipeline(index_dir, e5_embedder).indexer())

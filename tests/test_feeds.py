@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from rag.access import OWNER
-from rag.arabic import tokenize
-from rag.feed_formats import FeedFormatError, parse_feed
-from rag.fetching import Fetcher, FetchError, Limits, decode
+from rag.news.feed_formats import FeedFormatError, parse_feed
+from rag.news.fetching import Fetcher, FetchError, Limits, decode
 from rag.service import Service
+from rag.text.arabic import tokenize
 from tests.conftest import SEEDS, make_pipeline
 from tests.live_server import ADMIN_KEY, start_server
 from tests.news_site import NewsSite, Page, article_html, atom, json_feed, news_sitemap, rss
@@ -240,7 +240,7 @@ def test_a_page_robots_txt_forbids_is_taken_from_the_feed_itself(site, service):
 
 
 def test_following_twice_or_removing_an_unknown_feed_is_a_clear_error(site, service):
-    from rag.feeds import FeedError
+    from rag.news.feeds import FeedError
 
     _publish_arabic_site(site)
     service.follow_feed(OWNER, site.url("/ar/feed.xml"))

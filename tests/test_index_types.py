@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexWriteError
-from rag.ingest import ingest
+from rag.news.ingest import ingest
 from rag.store import IndexStore, VectorIndexOptions
 from rag.vectors import RowMeta
 from rag.vectors.faiss_index import FaissVectors

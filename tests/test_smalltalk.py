@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from rag.smalltalk import conversation_kind
+from rag.answers.smalltalk import conversation_kind
 from tests.conftest import ENRICHMENT_SENTENCE
 
 SMALL_TALK = [  # 40 messages, 20 in each language

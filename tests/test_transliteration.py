@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.transliteration import NameBridge, arabic_skeleton, latin_skeletons
+from rag.text.transliteration import NameBridge, arabic_skeleton, latin_skeletons
 
 PAIRS = [
     ("Araghchi", "عراقجي"),

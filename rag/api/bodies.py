@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.answers.retrieval import Filters
 from rag.api.errors import ApiError
-from rag.question import MAX_QUESTION_CHARS
-from rag.retrieval import Filters
+from rag.text.question import MAX_QUESTION_CHARS
 
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 

@@ -14,9 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag import database
 from rag.access import AccessError
-from rag.dates import parse_day
 from rag.errors import (
     ArticleNotFoundError,
     IndexBusyError,
@@ -24,9 +22,11 @@ from rag.errors import (
     IndexWriteError,
     RagError,
 )
-from rag.feeds import FeedError
-from rag.question import MAX_QUESTION_CHARS
+from rag.news.feeds import FeedError
 from rag.settings import Settings
+from rag.store import database
+from rag.text.dates import parse_day
+from rag.text.question import MAX_QUESTION_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def _too_large(limit: int) -> JSONResponse:
     return _error_response(413, "body_too_large", f"the body is over {limit} bytes")
 
 
-# the HTTP answer to each kind of refusal (rag.access, rag.feeds: the core speaks no HTTP)
+# the HTTP answer to each kind of refusal (rag.access, rag.news.feeds: the core speaks no HTTP)
 ACCESS_STATUS = {"unidentified": 401, "forbidden": 403, "too_many": 429, "busy": 503}
 
 

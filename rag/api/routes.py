@@ -35,8 +35,8 @@ from rag.api.bodies import (
 from rag.api.contract import ADMIN, ANSWER, READ, WRITE, documented
 from rag.api.errors import ACCESS_STATUS, ApiError, day_or_error
 from rag.api.streams import completion, completion_stream, event_stream
-from rag.question import MAX_QUESTION_CHARS, validate_question
 from rag.service import Service
+from rag.text.question import MAX_QUESTION_CHARS, validate_question
 from rag.types import Answer, Hit
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from rag.access import OWNER
+from rag.answers.retrieval import Filters
 from rag.cli.common import (
     SEEDS_DIR,
     AsJson,
@@ -27,8 +28,7 @@ from rag.cli.common import (
     _service,
     app,
 )
-from rag.dates import parse_day
-from rag.retrieval import Filters
+from rag.text.dates import parse_day
 from rag.types import Answer, Citation, Hit
 
 

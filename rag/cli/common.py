@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from rag import database
 from rag.errors import RagError
 from rag.pipeline import Pipeline
 from rag.settings import Settings
+from rag.store import database
 
 app = typer.Typer(
     help="Question answering over news articles, with citations to the exact source passages.",

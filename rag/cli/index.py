@@ -21,7 +21,7 @@ from rag.cli.common import (
     _stderr,
     app,
 )
-from rag.ingest import count_records
+from rag.news.ingest import count_records
 
 
 @app.command("ingest")
@@ -117,7 +117,7 @@ def check_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
 
     SQLite's integrity check, the snapshots' checksums and bounds, and that the vectors,
     the lexical index and SQLite hold the same chunks; exit 1 on any problem."""
-    from rag.integrity import check
+    from rag.store.integrity import check
 
     def body():
         settings = _pipeline(config, index_dir=index_dir).settings
@@ -146,7 +146,7 @@ def backup_command(
     config: Config = None,
 ):
     """Copy the index to DEST, consistently, even while a server writes to it."""
-    from rag.backups import backup
+    from rag.store.backups import backup
 
     def body():
         settings = _pipeline(config, index_dir=index_dir).settings
@@ -164,7 +164,7 @@ def restore_command(
     """Bring a backup back as the index (stop its servers first).
 
     The index it replaces is moved aside, never deleted."""
-    from rag.backups import restore
+    from rag.store.backups import restore
 
     def body():
         settings = _pipeline(config, index_dir=index_dir).settings

@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rag.arabic import question_language
-from rag.documents import content_key
 from rag.errors import RagError
+from rag.news.documents import content_key
+from rag.text.arabic import question_language
 from rag.types import Article
 
 

@@ -7,8 +7,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from rag.generation import GenerationError, Generator
-from rag.prompts import Prompts
+from rag.answers.generation import GenerationError, Generator
+from rag.answers.prompts import Prompts
 from rag.types import Answer
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)

@@ -1,7 +1,7 @@
 """Metric functions, each checked against hand-computed values in tests/test_evaluation.py.
 
 Answer normalisation (SQuAD's, extended for Arabic), applied to both sides before
-comparing: ``rag.arabic.normalize`` (removes diacritics and tatweel; folds أ إ آ ٱ to ا,
+comparing: ``rag.text.arabic.normalize`` (removes diacritics and tatweel; folds أ إ آ ٱ to ا,
 ؤ to و, ئ and ى to ي, ة to ه; Arabic-Indic digits to ASCII), lower case, punctuation
 (ASCII and Arabic ، ؛ ؟ « » and the like) removed, the English articles a/an/the removed,
 whitespace collapsed. The Arabic article ال is kept: removing it also cuts words that
@@ -16,7 +16,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
-from rag.arabic import normalize as normalize_arabic
+from rag.text.arabic import normalize as normalize_arabic
 
 _ENGLISH_ARTICLES = re.compile(r"\b(a|an|the)\b")
 

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from rag.answering import Answerer
+from rag.answers.answering import Answerer
+from rag.answers.retrieval import Filters, Retriever
 from rag.errors import RagError
 from rag.evaluation import metrics as m
 from rag.evaluation.datasets import Dataset, EvalQuestion
 from rag.evaluation.judge import Judge
-from rag.retrieval import Filters, Retriever
 from rag.settings import Settings
 from rag.types import Answer, Chunk, Citation
 
@@ -260,7 +260,7 @@ def run_evaluation(dataset: Dataset, options: EvalOptions, settings: Settings, a
     """Index (if asked), evaluate, and write results.jsonl, summary.json and report.html."""
     from rag import documents
     from rag.evaluation.report import render_report
-    from rag.ingest import ingest_records
+    from rag.news.ingest import ingest_records
     from rag.pipeline import Pipeline
 
     options.out.mkdir(parents=True, exist_ok=True)

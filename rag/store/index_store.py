@@ -23,20 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import database
-from rag.database import DATABASE, LOCK
 from rag.errors import ArticleNotFoundError, IndexWriteError
-from rag.lexical import LexicalIndex
-from rag.manifest import (
+from rag.store import database, layout, tables
+from rag.store.database import DATABASE, LOCK
+from rag.store.layout import DERIVED, OLD_BM25_DIR
+from rag.store.lexical import LexicalIndex
+from rag.store.locks import SharedLock, synchronized
+from rag.store.manifest import (
     check_compatible,
     create_manifest,
     index_uid,
     read_json,
     read_manifest,
 )
-from rag.store import layout, tables
-from rag.store.layout import DERIVED, OLD_BM25_DIR
-from rag.store.locks import SharedLock, synchronized
 from rag.store.options import VectorIndexOptions
 from rag.store.snapshots import Snapshots
 from rag.store.tables import PreparedArticle

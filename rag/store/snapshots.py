@@ -9,13 +9,12 @@ import fcntl
 import logging
 import threading
 
-from rag import database
-from rag.database import DATABASE, LOCK
-from rag.lexical import FOLDER as LEXICAL_DIR
-from rag.lexical import LexicalIndex
-from rag.manifest import checksum, read_json, write_json_atomically
-from rag.store import tables
+from rag.store import database, tables
+from rag.store.database import DATABASE, LOCK
 from rag.store.layout import DERIVED
+from rag.store.lexical import FOLDER as LEXICAL_DIR
+from rag.store.lexical import LexicalIndex
+from rag.store.manifest import checksum, read_json, write_json_atomically
 from rag.vectors.factory import snapshot_or_rebuild
 from rag.vectors.faiss_index import FILE_NAME as VECTORS
 from rag.vectors.faiss_index import LiveFaiss

@@ -2,7 +2,7 @@
 
 One function per statement (or group of statements that belong together), each taking the
 connection to run on: ``IndexStore`` decides which connection and which lock; this module
-only knows the tables (``rag.database`` creates them).
+only knows the tables (``rag.store.database`` creates them).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from rag import database
 from rag.errors import IndexWriteError
-from rag.manifest import verify_checksum
+from rag.store import database
+from rag.store.manifest import verify_checksum
 from rag.vectors import Batches
 from rag.vectors.faiss_index import FILE_NAME, FaissVectors
 

@@ -10,10 +10,10 @@ from html import escape, unescape
 import gradio as gr
 
 from rag.access import AccessError
+from rag.answers.retrieval import Filters
 from rag.errors import RagError
-from rag.question import MAX_QUESTION_CHARS
-from rag.retrieval import Filters
 from rag.service import Service
+from rag.text.question import MAX_QUESTION_CHARS
 from rag.types import Answer, is_iso_date
 from rag.web import rendering, requests
 from rag.web.labels import LABELS

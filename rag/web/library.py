@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from rag.answering import short_list
+from rag.answers.answering import short_list
 from rag.errors import RagError
 from rag.service import Service
 from rag.web import requests

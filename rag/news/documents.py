@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from rag.arabic import normalize
 from rag.errors import DocumentError
+from rag.text.arabic import normalize
 from rag.types import Article
 
 CONTENT_FIELDS = ("content", "text", "body")

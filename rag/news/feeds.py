@@ -1,7 +1,7 @@
 """Following news feeds: the feed registry of an index, and one poll of the feeds due.
 
 Feeds live in the index database (tables ``feeds`` and ``feed_items``). A poll fetches each
-feed due (conditional GET), reads its items (``rag.feed_formats``), fetches the page of
+feed due (conditional GET), reads its items (``rag.news.feed_formats``), fetches the page of
 every item not seen before or changed since and extracts its text with trafilatura,
 falling back to the feed's own text, and indexes them through the one write path every
 front end uses. An item is marked seen only after its article is committed, so a poll
@@ -22,13 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from rag.database import DATABASE, read_only_connection
-from rag.documents import article_from_html, make_article
 from rag.errors import DocumentError, IndexBusyError, IndexWriteError, RagError
-from rag.feed_formats import FeedFormatError, FeedItem, parse_feed
-from rag.fetching import Fetcher, FetchError, Limits
-from rag.ingest import IngestReport
+from rag.news.documents import article_from_html, make_article
+from rag.news.feed_formats import FeedFormatError, FeedItem, parse_feed
+from rag.news.fetching import Fetcher, FetchError, Limits
+from rag.news.ingest import IngestReport
 from rag.settings import Settings
+from rag.store.database import DATABASE, read_only_connection
 from rag.types import Article
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.arabic import normalize
+from rag.text.arabic import normalize
 
 # reply kind -> phrases (a reply kind's template is prompts/conversation_<kind>.<lang>.md)
 _PHRASES = {

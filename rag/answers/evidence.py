@@ -3,11 +3,11 @@
 A passage about the right story can still not hold the answer: the question's names or
 numbers are missing from it, it has no number where the question asks "how many", or it was
 published before the time the question asks about. These checks read the question (a
-``rag.question.Question``: its names, numbers and the answer type it asks for) and the
+``rag.text.question.Question``: its names, numbers and the answer type it asks for) and the
 passage only, in either script: an English name counts as present when the passage spells
-it in Arabic as the index does (``rag.transliteration``'s consonant skeletons), and digits
-are compared after ``rag.arabic.normalize`` (Arabic-Indic digits become ASCII ones).
-``rag.abstention`` weighs them with the retrieval signals.
+it in Arabic as the index does (``rag.text.transliteration``'s consonant skeletons), and digits
+are compared after ``rag.text.arabic.normalize`` (Arabic-Indic digits become ASCII ones).
+``rag.answers.abstention`` weighs them with the retrieval signals.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from rag.arabic import normalize, tokenize
-from rag.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_AR, WEEKDAYS_EN
-from rag.question import Question, as_question
+from rag.text.arabic import normalize, tokenize
+from rag.text.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_AR, WEEKDAYS_EN
+from rag.text.question import Question, as_question
 
 _DIGITS = re.compile(r"\d+")
 

@@ -18,11 +18,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag import database
-from rag.backups import DATABASES
 from rag.errors import IndexNotFoundError, RagError
-from rag.lexical import LexicalIndex
-from rag.manifest import MANIFEST, read_json, verify_checksum
+from rag.store import database
+from rag.store.backups import DATABASES
+from rag.store.lexical import LexicalIndex
+from rag.store.manifest import MANIFEST, read_json, verify_checksum
 from rag.vectors.faiss_index import FILE_NAME as VECTORS
 
 

@@ -12,7 +12,7 @@ answers it (docs/benchmarks.md). These signals together do better:
 - ``type_missing``: 1 when the question asks for a number or a time and the best sentence
   holds none;
 - ``asks_after``: 1 when the question names a month or year after the passage was published
-  (``rag.evidence``).
+  (``rag.answers.evidence``).
 
 A logistic model of them, one per relation (question and passages in the same language, or
 across), gives the probability that the passages answer; below its calibrated threshold
@@ -31,13 +31,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import evidence
-from rag.arabic import tokenize
+from rag.answers import evidence
 from rag.errors import ConfigError
-from rag.question import Question, as_question
+from rag.text.arabic import tokenize
+from rag.text.question import Question, as_question
 from rag.types import Hit, Sentence
 
-BUNDLED = Path(__file__).parent / "data" / "abstention.json"
+BUNDLED = Path(__file__).parent.parent / "data" / "abstention.json"
 SIGNALS = (
     "similarity", "agreement", "coverage",
     "names_missing", "numbers_missing", "type_missing", "asks_after",

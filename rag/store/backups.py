@@ -25,9 +25,10 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag import database, feedback
+from rag import feedback
 from rag.errors import IndexNotFoundError, RagError
-from rag.manifest import MANIFEST, checksum
+from rag.store import database
+from rag.store.manifest import MANIFEST, checksum
 
 BACKUP_MANIFEST = "backup.json"
 FORMAT = 1

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from rag.arabic import normalize
+from rag.text.arabic import normalize
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class TimeFrame:
 
 MONTHS_EN = ["january", "february", "march", "april", "may", "june", "july", "august",
              "september", "october", "november", "december"]  # fmt: skip
-# Egyptian/Gulf names and the Levantine ones, normalised as rag.arabic.normalize spells them
+# Egyptian/Gulf names and the Levantine ones, normalised as rag.text.arabic.normalize spells them
 MONTHS_AR = [
     ["يناير", "كانون الثاني"], ["فبراير", "شباط"], ["مارس", "اذار"], ["ابريل", "نيسان"],
     ["مايو", "ايار"], ["يونيو", "حزيران"], ["يوليو", "تموز"], ["اغسطس", "اب"],

@@ -14,7 +14,7 @@ from string import Template
 
 from rag.errors import ConfigError
 
-PROMPTS_DIR = Path(__file__).resolve().parent / "data" / "prompts"  # shipped in the wheel
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "data" / "prompts"  # shipped in the wheel
 LANGUAGE_NAMES = {"ar": "Arabic", "en": "English"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.arabic import normalize, tokenize
+from rag.text.arabic import normalize, tokenize
 
 _FOLLOW_UP_WORDS = (
     "and|also|what about|how about|but|so|then|وماذا عن|وماذا|وما|ماذا عن|وهل|وكيف|ومن|و"

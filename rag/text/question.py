@@ -8,7 +8,7 @@ checks and abstention take the ``Question``, never the string, so a rule about q
 has one place to live.
 
 A follow-up is searched in its stand-alone form (``standalone``, written by
-``rag.followup`` or a language model); ``searched`` is that form, read as a question of its
+``rag.answers.followup`` or a language model); ``searched`` is that form, read as a question of its
 own. Retrieval adds the question's names with the Arabic spellings the index holds
 (``with_spellings``), which the evidence checks read.
 
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 
-from rag.arabic import detect_language, normalize, question_language, tokenize
-from rag.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_EN, TimeFrame, read_time
+from rag.text.arabic import detect_language, normalize, question_language, tokenize
+from rag.text.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_EN, TimeFrame, read_time
 
 MAX_QUESTION_CHARS = 2000
 # control characters and bidi overrides: they carry no meaning for search and can hide text
@@ -110,7 +110,7 @@ class Question:
 
     @cached_property
     def words(self) -> frozenset[str]:
-        """Its matching keys (``rag.arabic.tokenize``, stemmed)."""
+        """Its matching keys (``rag.text.arabic.tokenize``, stemmed)."""
         return frozenset(tokenize(self.text))
 
     def terms(self, *, stem: bool = True) -> list[str]:
@@ -150,7 +150,7 @@ class Question:
         return times
 
     def time_frame(self, today: date) -> TimeFrame | None:
-        """The dates it asks about, counted from ``today`` (``rag.dates.read_time``)."""
+        """The dates it asks about, counted from ``today`` (``rag.text.dates.read_time``)."""
         return read_time(self.text, today)
 
     @cached_property

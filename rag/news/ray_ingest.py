@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import documents
-from rag.chunking import ChunkingParams, chunk_article
-from rag.documents import LoadFailure
 from rag.embeddings import Embedder, load_embedder
 from rag.errors import IndexMismatchError, missing_extra
-from rag.ingest import (
+from rag.news import documents
+from rag.news.documents import LoadFailure
+from rag.news.ingest import (
     Indexer,
     IngestReport,
     bm25_tokens,
@@ -37,6 +36,7 @@ from rag.ingest import (
 )
 from rag.settings import Settings
 from rag.store import PreparedArticle
+from rag.text.chunking import ChunkingParams, chunk_article
 from rag.types import Article, Chunk, Span
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.manifest import checksum, verify_checksum
+from rag.store.manifest import checksum, verify_checksum
 
 log = logging.getLogger(__name__)
 

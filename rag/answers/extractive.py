@@ -8,7 +8,7 @@ sentence a little further below that does is quoted too. A sentence of a word or
 never quoted. Only sentences above a similarity threshold
 may be quoted (one for a question in the passages' language, a lower one across languages,
 where e5's similarities run lower); and the answer abstains when the abstention model
-(``rag.abstention``) judges that the hits do not answer the question.
+(``rag.answers.abstention``) judges that the hits do not answer the question.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.abstention import AbstentionModel, Evidence
-from rag.arabic import detect_language, jaccard, tokenize, word_set
-from rag.evidence import answer_type_missing, names_missing, numbers_missing
-from rag.question import Question, as_question
+from rag.answers.abstention import AbstentionModel, Evidence
+from rag.answers.evidence import answer_type_missing, names_missing, numbers_missing
 from rag.settings import Settings
+from rag.text.arabic import detect_language, jaccard, tokenize, word_set
+from rag.text.question import Question, as_question
 from rag.types import Hit, Sentence
 
 # a word has a letter or digit: a dash drawn with tatweel ("الرياضي ـ وكالات") is none

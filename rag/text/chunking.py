@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.sentences import split_sentences
+from rag.text.sentences import split_sentences
 from rag.types import Article, Chunk, Span
 
 # chosen by measurement (docs/benchmarks.md, "Chunk size and headlines")

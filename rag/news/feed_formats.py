@@ -1,7 +1,7 @@
 """Feeds read into items: RSS 2.0 (and 1.0), Atom 1.0, JSON Feed 1.x, news sitemaps.
 
 The XML parser never resolves entities nor touches the network. Text is decoded first
-(``rag.fetching.decode``), so a feed in windows-1256 or ISO-8859-6 reads like UTF-8."""
+(``rag.news.fetching.decode``), so a feed in windows-1256 or ISO-8859-6 reads like UTF-8."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 
-from rag.documents import normalize_date
 from rag.errors import RagError
+from rag.news.documents import normalize_date
 
 
 class FeedFormatError(RagError):

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import date
 from string import Template
 
-from rag.arabic import detect_language
-from rag.citations import CitationChecker
-from rag.dates import TimeFrame
-from rag.extractive import ExtractiveAnswerer
-from rag.followup import format_history, rewrite_by_rule
-from rag.generation import GenerationError, Generator
-from rag.prompts import LANGUAGE_NAMES, Prompts
-from rag.question import Question
-from rag.retrieval import Filters, Retriever, SearchResult
-from rag.smalltalk import conversation_kind
+from rag.answers.citations import CitationChecker
+from rag.answers.extractive import ExtractiveAnswerer
+from rag.answers.followup import format_history, rewrite_by_rule
+from rag.answers.generation import GenerationError, Generator
+from rag.answers.prompts import LANGUAGE_NAMES, Prompts
+from rag.answers.retrieval import Filters, Retriever, SearchResult
+from rag.answers.smalltalk import conversation_kind
+from rag.text.arabic import detect_language
+from rag.text.dates import TimeFrame
+from rag.text.question import Question
 from rag.types import Answer, Citation, Claim, Hit, Sentence
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Answerer:
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 
     def _conversation(self, question: str, kind: str, language: str) -> Answer:
-        """A short reply without a search or sources (rag.smalltalk)."""
+        """A short reply without a search or sources (rag.answers.smalltalk)."""
         template = Template(self.prompts.localized(f"conversation_{kind}", language))
         text = (
             template.safe_substitute(self._index_description())

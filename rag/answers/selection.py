@@ -30,7 +30,7 @@ import numpy as np
 from rag.errors import ConfigError
 from rag.types import Hit
 
-BUNDLED = Path(__file__).parent / "data" / "selection.json"
+BUNDLED = Path(__file__).parent.parent / "data" / "selection.json"
 FEATURES = (
     "fused",
     "place",

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.arabic import detect_language, normalize, tokenize
 from rag.embeddings import Embedder
-from rag.sentences import split_sentences
 from rag.settings import Settings
+from rag.text.arabic import detect_language, normalize, tokenize
+from rag.text.sentences import split_sentences
 from rag.types import Claim, Hit, Sentence
 
 _MARKER = re.compile(r"\[\s*([0-9٠-٩]+(?:\s*[,،]\s*[0-9٠-٩]+)*)\s*\]")

@@ -3,11 +3,11 @@
 Before dense search the question's vector is centred: a share of the mean vector of generic
 questions in its language is subtracted, so passages close to every question (short,
 generic ones) stop crowding out the one that answers. An English question's names reach
-BM25 in Arabic script (``rag.transliteration``). Near-duplicate chunks (wire copies of one
+BM25 in Arabic script (``rag.text.transliteration``). Near-duplicate chunks (wire copies of one
 story) are collapsed into the best of them, and each hit carries the sentence of its chunk
 that best matches the question (by the sentence vectors the ingest stored: a search runs
 the encoder once, on the question). The hits shown first are chosen among a wider pool of fused
-hits (``rag.selection``) and ordered with their best sentences. The measurements behind each
+hits (``rag.answers.selection``) and ordered with their best sentences. The measurements behind each
 choice: docs/benchmarks.md.
 """
 
@@ -24,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.arabic import detect_language, jaccard, word_set
-from rag.dates import TimeFrame
+from rag.answers.selection import HitSelector
 from rag.embeddings import Embedder
-from rag.passages import headed
-from rag.question import Question, as_question
-from rag.selection import HitSelector
 from rag.settings import Settings
 from rag.store import IndexStore
-from rag.transliteration import NameBridge
+from rag.text.arabic import detect_language, jaccard, word_set
+from rag.text.dates import TimeFrame
+from rag.text.passages import headed
+from rag.text.question import Question, as_question
+from rag.text.transliteration import NameBridge
 from rag.types import Filters, Hit, Sentence
 
 __all__ = ["Filters", "Retriever", "SearchResult"]
@@ -322,7 +322,9 @@ class Retriever:
 def _generic_questions() -> dict[str, list[str]]:
     """rag/data/generic_questions.txt, by language."""
     by_language: dict[str, list[str]] = {}
-    text = (Path(__file__).parent / "data" / "generic_questions.txt").read_text(encoding="utf-8")
+    text = (Path(__file__).parent.parent / "data" / "generic_questions.txt").read_text(
+        encoding="utf-8"
+    )
     for line in text.splitlines():
         if line.strip() and not line.startswith("#"):
             language, question = line.split("\t", 1)

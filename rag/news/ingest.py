@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import documents
-from rag.arabic import tokenize
-from rag.chunking import ChunkingParams, chunk_article
-from rag.documents import LoadFailure
 from rag.embeddings import Embedder
-from rag.passages import headed
+from rag.news import documents
+from rag.news.documents import LoadFailure
 from rag.store import IndexStore, PreparedArticle
+from rag.text.arabic import tokenize
+from rag.text.chunking import ChunkingParams, chunk_article
+from rag.text.passages import headed
 from rag.types import Article, Chunk
 
 log = logging.getLogger(__name__)
