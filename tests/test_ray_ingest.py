@@ -15,8 +15,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from rag import ray_ingest  # noqa: E402
 from rag.embeddings import load_embedder  # noqa: E402
+from rag.news import ray_ingest  # noqa: E402
 from rag.news.ingest import ingest  # noqa: E402
 from rag.news.ray_ingest import ingest_with_ray  # noqa: E402
 from tests.conftest import ROOT, SEED_FILE, SHARED_DATA, make_pipeline  # noqa: E402

@@ -258,8 +258,8 @@ class EvalOptions:
 def run_evaluation(dataset: Dataset, options: EvalOptions, settings: Settings, argv: list[str],
                    progress=None) -> dict:  # fmt: skip
     """Index (if asked), evaluate, and write results.jsonl, summary.json and report.html."""
-    from rag import documents
     from rag.evaluation.report import render_report
+    from rag.news import documents
     from rag.news.ingest import ingest_records
     from rag.pipeline import Pipeline
 
