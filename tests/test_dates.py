@@ -151,6 +151,19 @@ def test_latest_puts_the_newest_relevant_article_first(dated_service):
     assert [hit.chunk.date for hit in hits] == sorted((h.chunk.date for h in hits), reverse=True)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["آخر الأخبار عن الأمطار وإغلاق المدارس", "What is the latest on the rain?", "هل هطلت أمطار؟"],
+)
+def test_nothing_published_after_as_of_is_found(dated_service, question):
+    """Reading the archive as of a day (#33): the articles of the days after it are not
+    there yet, "latest" or not."""
+    hits = dated_service.search(OWNER, question, k=5, as_of=date(2026, 11, 25)).hits
+    assert hits and {hit.chunk.date for hit in hits} <= {"2026-11-20", "2026-07-14"}
+    answer = dated_service.ask(OWNER, question, as_of=date(2026, 11, 25))
+    assert all(c.date <= "2026-11-25" for c in [*answer.citations, *answer.uncited])
+
+
 def test_the_answer_says_which_dates_it_searched(dated_service):
     answer = dated_service.ask(OWNER, "Did schools close because of rain yesterday?", as_of=TODAY)
     assert any("2026-12-01 to 2026-12-01" in note and "yesterday" in note for note in answer.notes)

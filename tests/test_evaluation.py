@@ -339,3 +339,57 @@ def test_the_abstention_curve_runs_from_refusing_nothing_to_refusing_everything(
     assert curve[0][1:] == (0.0, 0.0) and curve[-1][1:] == (1.0, 1.0)
     assert all(a[1] <= b[1] and a[2] <= b[2] for a, b in zip(curve, curve[1:], strict=False))
     assert (0.5, 1 / 3, 0.5) in curve  # refusing below 0.5: one answerable, one not
+
+
+# ----- questions about time (news-time-dev) -------------------------------------------------
+
+
+def _time_answer(*cited: tuple[str, str, str, str], abstained: bool = False):
+    """An answer citing (article id, date, headline, quote) in order."""
+    from rag.types import Answer
+
+    citations = [
+        Citation(n, aid, f"{aid}#0", title, "src", day, "", quote, 0, len(quote))
+        for n, (aid, day, title, quote) in enumerate(cited, start=1)
+    ]
+    return Answer("q", "text", citations, [], [], "en", "en", abstained, "extractive")
+
+
+LONG = "قال المسؤول إن الاجتماع سيعقد في الرياض الأسبوع المقبل"
+
+
+def test_news_time_dev_is_read_with_its_kinds_days_and_turns():
+    dataset = load_dataset(SHARED_DATA / "qa" / "news-time-dev.jsonl")
+    kinds = {q.kind for q in dataset.questions}
+    assert len(dataset.questions) == 48
+    assert kinds == {"digest", "topic_day", "latest", "empty_day", "followup_latest"}
+    follow_up = next(q for q in dataset.questions if q.kind == "followup_latest")
+    assert follow_up.history and follow_up.as_of and "newest" in follow_up.expect
+
+
+@pytest.mark.parametrize(("kind", "expect", "cited", "failed"), [
+    ("digest", {"day": "2015-07-22"},
+     [("a", "2015-07-22", "السعودية تعلن ميزانية", LONG),
+      ("b", "2015-07-22", "اليمن هدنة إنسانية", LONG),
+      ("c", "2015-07-22", "النفط يرتفع", LONG)], []),
+    ("digest", {"day": "2015-07-22"},
+     [("a", "2015-07-22", "السعودية تعلن ميزانية", LONG),
+      ("b", "2015-07-22", "السعودية تعلن ميزانية جديدة", LONG),  # the same story again
+      ("c", "2015-07-21", "النفط يرتفع", "عمر إبراهيم – عين اليوم")],  # a day early, a byline
+     ["all of the day", "one story each", "quotes of 6+ words"]),
+    ("topic_day", {"day": "2015-07-22", "terms": ["اليمن"]},
+     [("a", "2015-07-22", "اليمن هدنة", LONG), ("b", "2015-07-22", "النفط", LONG)], []),
+    ("latest", {"newest": "2015-07-26", "terms": ["اليمن"]},
+     [("a", "2015-07-27", "اليمن", LONG)], ["nothing after as_of"]),  # as_of 07-26: the future
+    ("latest", {"newest": "2015-07-26", "terms": ["اليمن"]},
+     [("a", "2015-07-22", "اليمن", LONG)], ["first is recent"]),
+    ("empty_day", {"day": "2015-07-29"}, [("a", "2015-07-27", "x", LONG)], ["no citation"]),
+    ("followup_latest", {"newest": "2015-07-26"}, [], ["answered", "newest is recent"]),
+])  # fmt: skip
+def test_a_time_answer_is_judged_by_its_kind(kind, expect, cited, failed):
+    from rag.evaluation import time_questions
+
+    q = EvalQuestion("t", "q", (), "ar", False, kind=kind, as_of="2015-07-26", expect=expect)
+    metrics, found = time_questions.judge(q, _time_answer(*cited))
+    assert found == failed
+    assert metrics == {f"{kind}_pass": float(not failed), "time_pass": float(not failed)}

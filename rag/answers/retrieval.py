@@ -102,7 +102,8 @@ class Retriever:
 
         A time the question names ("yesterday", "in July", "أمس") restricts the dates,
         relative to ``as_of`` (default: today), unless ``filters`` set dates themselves;
-        "latest" puts the newest of the relevant hits first."""
+        "latest" puts the newest of the relevant hits first. With ``as_of`` (or the
+        ``as_of`` setting) nothing published after that day is found."""
         k = self.k if k is None else k
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -113,6 +114,7 @@ class Retriever:
         frame = self._time_frame(question, filters, as_of)
         if frame is not None and frame.date_from:
             filters = replace(filters, date_from=frame.date_from, date_to=frame.date_to)
+        filters = _up_to(filters, as_of or self.as_of)
         allowed = self.store.filter_rows(
             filters.sources, filters.date_from, filters.date_to, filters.exclude_articles
         )
@@ -319,6 +321,15 @@ class Retriever:
 
 
 @functools.cache
+def _up_to(filters: Filters, as_of: date | None) -> Filters:
+    """An archive read as of a day shows nothing published after it (undated articles
+    neither, as with any date filter); without ``as_of`` (today) nothing changes."""
+    if as_of is None:
+        return filters
+    last = as_of.isoformat()
+    return replace(filters, date_to=min(filters.date_to or last, last))
+
+
 def _generic_questions() -> dict[str, list[str]]:
     """rag/data/generic_questions.txt, by language."""
     by_language: dict[str, list[str]] = {}

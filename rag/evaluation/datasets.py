@@ -7,7 +7,8 @@ paired: questions from one language, paragraphs (and gold answers) from another.
 JSONL: one object a line with ``question``, ``answers`` (list of strings), and optionally
 ``gold_article``, ``gold_url`` (with ``also_urls``: other copies that count as gold),
 ``answers_en`` (more gold answers, e.g. English renderings), ``answerable`` (default true),
-``lang``, ``id``: the shape of news-dev.
+``lang``, ``id``: the shape of news-dev. Questions about time (news-time-dev) add ``kind``,
+``as_of``, ``history`` and ``expect`` and have no gold answer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pathlib import Path
 from rag.errors import RagError
 from rag.news.documents import content_key
 from rag.text.arabic import question_language
-from rag.types import Article
+from rag.types import Article, is_iso_date
+
+TIME_KINDS = ("digest", "topic_day", "latest", "empty_day", "followup_latest")
 
 
 class DatasetError(RagError):
@@ -37,6 +40,12 @@ class EvalQuestion:
     gold_url: str | None = None
     answer_start: int | None = None  # offset of the first gold answer in the gold article
     also_urls: tuple[str, ...] = ()  # other newspapers' copies that also hold the answer
+    # a question about time (news-time-dev): its kind, the day it is asked, the turns
+    # before it, and what its answer is judged against (rag.evaluation.time_questions)
+    kind: str = ""
+    as_of: str | None = None
+    history: tuple[dict, ...] = ()
+    expect: dict = field(default_factory=dict, compare=False)
 
     @property
     def gold_urls(self) -> frozenset[str]:
@@ -190,7 +199,26 @@ def _jsonl_question(record: object, where: str, number: int) -> EvalQuestion:
         gold_article=record.get("gold_article") or None,
         gold_url=record.get("gold_url") or None,
         also_urls=tuple(also_urls),
+        **_time_fields(record, where),
     )
+
+
+def _time_fields(record: dict, where: str) -> dict:
+    """``kind``, ``as_of``, ``history`` and ``expect`` of a question about time."""
+    kind = record.get("kind") or ""
+    if not kind:
+        return {}
+    if kind not in TIME_KINDS:
+        raise DatasetError(f"{where}: 'kind' must be one of {', '.join(TIME_KINDS)}")
+    as_of, history = record.get("as_of"), record.get("history") or []
+    if as_of is not None and not (isinstance(as_of, str) and is_iso_date(as_of)):
+        raise DatasetError(f"{where}: 'as_of' must be a date like 2015-07-21")
+    if not isinstance(history, list) or not all(isinstance(t, dict) for t in history):
+        raise DatasetError(f"{where}: 'history' must be a list of {{role, content}} turns")
+    expect = record.get("expect") or {}
+    if not isinstance(expect, dict):
+        raise DatasetError(f"{where}: 'expect' must be an object")
+    return {"kind": kind, "as_of": as_of, "history": tuple(history), "expect": expect}
 
 
 def _strings(record: dict, name: str, where: str) -> list[str]:

@@ -19,9 +19,11 @@ from rag.answers.answering import Answerer
 from rag.answers.retrieval import Filters, Retriever
 from rag.errors import RagError
 from rag.evaluation import metrics as m
+from rag.evaluation import time_questions
 from rag.evaluation.datasets import Dataset, EvalQuestion
 from rag.evaluation.judge import Judge
 from rag.settings import Settings
+from rag.text.dates import parse_day
 from rag.types import Answer, Chunk, Citation
 
 DEPTH = 20
@@ -55,6 +57,8 @@ def evaluate(run: EvalRun, questions: Iterable[EvalQuestion], results_path: Path
 
 
 def evaluate_question(run: EvalRun, q: EvalQuestion) -> dict:
+    if q.kind:
+        return evaluate_time_question(run, q)
     search = run.retriever.search(q.question, k=DEPTH)  # in the order the chat shows
     relevant = [is_gold_chunk(h.chunk, q, h.duplicates) for h in search.hits]
     rank = relevant.index(True) + 1 if True in relevant else None
@@ -112,6 +116,22 @@ def evaluate_question(run: EvalRun, q: EvalQuestion) -> dict:
     return row
 
 
+def evaluate_time_question(run: EvalRun, q: EvalQuestion) -> dict:
+    """A question about time, asked as the chat asks it (its day, its earlier turns) and
+    judged by its kind (``rag.evaluation.time_questions``)."""
+    as_of = parse_day(q.as_of, "as_of")
+    answer = run.answerer.answer(q.question, history=list(q.history), as_of=as_of)
+    metrics, failed = time_questions.judge(q, answer)
+    return {
+        "id": q.id, "question": q.question, "lang": q.lang, "kind": q.kind, "as_of": q.as_of,
+        "expect": q.expect, "answerable": False, "gold_answers": [], "gold_article": None,
+        "source": "", "answer": answer.text, "abstained": answer.abstained,
+        "mode": answer.mode, "confidence": answer.confidence,
+        "citations": [asdict(c) for c in answer.citations], "retrieved": [],
+        "gold_rank": None, "timings": answer.timings, "metrics": metrics, "failed": failed,
+    }  # fmt: skip
+
+
 def answer_span(answer: Answer) -> str:
     """What EM and F1 compare with the gold answer: the answer's own words, markers removed.
 
@@ -163,10 +183,10 @@ def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
 def summarize(rows: list[dict]) -> dict:
     """Means of every metric (over the rows that have it), by language and by source too."""
     summary = {"questions": len(rows), "metrics": _means(rows)}
-    for key in ("lang", "source"):
+    for key in ("lang", "source", "kind"):
         groups = defaultdict(list)
         for row in rows:
-            groups[row[key] or "(unknown)"].append(row)
+            groups[row.get(key) or "(unknown)"].append(row)
         summary[f"by_{key}"] = {
             name: {"questions": len(group), "metrics": _means(group)}
             for name, group in sorted(groups.items())
