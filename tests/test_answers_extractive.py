@@ -1,6 +1,7 @@
 """The offline answerer on the real seed index, and the `rag ask` command."""
 
 import json
+from datetime import date
 
 import pytest
 from typer.testing import CliRunner
@@ -9,6 +10,7 @@ from rag.answers.followup import looks_like_follow_up, rewrite_by_rule
 from rag.cli import app
 from rag.news.documents import record_or_failure
 from rag.news.ingest import ingest, ingest_records
+from rag.text.dates import read_time
 from rag.text.question import MAX_QUESTION_CHARS
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS, make_pipeline
 
@@ -98,6 +100,19 @@ def test_follow_up_rule_keeps_the_topic(answerer):
     )
     answer = answerer.answer("and what did Russia say?", history=history)
     assert answer.standalone_question == "and what did Russia say? (araghchi enrichment)"
+
+
+@pytest.mark.parametrize(("earlier", "question", "rewritten"), [
+    ("Give me yesterday's news.", "And the latest news?", "And the latest news? (give me s)"),
+    ("ما أخبار أمس؟", "وما آخر الأخبار؟", "وما آخر الأخبار؟ (اخبار)"),
+    ("What happened in July in Yemen?", "and Iran?", "and Iran? (happened yemen)"),
+    ("ماذا حدث يوم الخميس في اليمن؟", "وإيران؟", "وإيران؟ (ماذا حدث يوم اليمن)"),
+])  # fmt: skip
+def test_a_follow_up_is_never_given_the_earlier_questions_time(earlier, question, rewritten):
+    """#33: a scope carried over ("yesterday") refused "and the latest news?"."""
+    history = [{"role": "user", "content": earlier}, {"role": "assistant", "content": "…"}]
+    assert rewrite_by_rule(question, history) == rewritten
+    assert read_time(rewritten, date(2015, 7, 28)) in (None, read_time(question, date(2015, 7, 28)))
 
 
 def test_rag_ask_prints_answer_and_sources(seed_pipeline):

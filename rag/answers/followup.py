@@ -9,13 +9,21 @@ gets the content words of the previous user question appended, so retrieval keep
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from rag.text.arabic import normalize, tokenize
+from rag.text.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_AR, WEEKDAYS_EN, read_time
 
 _FOLLOW_UP_WORDS = (
     "and|also|what about|how about|but|so|then|وماذا عن|وماذا|وما|ماذا عن|وهل|وكيف|ومن|و"
 )
 _FOLLOW_UP_START = re.compile(rf"^\s*({_FOLLOW_UP_WORDS})(\s|$)", re.IGNORECASE)
+_TIME_WORDS = frozenset(  # as tokenize keys them; a two-word month name is left whole
+    key
+    for word in [*MONTHS_EN, *WEEKDAYS_EN, *WEEKDAYS_AR, *(n for ns in MONTHS_AR for n in ns)]
+    if " " not in word
+    for key in tokenize(word, stem=False)
+)
 
 
 def previous_user_question(history: list[dict]) -> str:
@@ -30,12 +38,21 @@ def looks_like_follow_up(question: str) -> bool:
 
 
 def rewrite_by_rule(question: str, history: list[dict]) -> str:
-    """The question, with the previous question's content words appended if it is a follow-up."""
+    """The question, with the previous question's content words appended if it is a
+    follow-up. Never its words of time: "And the latest news?" after "yesterday's news"
+    asks for the latest, not for yesterday's (a time phrase of the new question wins, and
+    one it lacks is not carried over)."""
     previous = previous_user_question(history)
     if not previous or not looks_like_follow_up(question):
         return question
-    missing = [w for w in tokenize(previous, stem=False) if w not in tokenize(question, stem=False)]
+    asked = tokenize(question, stem=False)
+    missing = [w for w in tokenize(previous, stem=False) if w not in asked and not _of_time(w)]
     return f"{question} ({' '.join(missing)})" if missing else question
+
+
+def _of_time(word: str) -> bool:
+    """A word that names a time on its own ("yesterday", «أمس», "july", «الخميس»)."""
+    return word in _TIME_WORDS or read_time(word, date(2000, 1, 1)) is not None
 
 
 def format_history(history: list[dict], limit: int = 6) -> str:
