@@ -10,6 +10,7 @@ from pathlib import Path
 from rag.answers.abstention import AbstentionModel
 from rag.answers.answering import Answerer
 from rag.answers.citations import CitationChecker
+from rag.answers.digest import DigestMaker
 from rag.answers.extractive import ExtractiveAnswerer
 from rag.answers.generation import Generator, LLMConfig
 from rag.answers.prompts import Prompts
@@ -129,8 +130,9 @@ class Pipeline:
     ) -> Answerer:
         """An answerer over ``retriever`` (shared with a search front end), else a new one."""
         s = self.settings
+        retriever = retriever or self.retriever(store)
         return Answerer(
-            retriever=retriever or self.retriever(store),
+            retriever=retriever,
             extractive=ExtractiveAnswerer(
                 max_sentences=s.answer_max_sentences,
                 threshold_same_language=s.abstain_threshold,
@@ -144,6 +146,7 @@ class Pipeline:
             ),
             generator=self.generator(),
             prompts=Prompts(s.prompts_dir),
+            digest=DigestMaker(retriever.store),
         )
 
     def ensure_index(self, seeds: Path) -> IngestReport | None:

@@ -16,6 +16,7 @@ from datetime import date
 from string import Template
 
 from rag.answers.citations import CitationChecker
+from rag.answers.digest import DigestMaker, digest_answer
 from rag.answers.extractive import ExtractiveAnswerer
 from rag.answers.followup import format_history, rewrite_by_rule
 from rag.answers.generation import GenerationError, Generator
@@ -43,6 +44,7 @@ class Answerer:
     checker: CitationChecker
     generator: Generator | None = None
     prompts: Prompts = Prompts()
+    digest: DigestMaker | None = None  # "what happened yesterday?": the day's main stories
 
     def answer(
         self,
@@ -69,6 +71,11 @@ class Answerer:
         standalone = self._standalone(asked.text, history or [])
         asked = asked.standing_alone_as(standalone)
         timings["rewrite"] = time.perf_counter() - started
+        digest = self._digest(asked, filters, as_of, language or asked.language)
+        if digest is not None:
+            digest.question_language, digest.standalone_question = asked.language, standalone
+            digest.timings = {**timings, "digest": time.perf_counter() - started}
+            return digest
         result = self.retriever.search(asked.searched, k=k, filters=filters, as_of=as_of)
         timings.update(result.timings)
         asked = asked.with_spellings(result.names)
@@ -97,6 +104,33 @@ class Answerer:
             dates = {"date_from": frame.date_from, "date_to": frame.date_to}
             return [self.prompts.localized("time_frame", language, phrase=frame.phrase, **dates)]
         return [self.prompts.localized("newest_first", language, phrase=frame.phrase)]
+
+    # ----- the news of a period ----------------------------------------------------------
+
+    def _digest(self, question: Question, filters, as_of: date | None, language: str):
+        """The period's main stories when the question asks for the news of a period with
+        no topic (``rag.answers.digest``); ``None`` for any other question."""
+        searched = question.searched
+        if self.digest is None or not searched.asks_for_news or not self.retriever.time_aware:
+            return None
+        if filters is not None and (filters.date_from or filters.date_to):
+            return None  # dates the user set: a search within them
+        today = as_of or self.retriever.as_of or date.today()
+        frame = searched.time_frame(today)
+        if frame is None or searched.news_topic(frame):
+            return None
+        if frame.date_from:
+            period = (frame.date_from, min(frame.date_to, today.isoformat()))
+            notes = self._time_notes(frame, language)
+        else:  # "the latest news": the newest day with articles
+            day = self.digest.latest_day(today.isoformat())
+            if not day:
+                return None
+            period = (day, day)
+            notes = [self.prompts.localized("digest_latest", language, as_of=today.isoformat(),
+                                            day=day)]  # fmt: skip
+        made = self.digest.digest(*period, filters)
+        return digest_answer(made, question.text, language, self.prompts, notes)
 
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 

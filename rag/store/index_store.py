@@ -379,6 +379,21 @@ class IndexStore(Snapshots):
         return found
 
     @synchronized
+    def lead_rows(self, date_from: str, date_to: str) -> list[int]:
+        """The first chunk of every article of those days (``tables.lead_rows``)."""
+        return tables.lead_rows(self._db, date_from, date_to)
+
+    @synchronized
+    def days_around(self, date_from: str, date_to: str) -> tuple[str, str]:
+        """The nearest days with articles before and after a period ("" if none)."""
+        return tables.days_around(self._db, date_from, date_to)
+
+    @synchronized
+    def latest_day(self, up_to: str) -> str:
+        """The newest day with articles up to ``up_to`` ("" if none)."""
+        return tables.latest_day(self._db, up_to)
+
+    @synchronized
     def counts(self) -> dict[str, int]:
         """What each part holds once caught up: SQLite's articles and chunks, the chunks in
         the vector and the lexical index, and the articles whose sentences lack vectors."""

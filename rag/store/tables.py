@@ -316,3 +316,31 @@ def summary(db: sqlite3.Connection) -> dict:
         "first_date": first or "",
         "last_date": last or "",
     }
+
+
+def lead_rows(db: sqlite3.Connection, date_from: str, date_to: str) -> list[int]:
+    """The first chunk of every article dated from ``date_from`` to ``date_to`` (inclusive
+    days), in date order: what a digest of those days reads."""
+    return [r for (r,) in db.execute(
+        "SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id "
+        "WHERE c.ordinal = 0 AND a.date != '' AND substr(a.date, 1, 10) BETWEEN ? AND ? "
+        "ORDER BY a.date, c.row", (date_from, date_to),
+    )]  # fmt: skip
+
+
+_DAY = "substr(date, 1, 10)"
+
+
+def days_around(db: sqlite3.Connection, date_from: str, date_to: str) -> tuple[str, str]:
+    """The nearest days with articles before ``date_from`` and after ``date_to`` ("" when
+    there is none)."""
+    dated = f"FROM articles WHERE date != '' AND {_DAY}"
+    before = db.execute(f"SELECT MAX({_DAY}) {dated} < ?", (date_from,)).fetchone()[0]
+    after = db.execute(f"SELECT MIN({_DAY}) {dated} > ?", (date_to,)).fetchone()[0]
+    return before or "", after or ""
+
+
+def latest_day(db: sqlite3.Connection, up_to: str) -> str:
+    """The newest day with articles up to ``up_to`` ("" when there is none)."""
+    dated = f"FROM articles WHERE date != '' AND {_DAY}"
+    return db.execute(f"SELECT MAX({_DAY}) {dated} <= ?", (up_to,)).fetchone()[0] or ""

@@ -3,8 +3,8 @@
 the day an archive is read as of); "latest", "most recent", "آخر الأخبار", "أحدث" ask for
 the newest articles first.
 
-Only expressions that name a time relative to now, or a month, weekday or date after a
-word that makes it a time frame ("in", "since", "في", "منذ") count: "since the clashes
+Only expressions that name a time relative to now, or a month, weekday or day after a
+word that makes it a time frame ("in", "since", "on", "في", "منذ", «يوم») count: "since the clashes
 began" or "منذ بدء المواجهات" name no date, and "the August 2015 explosions" names the time
 of an event, which an article may report weeks later, so it is not a filter.
 
@@ -177,6 +177,68 @@ def _named(english: str, arabic: str, today: date) -> TimeFrame | None:
     if found:
         return _weekday_frame(found.group(0), WEEKDAYS_AR.index(found.group(1)), False, today)
     return None
+
+
+_ORDINALS_EN = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6,
+                "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}  # fmt: skip
+_ORDINALS_AR = {"الاول": 1, "الثاني": 2, "الثالث": 3, "الرابع": 4, "الخامس": 5, "السادس": 6,
+                "السابع": 7, "الثامن": 8, "التاسع": 9, "العاشر": 10}  # fmt: skip
+_MONTH_AR_NUMBERS = {n: i for i, names in enumerate(MONTHS_AR, start=1) for n in names}
+
+
+def read_day(question: str, today: date) -> TimeFrame | None:
+    """A day of a month: "on July 29", "29 July 2015", "news of the 6th of August",
+    «يوم 6 أغسطس», «السادس من أغسطس 2015», «أخبار 23 يوليو».
+    Without a year, the latest such day up to ``today``; a day the calendar lacks is none.
+
+    Not part of ``read_time``: in "the earthquake that struck on 26 October 2015" the day
+    is the event's, which articles report days later. ``Question.time_frame`` reads it only
+    in a question that asks for the news ("What happened on July 29?", «أخبار يوم 28 يوليو»).
+    """
+    return _on_day(question.lower(), normalize(question), today)
+
+
+def _on_day(english: str, arabic: str, today: date) -> TimeFrame | None:
+    months_en = "|".join(MONTHS_EN)
+    day_en = rf"(\d{{1,2}}|{'|'.join(_ORDINALS_EN)})(?:st|nd|rd|th)?"
+    year_en = r"(?:,? (\d{4}))?"
+    found = re.search(rf"\b(?:(?:on|of|for) )?(?:the )?{day_en} (?:of )?({months_en}){year_en}\b",
+                      english)  # fmt: skip
+    if found:
+        return _day_frame(found.group(0), found.group(1), found.group(2), found.group(3), today)
+    found = re.search(rf"\b({months_en}) {day_en}{year_en}\b", english)
+    if found:
+        return _day_frame(found.group(0), found.group(2), found.group(1), found.group(3), today)
+    found = re.search(r"\bon the (\d{1,2})(?:st|nd|rd|th)\b(?! of)", english)
+    if found:  # "on the 6th": of this month, or of the last one if it has not come yet
+        day = int(found.group(1))
+        month = today if day <= today.day else today.replace(day=1) - timedelta(1)
+        return _day_frame(found.group(0), str(day), MONTHS_EN[month.month - 1],
+                          str(month.year), today)  # fmt: skip
+    months_ar = "|".join(sorted(_MONTH_AR_NUMBERS, key=len, reverse=True))
+    day_ar = rf"(\d{{1,2}}|{'|'.join(_ORDINALS_AR)})"
+    found = re.search(rf"(?:\b(?:يوم|في|بتاريخ) )?\b{day_ar} (?:من )?(?:شهر )?"
+                      rf"({months_ar})(?: (?:من )?(?:عام |سنه )?(\d{{4}}))?\b", arabic)  # fmt: skip
+    if found:
+        return _day_frame(found.group(0).strip(), found.group(1), found.group(2),
+                          found.group(3), today)  # fmt: skip
+    return None
+
+
+def _day_frame(phrase: str, day: str, month: str, year: str | None, today: date):
+    number = int(day) if day.isdigit() else _ORDINALS_EN.get(day) or _ORDINALS_AR.get(day, 0)
+    month_number = (MONTHS_EN.index(month) + 1 if month in MONTHS_EN
+                    else _MONTH_AR_NUMBERS[month])  # fmt: skip
+    try:
+        if year:
+            named = date(int(year), month_number, number)
+        else:
+            named = date(today.year, month_number, number)
+            if named > today:
+                named = date(today.year - 1, month_number, number)
+    except ValueError:  # the 31st of a month of 30 days, the year 0
+        return None
+    return _span(phrase, named, named)
 
 
 def _month_frame(phrase: str, month: int, since: bool, today: date) -> TimeFrame:

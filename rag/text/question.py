@@ -26,7 +26,14 @@ from datetime import date
 from functools import cached_property
 
 from rag.text.arabic import detect_language, normalize, question_language, tokenize
-from rag.text.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_EN, TimeFrame, read_time
+from rag.text.dates import (
+    MONTHS_AR,
+    MONTHS_EN,
+    WEEKDAYS_EN,
+    TimeFrame,
+    read_day,
+    read_time,
+)
 
 MAX_QUESTION_CHARS = 2000
 # control characters and bidi overrides: they carry no meaning for search and can hide text
@@ -66,6 +73,26 @@ _ASKS_TIME = _asking(
 )
 
 Spellings = Mapping[str, tuple[str, ...]]  # a name -> its Arabic spellings in the index
+
+
+def _keys(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text, stem=False))
+
+
+# words that ask for the news itself ("what happened", «أخبار»), and the words around them
+# that name no topic ("give me", "the main", «ما أبرز»): a question of only these (and a
+# time) asks for the news of a period, with no topic
+_NEWS = _keys(
+    "news happened happen happening stories story headlines headline events new "
+    "أخبار الأخبار خبر حدث جرى أبرز أهم نشر مستجدات المستجدات جديد عناوين أحداث"
+)
+_AROUND_NEWS = _keys(
+    "what whats s were was is are the a an me us give tell show any on in of for about "
+    "made make main top biggest big most important all day days there and today today's "
+    "latest recent newest please "
+    "ما ماذا هي هو في عن من على يوم و اليوم حول بشأن آخر أحدث الأحدث هل هناك لي أعطني "
+    "أبرز أهم ال وما وماذا وهل"
+) | _keys(" ".join([*MONTHS_EN, *WEEKDAYS_EN, *(n for ns in MONTHS_AR for n in ns)]))
 
 
 @dataclass(frozen=True)
@@ -150,8 +177,29 @@ class Question:
         return times
 
     def time_frame(self, today: date) -> TimeFrame | None:
-        """The dates it asks about, counted from ``today`` (``rag.text.dates.read_time``)."""
-        return read_time(self.text, today)
+        """The dates it asks about, counted from ``today`` (``rag.text.dates.read_time``);
+        in a question that asks for the news, a day it names too ("What happened on July
+        29?", ``read_day``)."""
+        frame = read_time(self.text, today)
+        day = read_day(self.text, today) if self.asks_for_news else None
+        if day is None:
+            return frame
+        return replace(day, newest_first=frame is not None and frame.newest_first)
+
+    @cached_property
+    def asks_for_news(self) -> bool:
+        """It asks what happened, or for the news ("the latest on Yemen", «ما أخبار أمس؟»)."""
+        return bool(_keys(self.text) & _NEWS)
+
+    def news_topic(self, frame: TimeFrame | None) -> list[str]:
+        """What a news question is about, beyond the news and its time (``frame``): [] for
+        "What happened yesterday?", ["yemen"] for "Any news on Yemen yesterday?"."""
+        said = _NEWS | _AROUND_NEWS | (_keys(frame.phrase) if frame else frozenset())
+        return [
+            word
+            for word in tokenize(self.text, stem=False)
+            if not word.isdigit() and word not in said and word.removeprefix("و") not in said
+        ]
 
     @cached_property
     def _normalized(self) -> str:

@@ -1,0 +1,55 @@
+"""What happened on a day: a digest of its main stories (#33), on 40 real SaudiNewsNet
+articles of 2015-07-21 with the default model."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from rag.text.arabic import word_set
+
+AS_OF = date(2015, 7, 22)
+
+
+@pytest.fixture(scope="module")
+def answerer(news_pipeline):
+    return news_pipeline.answerer()
+
+
+@pytest.mark.parametrize("question", [
+    "What happened yesterday?", "ما أخبار أمس؟", "What were the main news stories on July 21?",
+    "ما أبرز الأخبار يوم 21 يوليو 2015؟", "What is the latest news?", "آخر الأخبار",
+])  # fmt: skip
+def test_a_day_is_answered_with_its_main_stories(answerer, question):
+    answer = answerer.answer(question, as_of=AS_OF)
+    assert not answer.abstained and len(answer.citations) >= 3
+    assert all(c.date.startswith("2015-07-21") for c in answer.citations)
+    assert len({c.article_id for c in answer.citations}) == len(answer.citations)
+    assert all(len(c.quote.split()) >= 8 for c in answer.citations)  # no byline, no caption
+    titles = [word_set(c.title) for c in answer.citations]
+    for i, first in enumerate(titles):  # one entry per story
+        for second in titles[i + 1 :]:
+            assert len(first & second) * 2 <= min(len(first), len(second))
+    for citation in answer.citations:  # every quote is the article's own text
+        assert f"«{citation.quote}» [{citation.marker}]" in answer.text
+
+
+@pytest.mark.parametrize(("question", "nearest"), [
+    ("What happened on July 25, 2015?", "2015-07-21"),
+    ("أخبار يوم 20 يوليو 2015", "2015-07-21"),
+])  # fmt: skip
+def test_a_day_without_articles_is_said_plainly_with_the_nearest_days(answerer, question, nearest):
+    answer = answerer.answer(question, as_of=date(2015, 7, 31))
+    assert answer.abstained and answer.citations == [] and answer.uncited == []
+    assert nearest in answer.text
+
+
+def test_nothing_after_as_of_even_for_the_latest_news(answerer):
+    answer = answerer.answer("What is the latest news?", as_of=date(2015, 7, 20))
+    assert not [c for c in answer.citations if c.date[:10] > "2015-07-20"]
+
+
+def test_a_question_with_a_topic_is_searched_not_digested(answerer):
+    answer = answerer.answer("What did Cameron say about extremism yesterday?", as_of=AS_OF)
+    assert not answer.text.startswith("The main stories")
