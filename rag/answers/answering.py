@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from string import Template
 
 from rag.answers.citations import CitationChecker
 from rag.answers.digest import DigestMaker, digest_answer
+from rag.answers.evidence import names_missing
 from rag.answers.extractive import ExtractiveAnswerer
 from rag.answers.followup import format_history, rewrite_by_rule
 from rag.answers.generation import GenerationError, Generator
@@ -29,6 +30,9 @@ from rag.text.question import Question
 from rag.types import Answer, Citation, Claim, Hit, Sentence
 
 log = logging.getLogger(__name__)
+
+LATEST_WINDOWS = (2, 7)  # days back from the newest day with articles, tried in turn
+NEWS_POOL = 20  # hits a news question about something named is chosen among
 
 
 @dataclass
@@ -76,7 +80,7 @@ class Answerer:
             digest.question_language, digest.standalone_question = asked.language, standalone
             digest.timings = {**timings, "digest": time.perf_counter() - started}
             return digest
-        result = self.retriever.search(asked.searched, k=k, filters=filters, as_of=as_of)
+        result = self._search(asked, k, filters, as_of)
         timings.update(result.timings)
         asked = asked.with_spellings(result.names)
         wanted = language or asked.language
@@ -104,6 +108,42 @@ class Answerer:
             dates = {"date_from": frame.date_from, "date_to": frame.date_to}
             return [self.prompts.localized("time_frame", language, phrase=frame.phrase, **dates)]
         return [self.prompts.localized("newest_first", language, phrase=frame.phrase)]
+
+    # ----- searching ----------------------------------------------------------------------
+
+    def _search(self, question: Question, k, filters, as_of: date | None) -> SearchResult:
+        """The hits for ``question``. "The latest on X" is searched in the last days with
+        articles first, then a week, then all: the newest articles that answer, not the
+        best of every day."""
+        today = as_of or self.retriever.as_of or date.today()
+        query = question.searched
+        frame = query.time_frame(today) if self.retriever.time_aware else None
+        dated = filters is not None and (filters.date_from or filters.date_to)
+        if frame is None or not frame.newest_first or frame.date_from or dated:
+            return self._search_news(query, k, filters, as_of)
+        newest = self.retriever.store.latest_day(today.isoformat())
+        for days in LATEST_WINDOWS if newest else ():
+            first = (date.fromisoformat(newest) - timedelta(days - 1)).isoformat()
+            within = replace(filters or Filters(), date_from=first, date_to=newest)
+            result = self._search_news(query, k, within, as_of)
+            judged = question.with_spellings(result.names)
+            if result.hits and not self.extractive.select(judged, result.hits).abstained:
+                return result
+        return self._search_news(query, k, filters, as_of)
+
+    def _search_news(self, query: Question, k, filters, as_of) -> SearchResult:
+        """``Retriever.search``; for a question asking for the news of something named
+        ("What's new on Egypt?"), the hits that name it (in either script) when any do:
+        news about Egypt is news that mentions Egypt, however close the rest reads."""
+        if not (query.asks_for_news and query.names):
+            return self.retriever.search(query, k=k, filters=filters, as_of=as_of)
+        wanted = k or self.retriever.k
+        result = self.retriever.search(query, k=max(wanted, NEWS_POOL), filters=filters,
+                                       as_of=as_of)  # fmt: skip
+        if result.names:
+            named = [hit for hit in result.hits if not names_missing(result.names, _text(hit))]
+            result = replace(result, hits=named or result.hits)
+        return replace(result, hits=result.hits[:wanted])
 
     # ----- the news of a period ----------------------------------------------------------
 
@@ -320,6 +360,10 @@ def citation_for(marker: int, hit: Hit, sentence: Sentence) -> Citation:
         start=sentence.start,
         end=sentence.end,
     )
+
+
+def _text(hit: Hit) -> str:
+    return f"{hit.chunk.title} {hit.chunk.text}"
 
 
 def _uncited(hits: list[Hit], cited_ids: set[str], first_marker: int | None) -> list[Citation]:

@@ -85,9 +85,12 @@ def read_time(question: str, today: date) -> TimeFrame | None:
     return frame
 
 
-_NEWEST_EN = re.compile(r"\b(latest|most recent|newest|recent news|recently)\b")
+_NEWEST_EN = re.compile(
+    r"\b(latest|most recent|newest|recent news|recently|what(?:'s| is) new|anything new)\b"
+)
 _NEWEST_AR = re.compile(
-    r"(احدث|اخر (?:الاخبار|المستجدات|التطورات|التصريحات|ما)|الاخبار الاخيره|مؤخرا)"
+    r"(احدث|اخر (?:الاخبار|المستجدات|التطورات|التصريحات|ما)|الاخبار الاخيره|مؤخرا"
+    r"|ما (?:المستجدات|الجديد)|هل من جديد)"
 )
 
 

@@ -5,15 +5,21 @@ once they are spelled in Arabic script. Both spellings are reduced to a skeleton
 consonant classes (vowels and the letters Arabic uses for them dropped, sounds that the two
 scripts render differently merged), and the English name takes the index's Arabic words
 whose skeleton matches. Deliberately strict: only capitalised words, skeletons of at least
-three consonants, an exact match (or the English plural's final s).
+three consonants, an exact match (or the English plural's final s). A name whose Arabic form
+is a translation rather than a spelling (Egypt, مصر; ISIS, داعش; Al-Hilal, الهلال) comes
+from a table of countries, places, organisations and clubs in the news instead.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
+
+from rag.text.arabic import tokenize
 
 # Latin letter groups, longest first, with the consonant classes each may stand for
 _LATIN = [
@@ -57,6 +63,8 @@ _ARABIC = {
     "ن": "N",
 }  # fmt: skip  (alef, hamza, ain, waw, ya, ta marbuta: vowels or silent in names)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\b")
+_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
+EXONYMS = Path(__file__).parent.parent / "data" / "exonyms.tsv"
 MIN_CONSONANTS = 3
 MAX_VARIANTS = 64
 
@@ -102,7 +110,13 @@ class NameBridge:
 
     def arabic_words(self, text: str) -> list[str]:
         found: list[str] = []
-        for name in _CAPITALISED.findall(text):
+        for name in [*_CAPITALISED.findall(text), *_ACRONYM.findall(text)]:
+            translated = exonyms().get(name.lower())
+            if translated is not None:  # Egypt is مصر: no skeleton would find it
+                found += translated
+                continue
+            if name.isupper():  # an acronym is known by the table or not at all
+                continue
             for skeleton in latin_skeletons(name):
                 candidates = [skeleton]
                 if skeleton.endswith("S"):  # Broncos -> برونكو
@@ -111,6 +125,20 @@ class NameBridge:
                     if len(key) >= MIN_CONSONANTS:
                         found += self._by_skeleton.get(key, [])
         return list(dict.fromkeys(found))
+
+
+@functools.cache
+def exonyms() -> dict[str, list[str]]:
+    """English names whose Arabic form is a translation ("Egypt", مصر; "ISIS", داعش), with
+    those forms as the index keys them (``rag/data/exonyms.tsv``)."""
+    table = {}
+    for line in EXONYMS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            english, forms = line.split("\t")
+            keys = [key for form in forms.split("|") for stem in (True, False)
+                    for key in tokenize(form, stem=stem)]  # fmt: skip
+            table[english] = list(dict.fromkeys(keys))
+    return table
 
 
 def _squeeze(skeleton: str) -> str:
