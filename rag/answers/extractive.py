@@ -156,9 +156,21 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 if len(_WORD.findall(sentence.text)) < self.min_quote_words:  # "اقتصاد", a byline
                     continue
+                if _is_dateline(sentence.text):  # «عين اليوم – سنغافورة», «سبق- متابعة:»
+                    continue
                 overlap = _share(question_words, set(tokenize(sentence.text)))
                 scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))
         return sorted(scored, key=lambda item: -item[0])
+
+
+_DATELINE = re.compile(r"\s[-–—]|[-–—]\s|:\s*$")
+DATELINE_WORDS = 6
+
+
+def _is_dateline(text: str) -> bool:
+    """A line of a few words around a dash, or ending in a colon: where and by whom
+    (a dateline, a byline, a section heading), never what was said."""
+    return len(_WORD.findall(text)) <= DATELINE_WORDS and bool(_DATELINE.search(text))
 
 
 def _wanting(question: Question, sentence: Sentence, names: Names) -> int:
