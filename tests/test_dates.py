@@ -187,3 +187,34 @@ def test_newest_first_keeps_undated_passages_in_place():
     hits = [hit("old", "2015-07-01", 1.0), hit("wiki", "", 0.9), hit("new", "2015-08-01", 0.8),
             hit("weak", "2015-09-01", 0.1)]  # fmt: skip
     assert [h.chunk.id for h in newest_first(hits)] == ["new", "wiki", "old", "weak"]
+
+
+@pytest.mark.parametrize(("question", "day"), [
+    ("What happened on July 29, 2015?", "2015-07-29"),
+    ("News on 28 July 2015", "2015-07-28"),
+    ("What happened on the 6th?", "2026-11-06"),  # on 2026-12-02 the 6th to come is not news
+    ("أخبار يوم 28 يوليو 2015", "2015-07-28"),
+    ("ماذا حدث في السادس من أغسطس؟", "2026-08-06"),
+    ("ما أبرز الأخبار يوم ٦ أغسطس ٢٠١٥؟", "2015-08-06"),
+])  # fmt: skip
+def test_a_news_question_names_its_day_as_people_write_it(question, day):
+    from rag.text.question import Question
+
+    frame = Question(question).time_frame(TODAY)
+    assert (frame.date_from, frame.date_to) == (day, day)
+
+
+@pytest.mark.parametrize("question", [
+    "كم بلغ عدد ضحايا الزلزال الذي ضرب شمال أفغانستان وباكستان في 26 أكتوبر 2015؟",
+    "Which group claimed responsibility for the car bombing on 10 August 2015?",
+])  # fmt: skip
+def test_an_events_own_day_is_not_a_filter(question):
+    """The day of an event, which articles report days later (news-dev): not read."""
+    from rag.text.question import Question
+
+    assert Question(question).time_frame(TODAY) is None
+
+
+def test_the_latest_on_a_topic_cites_the_newest_article_that_answers(dated_service):
+    answer = dated_service.ask(OWNER, "What's new on the rain and the schools?", as_of=TODAY)
+    assert not answer.abstained and answer.citations[0].date == "2026-12-01"

@@ -53,3 +53,35 @@ def test_nothing_after_as_of_even_for_the_latest_news(answerer):
 def test_a_question_with_a_topic_is_searched_not_digested(answerer):
     answer = answerer.answer("What did Cameron say about extremism yesterday?", as_of=AS_OF)
     assert not answer.text.startswith("The main stories")
+
+
+# ----- what a news question is about, and how it is read ------------------------------------
+
+
+def test_english_names_translated_not_spelled_reach_the_arabic_articles():
+    from rag.text.transliteration import NameBridge
+
+    bridge = NameBridge(["عراقجي", "غيغابايت"])
+    assert bridge.arabic_words("Any news on Egypt?") == ["مصر"]  # not غيغابايت by its sound
+    assert "داعش" in bridge.arabic_words("What's new on ISIS?")
+    assert "الهلال" in bridge.arabic_words("What's new on Al-Hilal?")
+    assert bridge.arabic_words("What did Araghchi say?") == ["عراقجي"]  # spelled, as before
+    assert bridge.arabic_words("WHAT IS NEW") == []  # an acronym only through the table
+
+
+@pytest.mark.parametrize(("text", "dateline"), [
+    ("عين اليوم – سنغافورة", True), ("سبق- متابعة:", True), ("الرياض - واس", True),
+    ("Covid-19 cases rose sharply", False),
+    ("قال الوزير إن الاتفاق - كما يبدو - جيد جدا للجميع", False),
+])  # fmt: skip
+def test_a_dateline_or_byline_is_never_quoted(text, dateline):
+    from rag.answers.extractive import _is_dateline
+
+    assert _is_dateline(text) is dateline
+
+
+def test_news_about_something_named_quotes_what_names_it(answerer):
+    """Among 40 articles of one day: "news on Yemen" cites sentences that say اليمن."""
+    answer = answerer.answer("Any news on Yemen yesterday?", as_of=AS_OF)
+    assert not answer.abstained
+    assert "اليمن" in answer.citations[0].quote or "اليمن" in answer.citations[0].title
