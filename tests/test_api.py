@@ -194,3 +194,23 @@ def test_security_headers_and_no_keys_in_the_log(http, live_server):
     )
     log = live_server.log.read_text()
     assert READ_KEY not in log and ADMIN_KEY not in log
+
+
+def test_ask_what_happened_on_a_day_gets_that_days_stories_and_nothing_after(http):
+    """#33 through /v1/ask with as_of: the seed's day as a digest; a day without articles
+    said plainly with the nearest day; "the latest" as of a day before the seed finds none."""
+
+    def ask(question: str, as_of: str) -> dict:
+        response = http.post("/v1/ask", json={"question": question, "as_of": as_of},
+                             headers=_auth(READ_KEY))  # fmt: skip
+        assert response.status_code == 200
+        return response.json()
+
+    day = ask("What happened on April 17, 2025?", "2025-04-20")
+    assert not day["abstained"] and day["citations"]
+    assert all(c["date"].startswith("2025-04-17") for c in day["citations"])
+    assert day["text"].startswith("The main stories of 2025-04-17")
+    empty = ask("ما أبرز الأخبار يوم 15 أبريل 2025؟", "2025-04-20")
+    assert empty["abstained"] and not empty["citations"] and "2025-04-17" in empty["text"]
+    before = ask("What is the latest news?", "2025-04-16")
+    assert not [c for c in before["citations"] if c["date"][:10] > "2025-04-16"]
