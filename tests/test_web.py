@@ -505,3 +505,15 @@ def test_on_a_phone_in_arabic_and_dark_the_page_reads_right_to_left(browser, liv
         screenshot(page, "chat-phone-ar-dark.png")
     finally:
         context.close()
+
+
+def test_what_happened_on_a_day_is_a_list_of_its_stories_in_the_chat(page):
+    """#33 in the browser: a day's digest, each story with its marker and source card."""
+    _ask(page, "What happened on April 17, 2025?")
+    answer = page.locator("#chat .answer").last
+    assert answer.inner_text().startswith("The main stories of 2025-04-17")
+    entries = answer.locator("div").filter(has_text="«")
+    assert entries.count() >= 1 and entries.first.inner_text().startswith("1. ")
+    assert answer.locator("a.marker").count() >= 1  # each story cites its article
+    assert page.locator("#sources .source").count() >= 1
+    screenshot(page, "chat-digest.png")
