@@ -185,3 +185,11 @@ def test_a_direct_message_is_answered_and_bot_messages_are_not(live_server, fake
     assert _post(live_server, own, signed(own)).status_code == 200
     _answered_after(live_server, fake_slack)
     assert not [m for m in fake_slack.posted() if m.get("thread_ts") == own_ts]
+
+
+def test_what_happened_on_a_day_is_answered_with_its_stories_in_slack(live_server, fake_slack):
+    """#33 in Slack: the same digest as the chat and the API, in the thread."""
+    body, _, ts = mention("What happened on April 17, 2025?")
+    assert _post(live_server, body, signed(body)).status_code == 200
+    text = text_of(fake_slack.wait_for(lambda m: m.get("thread_ts") == ts)[0])
+    assert "The main stories of 2025-04-17" in text and "*[1]*" in text
