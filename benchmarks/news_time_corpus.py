@@ -22,7 +22,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    wanted = {line.strip() for line in URLS.read_text(encoding="utf-8").splitlines() if line.strip()}
+    lines = URLS.read_text(encoding="utf-8").splitlines()
+    wanted = {line.strip() for line in lines if line.strip()}
     found = set()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(NEWS, "rt", encoding="utf-8") as lines, open(args.out, "w") as out:
