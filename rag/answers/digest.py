@@ -118,7 +118,8 @@ class DigestMaker:
     def _story(self, leads: list[Chunk], matrix: np.ndarray, group: list[int]) -> Story | None:
         """The story of ``group``: quoted from its most typical article with a real lead."""
         centre = matrix[group].mean(axis=0)
-        ranked = sorted(group, key=lambda i: -float(matrix[i] @ centre))
+        # a report before a column: a headline asking or exclaiming is an opinion's
+        ranked = sorted(group, key=lambda i: (_opinion(leads[i].title), -float(matrix[i] @ centre)))
         for i in ranked:
             quote = self._lead_sentence(leads[i])
             if quote is not None:
@@ -132,6 +133,10 @@ class DigestMaker:
             if len(sentence.text.split()) >= self.min_quote_words:
                 return sentence
         return None
+
+
+def _opinion(headline: str) -> bool:
+    return any(mark in headline for mark in "?؟!")
 
 
 def digest_answer(digest: Digest, question: str, language: str, prompts: Prompts,
