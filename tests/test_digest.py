@@ -85,3 +85,30 @@ def test_news_about_something_named_quotes_what_names_it(answerer):
     answer = answerer.answer("Any news on Yemen yesterday?", as_of=AS_OF)
     assert not answer.abstained
     assert "اليمن" in answer.citations[0].quote or "اليمن" in answer.citations[0].title
+
+
+def test_with_a_model_the_digest_is_written_from_the_same_stories_and_checked(news_pipeline):
+    from rag.answers.generation import Generator, LLMConfig
+    from tests.fake_llm import FakeLLM, Reply, user_prompt
+
+    llm = FakeLLM().start()
+    try:
+        answerer = news_pipeline.answerer()
+        answerer.generator = Generator(
+            LLMConfig(
+                "openai/test-model", api_base=llm.api_base, api_key="sk-test", timeout=5, retries=0
+            )
+        )
+        quoted = news_pipeline.answerer().answer("What happened yesterday?", as_of=AS_OF)
+        lead = quoted.citations[0].quote
+        llm.reply = lambda body: Reply(f"{lead.rstrip('.')} [1].")
+        answer = answerer.answer("What happened yesterday?", as_of=AS_OF)
+        prompt = user_prompt(llm.requests[-1])
+        assert all(f"<source {n}>" in prompt for n in range(1, len(quoted.citations) + 1))
+        assert answer.mode == "generated" and [c.supported for c in answer.claims] == [True]
+        assert answer.citations[0].article_id == quoted.citations[0].article_id
+        llm.reply = lambda body: Reply("", status=500)  # the model fails: the quoted digest
+        fallback = answerer.answer("What happened yesterday?", as_of=AS_OF)
+        assert fallback.mode == "extractive" and fallback.text == quoted.text
+    finally:
+        llm.stop()

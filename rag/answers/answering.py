@@ -75,7 +75,7 @@ class Answerer:
         standalone = self._standalone(asked.text, history or [])
         asked = asked.standing_alone_as(standalone)
         timings["rewrite"] = time.perf_counter() - started
-        digest = self._digest(asked, filters, as_of, language or asked.language)
+        digest = self._digest(asked, filters, as_of, language or asked.language, on_token)
         if digest is not None:
             digest.question_language, digest.standalone_question = asked.language, standalone
             digest.timings = {**timings, "digest": time.perf_counter() - started}
@@ -147,9 +147,11 @@ class Answerer:
 
     # ----- the news of a period ----------------------------------------------------------
 
-    def _digest(self, question: Question, filters, as_of: date | None, language: str):
+    def _digest(self, question: Question, filters, as_of: date | None, language: str,
+                on_token=None):  # fmt: skip
         """The period's main stories when the question asks for the news of a period with
-        no topic (``rag.answers.digest``); ``None`` for any other question."""
+        no topic (``rag.answers.digest``); ``None`` for any other question. With a model,
+        it writes the summary from the same stories, its claims checked as any answer's."""
         searched = question.searched
         if self.digest is None or not searched.asks_for_news or not self.retriever.time_aware:
             return None
@@ -170,7 +172,17 @@ class Answerer:
             notes = [self.prompts.localized("digest_latest", language, as_of=today.isoformat(),
                                             day=day)]  # fmt: skip
         made = self.digest.digest(*period, filters)
-        return digest_answer(made, question.text, language, self.prompts, notes)
+        quoted = digest_answer(made, question.text, language, self.prompts, notes)
+        if self.generator is None or not made.stories:
+            return quoted
+        stories = [Hit(story.lead, 1.0, best_sentence=story.quote, sentences=[story.quote])
+                   for story in made.stories]  # fmt: skip
+        written = self._generated(question, SearchResult(stories), language, on_token)
+        if written.mode != "generated":  # every model failed: the quoted digest, and why
+            quoted.notes = [*quoted.notes, *written.notes]
+            return quoted
+        written.notes = [*notes, *written.notes]
+        return written
 
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 
