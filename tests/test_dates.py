@@ -196,6 +196,9 @@ def test_newest_first_keeps_undated_passages_in_place():
     ("أخبار يوم 28 يوليو 2015", "2015-07-28"),
     ("ماذا حدث في السادس من أغسطس؟", "2026-08-06"),
     ("ما أبرز الأخبار يوم ٦ أغسطس ٢٠١٥؟", "2015-08-06"),
+    ("ما أخبار يوم 20 شوال 1436؟", "2015-08-05"),  # the Hijri date Saudi newspapers print
+    ("أخبار 1 شوال 1436", "2015-07-17"),  # Eid al-Fitr 1436 in Saudi Arabia
+    ("ماذا حدث في 5 ذي القعدة 1436؟", "2015-08-19"),
 ])  # fmt: skip
 def test_a_news_question_names_its_day_as_people_write_it(question, day):
     from rag.text.question import Question

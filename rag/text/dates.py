@@ -15,6 +15,7 @@ Monday means the past few days either way.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -191,7 +192,8 @@ _MONTH_AR_NUMBERS = {n: i for i, names in enumerate(MONTHS_AR, start=1) for n in
 
 def read_day(question: str, today: date) -> TimeFrame | None:
     """A day of a month: "on July 29", "29 July 2015", "news of the 6th of August",
-    «يوم 6 أغسطس», «السادس من أغسطس 2015», «أخبار 23 يوليو».
+    «يوم 6 أغسطس», «السادس من أغسطس 2015», «أخبار 23 يوليو», and the Hijri dates Saudi
+    newspapers print, «20 شوال 1436».
     Without a year, the latest such day up to ``today``; a day the calendar lacks is none.
 
     Not part of ``read_time``: in "the earthquake that struck on 26 October 2015" the day
@@ -218,6 +220,9 @@ def _on_day(english: str, arabic: str, today: date) -> TimeFrame | None:
         month = today if day <= today.day else today.replace(day=1) - timedelta(1)
         return _day_frame(found.group(0), str(day), MONTHS_EN[month.month - 1],
                           str(month.year), today)  # fmt: skip
+    hijri = _hijri_day(arabic, today)
+    if hijri is not None:
+        return hijri
     months_ar = "|".join(sorted(_MONTH_AR_NUMBERS, key=len, reverse=True))
     day_ar = rf"(\d{{1,2}}|{'|'.join(_ORDINALS_AR)})"
     found = re.search(rf"(?:\b(?:يوم|في|بتاريخ) )?\b{day_ar} (?:من )?(?:شهر )?"
@@ -226,6 +231,41 @@ def _on_day(english: str, arabic: str, today: date) -> TimeFrame | None:
         return _day_frame(found.group(0).strip(), found.group(1), found.group(2),
                           found.group(3), today)  # fmt: skip
     return None
+
+
+# the Hijri months as Saudi newspapers print them, normalised (and in the genitive: ذي)
+_HIJRI_MONTHS = [
+    ["محرم"], ["صفر"], ["ربيع الاول"], ["ربيع الاخر", "ربيع الثاني"],
+    ["جمادي الاولي", "جمادي الاول"], ["جمادي الاخره", "جمادي الثانيه", "جمادي الاخر"],
+    ["رجب"], ["شعبان"], ["رمضان"], ["شوال"], ["ذو القعده", "ذي القعده"],
+    ["ذو الحجه", "ذي الحجه"],
+]  # fmt: skip
+_HIJRI_NUMBERS = {n: i for i, names in enumerate(_HIJRI_MONTHS, start=1) for n in names}
+
+
+def _hijri_day(arabic: str, today: date) -> TimeFrame | None:
+    """«20 شوال 1436» (and «20 شوال» in the latest year up to ``today``), by the tabular
+    Islamic calendar: the Umm al-Qura day the newspapers print, or a day next to it."""
+    months = "|".join(sorted(_HIJRI_NUMBERS, key=len, reverse=True))
+    found = re.search(rf"\b(\d{{1,2}}) (?:من )?({months})(?: (?:عام |سنه )?(\d{{4}}))?", arabic)
+    if not found:
+        return None
+    day, month = int(found.group(1)), _HIJRI_NUMBERS[found.group(2)]
+    if not 1 <= day <= 30:
+        return None
+    if found.group(3):
+        named = _from_hijri(int(found.group(3)), month, day)
+    else:
+        year = (today.toordinal() - 227015) * 30 // 10631 + 2  # past this year's: one back
+        named = next(d for y in (year, year - 1, year - 2)
+                     if (d := _from_hijri(y, month, day)) <= today)  # fmt: skip
+    return _span(found.group(0), named, named)
+
+
+def _from_hijri(year: int, month: int, day: int) -> date:
+    """The tabular (civil) Islamic calendar's day as a Gregorian date."""
+    julian = day + math.ceil(29.5 * (month - 1)) + (year - 1) * 354 + (3 + 11 * year) // 30
+    return date.fromordinal(julian + 1948439 - 1 - 1721425)
 
 
 def _day_frame(phrase: str, day: str, month: str, year: str | None, today: date):
