@@ -83,12 +83,14 @@ def _keys(text: str) -> frozenset[str]:
 # that name no topic ("give me", "the main", «ما أبرز»): a question of only these (and a
 # time) asks for the news of a period, with no topic
 _NEWS = _keys(
-    "news happened happen happening stories story headlines headline events new "
-    "أخبار الأخبار خبر حدث جرى أبرز أهم نشر مستجدات المستجدات جديد عناوين أحداث"
+    "news happened happen happening stories story headlines headline events "
+    "أخبار الأخبار خبر حدث جرى أبرز أهم نشر مستجدات المستجدات عناوين أحداث"
 )
+# "new" alone is everywhere ("the new holding company"): only these ask for what is new
+_WHATS_NEW = re.compile(r"\bwhat(?:'s| is) new\b|\banything new\b|ما الجديد|هل من جديد")
 _AROUND_NEWS = _keys(
     "what whats s were was is are the a an me us give tell show any on in of for about "
-    "made make main top biggest big most important all day days there and today today's "
+    "made make main top biggest big most important all day days there and today today's new "
     "latest recent newest please "
     "ما ماذا هي هو في عن من على يوم و اليوم حول بشأن آخر أحدث الأحدث هل هناك لي أعطني "
     "أبرز أهم ال وما وماذا وهل"
@@ -189,7 +191,7 @@ class Question:
     @cached_property
     def asks_for_news(self) -> bool:
         """It asks what happened, or for the news ("the latest on Yemen", «ما أخبار أمس؟»)."""
-        return bool(_keys(self.text) & _NEWS)
+        return bool(_keys(self.text) & _NEWS) or bool(_WHATS_NEW.search(self._normalized))
 
     def news_topic(self, frame: TimeFrame | None) -> list[str]:
         """What a news question is about, beyond the news and its time (``frame``): [] for
