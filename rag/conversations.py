@@ -18,7 +18,7 @@ from html import unescape
 from pathlib import Path
 
 from rag.errors import IndexWriteError, RagError
-from rag.store.database import DATABASE, read_only_connection
+from rag.store.database import DATABASE, table_connection
 
 MAX_CONVERSATIONS = 200  # per browser: the oldest beyond this are dropped
 TITLE_CHARS = 80
@@ -55,10 +55,7 @@ class ConversationStore:
         self.path = Path(folder) / DATABASE
         self.read_only = read_only
         self._lock = threading.Lock()
-        if read_only:
-            self._db = read_only_connection(self.path)
-        else:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        self._db = table_connection(self.path, read_only)
 
     def save(
         self, browser: str, conversation: str, messages: list[dict], answers: list[dict | None]

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from rag.errors import IndexWriteError
-from rag.store.database import read_only_connection
+from rag.store.database import table_connection
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,13 @@ class FeedbackStore:
         self._lock = threading.Lock()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db = table_connection(self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
             self.writable = True
         except (OSError, sqlite3.Error) as err:  # a read-only folder: read what is there
             log.warning("feedback cannot be saved in %s (%s); ratings are off", folder, err)
-            self._db = read_only_connection(self.path) if self.path.exists() else None
+            self._db = table_connection(self.path, read_only=True) if self.path.exists() else None
             self.writable = False
 
     def record(self, answer: Answer, rating: int, *, channel: str, comment: str = "") -> int:

@@ -28,7 +28,7 @@ from rag.news.feed_formats import FeedFormatError, FeedItem, parse_feed
 from rag.news.fetching import Fetcher, FetchError, Limits
 from rag.news.ingest import IngestReport
 from rag.settings import Settings
-from rag.store.database import DATABASE, read_only_connection
+from rag.store.database import DATABASE, table_connection
 from rag.types import Article
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,8 @@ class FeedRegistry:
         self.path = Path(folder) / DATABASE
         self._lock = threading.Lock()
         self.read_only = read_only
-        if read_only:
-            self._db = read_only_connection(self.path)
-        else:  # the tables come with the first feed: a server that follows none writes nothing
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        # the tables come with the first write: a server that never writes them writes nothing
+        self._db = table_connection(self.path, read_only)
 
     def close(self) -> None:
         self._db.close()

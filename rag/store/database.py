@@ -96,6 +96,15 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
     return db
 
 
+def table_connection(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """The connection of a module that keeps its own tables in a database of the folder
+    (feeds, saved conversations, ratings): read-only in a folder nobody may write, else one
+    that waits up to 10 s for another writer. The module makes its tables itself."""
+    if read_only:
+        return read_only_connection(path)
+    return sqlite3.connect(path, check_same_thread=False, timeout=10)
+
+
 def connect_reader(path: Path, read_only: bool) -> sqlite3.Connection:
     """A further connection that only reads (the schema is the main connection's job)."""
     if read_only:
