@@ -221,3 +221,6 @@ def test_an_events_own_day_is_not_a_filter(question):
 def test_the_latest_on_a_topic_cites_the_newest_article_that_answers(dated_service):
     answer = dated_service.ask(OWNER, "What's new on the rain and the schools?", as_of=TODAY)
     assert not answer.abstained and answer.citations[0].date == "2026-12-01"
+    assert "The newest article quoted is of 2026-12-01." in answer.notes  # it says which day
+    arabic = dated_service.ask(OWNER, "آخر الأخبار عن الأمطار وإغلاق المدارس", as_of=TODAY)
+    assert any("2026-12-01" in note and "أحدث مقال" in note for note in arabic.notes)

@@ -95,10 +95,19 @@ class Answerer:
             answer = self._generated(asked, result, wanted, on_token)
             answer.notes = [*notes, *answer.notes]
         timings["answer"] = time.perf_counter() - began
+        answer.notes = [*answer.notes, *self._newest_quoted(result, answer, wanted)]
         answer.question_language = asked.language
         answer.standalone_question = standalone
         answer.timings = timings
         return answer
+
+    def _newest_quoted(self, result: SearchResult, answer: Answer, language: str) -> list[str]:
+        """For "the latest": the day of the newest article the answer quotes."""
+        frame = result.time_frame
+        days = [c.date[:10] for c in answer.citations if c.date]
+        if frame is None or not frame.newest_first or answer.abstained or not days:
+            return []
+        return [self.prompts.localized("newest_quoted", language, day=max(days))]
 
     def _time_notes(self, frame: TimeFrame | None, language: str) -> list[str]:
         """What the reader should know about the dates searched."""
