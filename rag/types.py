@@ -104,6 +104,12 @@ class Citation:
     start: int  # article_text[start:end] == quote
     end: int
 
+    @classmethod
+    def quoting(cls, marker: int, chunk: Chunk, sentence: Sentence) -> Citation:
+        """Citation ``marker`` of ``sentence`` (absolute offsets) in ``chunk``'s article."""
+        return cls(marker, chunk.article_id, chunk.id, chunk.title, chunk.source, chunk.date,
+                   chunk.url, sentence.text, sentence.start, sentence.end)  # fmt: skip
+
 
 @dataclass
 class Claim:

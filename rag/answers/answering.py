@@ -27,7 +27,7 @@ from rag.answers.smalltalk import conversation_kind
 from rag.text.arabic import detect_language
 from rag.text.dates import TimeFrame
 from rag.text.question import Question
-from rag.types import Answer, Citation, Claim, Hit, Sentence
+from rag.types import Answer, Citation, Claim, Hit
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class Answerer:
             period = (frame.date_from, min(frame.date_to, today.isoformat()))
             notes = self._time_notes(frame, language)
         else:  # "the latest news": the newest day with articles
-            day = self.digest.latest_day(today.isoformat())
+            day = self.retriever.store.latest_day(today.isoformat())
             if not day:
                 return None
             period = (day, day)
@@ -255,7 +255,7 @@ class Answerer:
         for hit, sentence in selection.picks:
             if hit.chunk.id not in numbering:
                 numbering[hit.chunk.id] = len(numbering) + 1
-                citations.append(citation_for(numbering[hit.chunk.id], hit, sentence))
+                citations.append(Citation.quoting(numbering[hit.chunk.id], hit.chunk, sentence))
             marker = numbering[hit.chunk.id]
             claims.append(Claim(f"{sentence.text} [{marker}]", [marker], True, sentence.score))
         quoted_in = detect_language(" ".join(c.text for c in claims))
@@ -342,7 +342,8 @@ class Answerer:
             )
         cited = sorted(checked.quotes)
         citations = [
-            citation_for(marker, hits[marker - 1], checked.quotes[marker]) for marker in cited
+            Citation.quoting(marker, hits[marker - 1].chunk, checked.quotes[marker])
+            for marker in cited
         ]
         cited_ids = {hits[m - 1].chunk.id for m in cited}
         return Answer(
@@ -367,22 +368,6 @@ def short_list(names: list[str], limit: int) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def citation_for(marker: int, hit: Hit, sentence: Sentence) -> Citation:
-    chunk = hit.chunk
-    return Citation(
-        marker=marker,
-        article_id=chunk.article_id,
-        chunk_id=chunk.id,
-        title=chunk.title,
-        source=chunk.source,
-        date=chunk.date,
-        url=chunk.url,
-        quote=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
-    )
-
-
 def _text(hit: Hit) -> str:
     return f"{hit.chunk.title} {hit.chunk.text}"
 
@@ -396,7 +381,7 @@ def _uncited(hits: list[Hit], cited_ids: set[str], first_marker: int | None) -> 
             continue
         marker = position if first_marker is None else first_marker + len(uncited) + 1
         sentence = hit.best_sentence or hit.chunk.sentence_quotes()[0]
-        uncited.append(citation_for(marker, hit, sentence))
+        uncited.append(Citation.quoting(marker, hit.chunk, sentence))
     return uncited
 
 

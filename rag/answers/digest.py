@@ -76,9 +76,6 @@ class DigestMaker:
         stories.sort(key=lambda s: (-len(s.sources), -len(s.articles)))
         return Digest(date_from, date_to, stories[: self.most])
 
-    def latest_day(self, up_to: str) -> str:
-        return self.store.latest_day(up_to)
-
     def _groups(self, leads: list[Chunk], matrix: np.ndarray) -> list[list[int]]:
         """The articles of each story, by union of close leads and shared headlines."""
         parent = list(range(len(leads)))
@@ -155,7 +152,7 @@ def digest_answer(digest: Digest, question: str, language: str, prompts: Prompts
     lines = [prompts.localized("digest_intro", language, period=period)]
     citations, claims = [], []
     for marker, story in enumerate(digest.stories, start=1):
-        citations.append(_citation(marker, story))
+        citations.append(Citation.quoting(marker, story.lead, story.quote))
         claims.append(Claim(f"{story.quote.text} [{marker}]", [marker], True, 1.0))
         carried = story.lead.source
         if len(story.sources) > 1:
@@ -166,9 +163,3 @@ def digest_answer(digest: Digest, question: str, language: str, prompts: Prompts
         notes = [*notes, prompts.localized("extractive_other_language", language)]
     return Answer(question, "\n".join(lines), citations, [], claims, "", quoted_in, False,
                   "extractive", notes=notes, confidence=1.0)  # fmt: skip
-
-
-def _citation(marker: int, story: Story) -> Citation:
-    lead, quote = story.lead, story.quote
-    return Citation(marker, lead.article_id, lead.id, lead.title, lead.source, lead.date,
-                    lead.url, quote.text, quote.start, quote.end)  # fmt: skip
