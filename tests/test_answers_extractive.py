@@ -268,3 +268,41 @@ def test_the_english_seed_answer_leaves_out_the_western_powers_sentence(answerer
     answer = answerer.answer("What did Araghchi say about enrichment?")
     assert answer.citations[0].quote == ENRICHMENT_QUOTE
     assert all("قوى غربية" not in citation.quote for citation in answer.citations)
+
+
+@pytest.mark.parametrize(("line", "quotable"), [
+    ("(تصوير: سامي الغامدي)", False),  # a caption
+    ("وليسَ الذئبُ يأكلُ لحمَ ذئبٍ ويأكلُ بعضنا بعضاً عيانا", False),  # a verse, vowelled
+    ("الناس فى بلدي يصنعون الحب..", False),  # a line that trails off
+    ("2- شالكة (ألمانيا): 5 نقاط", False),  # a list item
+    ("عبد الرحمن النخيش", False),  # a name under a column
+    ("قال الوزير إن الاتفاق جيد جدا للجميع.", True),
+    ("- أيرلندا: قال مارتن أونيل مدرب أيرلندا إن ويلز تسير بشكل رائع في التصفيات.", True),
+    ("It was founded in 1920.", True),
+    # an encyclopedia vowels its opening sentence: long, and finished
+    ("أَبُو القَاسِم مُحَمَّد بنِ عَبد الله بنِ عَبدِ المُطَّلِب يُؤمن المسلمون بأنَّه رسول الله "
+     "إلى الناس كافة، وهو آخر الأنبياء والمرسلين في الإسلام.", True),
+])  # fmt: skip
+def test_which_lines_are_worth_quoting(line, quotable):
+    from rag.text.quotes import worth_quoting
+
+    assert worth_quoting(line) is quotable
+
+
+def test_a_verse_or_a_caption_closest_to_the_question_is_not_quoted(tmp_path, onnx_embedder):
+    """A column's verse was quoted as the answer (#33); the prose that answers is quoted."""
+    pipeline = make_pipeline(tmp_path, onnx_embedder)
+    column = {
+        "title": "الذئاب في الصحراء",
+        "content": "قال الشاعر قديما:\n"
+        "وليسَ الذئبُ يأكلُ لحمَ ذئبٍ ويأكلُ بعضنا بعضاً عيانا\n"
+        "(تصوير: الذئب يأكل لحم ذئب)\n"
+        "وأكدت دراسة جديدة أن الذئب لا يأكل لحم ذئب آخر إلا في سنوات الجفاف الشديد.",
+    }
+    ingest_records([record_or_failure(column, "column")], pipeline.indexer())
+    answer = pipeline.answerer().answer("هل يأكل الذئب لحم ذئب؟")
+    assert not answer.abstained
+    assert [c.quote for c in answer.citations] == [
+        "وأكدت دراسة جديدة أن الذئب لا يأكل لحم ذئب آخر إلا في سنوات الجفاف الشديد."
+    ]
+    assert "عيانا" not in answer.text and "تصوير" not in answer.text

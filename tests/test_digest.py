@@ -75,9 +75,9 @@ def test_english_names_translated_not_spelled_reach_the_arabic_articles():
     ("قال الوزير إن الاتفاق - كما يبدو - جيد جدا للجميع", False),
 ])  # fmt: skip
 def test_a_dateline_or_byline_is_never_quoted(text, dateline):
-    from rag.answers.extractive import _is_dateline
+    from rag.text.quotes import is_dateline
 
-    assert _is_dateline(text) is dateline
+    assert is_dateline(text) is dateline
 
 
 def test_news_about_something_named_quotes_what_names_it(answerer):

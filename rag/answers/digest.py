@@ -12,7 +12,7 @@ every article of the period is a candidate, and the answer is the period's main 
   articles. An opinion column, a poem or a single feature is carried by one newspaper and
   falls behind the day's events.
 - **Each entry** quotes the lead of the story's most typical article (the first sentence of
-  at least ``min_quote_words`` words: never a dateline, a byline or a caption), cites that
+  at least ``min_quote_words`` words, worth quoting: ``rag.text.quotes``), cites that
   article, and says how many newspapers carried the story.
 - **"Latest"** with no day means the newest day with articles up to ``as_of``. A period
   without articles is said plainly, with the nearest days that have some.
@@ -28,6 +28,7 @@ import numpy as np
 from rag.answers.prompts import Prompts
 from rag.store import IndexStore
 from rag.text.arabic import detect_language, word_set
+from rag.text.quotes import words, worth_quoting
 from rag.types import Answer, Chunk, Citation, Claim, Filters, Sentence
 
 
@@ -58,7 +59,7 @@ class DigestMaker:
     store: IndexStore
     same_story: float = 0.92  # cosine of two leads' vectors that makes them one story
     most: int = 5  # stories in a digest
-    min_quote_words: int = 8  # a lead shorter than this is a dateline or a byline
+    min_quote_words: int = 8  # a lead shorter than this is too thin to tell a story
     common_title_word: int = 40  # a headline word in more titles than this pairs nothing
 
     def digest(self, date_from: str, date_to: str, filters: Filters | None = None) -> Digest:
@@ -127,7 +128,7 @@ class DigestMaker:
 
     def _lead_sentence(self, lead: Chunk) -> Sentence | None:
         for sentence in lead.sentence_quotes():
-            if len(sentence.text.split()) >= self.min_quote_words:
+            if len(words(sentence.text)) >= self.min_quote_words and worth_quoting(sentence.text):
                 return sentence
         return None
 

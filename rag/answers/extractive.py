@@ -5,15 +5,14 @@ question's words it contains (Arabic-normalised). A second or third sentence is 
 when it scores close to the best and lacks none of the question's names and numbers that
 the best one holds; when none quoted holds the number or time the question asks for, a
 sentence a little further below that does is quoted too. A sentence of a word or two is
-never quoted. Only sentences above a similarity threshold
-may be quoted (one for a question in the passages' language, a lower one across languages,
-where e5's similarities run lower); and the answer abstains when the abstention model
+never quoted, nor a dateline, a caption, a verse or a list item (``rag.text.quotes``). Only
+sentences above a similarity threshold may be quoted (one for a question in the passages'
+language, a lower one across languages, where e5's similarities run lower); and the answer abstains when the abstention model
 (``rag.answers.abstention``) judges that the hits do not answer the question.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,10 +21,9 @@ from rag.answers.evidence import answer_type_missing, names_missing, numbers_mis
 from rag.settings import Settings
 from rag.text.arabic import detect_language, jaccard, tokenize, word_set
 from rag.text.question import Question, as_question
+from rag.text.quotes import words, worth_quoting
 from rag.types import Hit, Sentence
 
-# a word has a letter or digit: a dash drawn with tatweel ("الرياضي ـ وكالات") is none
-_WORD = re.compile(r"[^\W_\u0640]+")
 Names = Mapping[str, Sequence[str]]  # a question's names and their spellings in the index
 
 
@@ -154,23 +152,13 @@ class ExtractiveAnswerer:
                 if key in seen:  # the same sentence in two overlapping chunks
                     continue
                 seen.add(key)
-                if len(_WORD.findall(sentence.text)) < self.min_quote_words:  # "اقتصاد", a byline
+                if len(words(sentence.text)) < self.min_quote_words:  # "اقتصاد", a byline
                     continue
-                if _is_dateline(sentence.text):  # «عين اليوم – سنغافورة», «سبق- متابعة:»
+                if not worth_quoting(sentence.text):  # a dateline, a caption, a verse
                     continue
                 overlap = _share(question_words, set(tokenize(sentence.text)))
                 scored.append((sentence.score + self.lexical_bonus * overlap, hit, sentence))
         return sorted(scored, key=lambda item: -item[0])
-
-
-_DATELINE = re.compile(r"\s[-–—]|[-–—]\s|:\s*$")
-DATELINE_WORDS = 6
-
-
-def _is_dateline(text: str) -> bool:
-    """A line of a few words around a dash, or ending in a colon: where and by whom
-    (a dateline, a byline, a section heading), never what was said."""
-    return len(_WORD.findall(text)) <= DATELINE_WORDS and bool(_DATELINE.search(text))
 
 
 def _wanting(question: Question, sentence: Sentence, names: Names) -> int:
