@@ -306,3 +306,34 @@ def test_a_verse_or_a_caption_closest_to_the_question_is_not_quoted(tmp_path, on
         "وأكدت دراسة جديدة أن الذئب لا يأكل لحم ذئب آخر إلا في سنوات الجفاف الشديد."
     ]
     assert "عيانا" not in answer.text and "تصوير" not in answer.text
+
+
+FILLER = (  # nine sentences on other things: the two quotes fall in two passages
+    "وشهدت الأسواق المحلية حركة نشطة خلال الأسبوع الماضي مع اقتراب موسم الصيف. "
+    "وتوقع تجار في الرياض أن يزداد الطلب على الأجهزة الكهربائية في الأشهر المقبلة. "
+    "وأشار مختصون إلى أن أسعار المواد الغذائية بقيت مستقرة في معظم المدن. "
+    "وافتتحت البلدية حديقة جديدة في حي النسيم تضم ملاعب للأطفال وممرات للمشاة. "
+    "وأعلنت إدارة التعليم عن مواعيد التسجيل في المدارس للعام الدراسي المقبل. "
+    "ونظم نادي القراءة أمسية ثقافية حضرها عدد من الكتاب والمثقفين. "
+    "وحذرت هيئة الأرصاد من موجة حارة تشهدها المنطقة الشرقية نهاية الأسبوع. "
+    "واستقبل المستشفى الجامعي وفدا طبيا زائرا لتبادل الخبرات في جراحة القلب. "
+    "ودعت جمعية حماية المستهلك إلى مراجعة أسعار تذاكر الطيران الداخلي. "
+)
+
+
+def test_two_quotes_of_one_article_are_one_source(tmp_path, onnx_embedder):
+    """One article was cited as two sources with the same title (#33): its passages are
+    one citation, each quote marked with it, and it is not listed again as uncited."""
+    pipeline = make_pipeline(tmp_path, onnx_embedder)
+    report = {
+        "title": "إنتاج النفط",
+        "content": "قال وزير النفط إن إنتاج المملكة من النفط بلغ عشرة ملايين برميل يوميا في يوليو.\n"
+        + FILLER
+        + "\nوقال وزير النفط إن إنتاج المملكة من النفط سيبقى عند عشرة ملايين برميل يوميا حتى نهاية العام.",
+    }
+    ingest_records([record_or_failure(report, "report")], pipeline.indexer())
+    answer = pipeline.answerer().answer("ماذا قال وزير النفط عن إنتاج المملكة من النفط؟")
+    assert len(answer.claims) == 2  # two quotes, from two passages of the article ...
+    assert [c.marker for c in answer.citations] == [1]  # ... cited as one source
+    assert all(claim.markers == [1] for claim in answer.claims)
+    assert answer.uncited == []

@@ -249,14 +249,15 @@ class Answerer:
                 mode="extractive",
                 confidence=selection.confidence,
             )
-        numbering: dict[str, int] = {}
+        numbering: dict[str, int] = {}  # one source per article, its quotes together
         citations: list[Citation] = []
         claims: list[Claim] = []
         for hit, sentence in selection.picks:
-            if hit.chunk.id not in numbering:
-                numbering[hit.chunk.id] = len(numbering) + 1
-                citations.append(Citation.quoting(numbering[hit.chunk.id], hit.chunk, sentence))
-            marker = numbering[hit.chunk.id]
+            article = hit.chunk.article_id
+            if article not in numbering:
+                numbering[article] = len(numbering) + 1
+                citations.append(Citation.quoting(numbering[article], hit.chunk, sentence))
+            marker = numbering[article]
             claims.append(Claim(f"{sentence.text} [{marker}]", [marker], True, sentence.score))
         quoted_in = detect_language(" ".join(c.text for c in claims))
         if quoted_in != language and self.generator is None:  # say why, and how to change it
@@ -345,7 +346,7 @@ class Answerer:
             Citation.quoting(marker, hits[marker - 1].chunk, checked.quotes[marker])
             for marker in cited
         ]
-        cited_ids = {hits[m - 1].chunk.id for m in cited}
+        cited_ids = {hits[m - 1].chunk.article_id for m in cited}
         return Answer(
             question=question,
             text=checked.text,
@@ -372,13 +373,16 @@ def _text(hit: Hit) -> str:
     return f"{hit.chunk.title} {hit.chunk.text}"
 
 
-def _uncited(hits: list[Hit], cited_ids: set[str], first_marker: int | None) -> list[Citation]:
-    """Retrieved but uncited sources. Generated answers keep the numbering the model saw;
-    extractive ones number them after the cited sources."""
+def _uncited(hits: list[Hit], cited: set[str], first_marker: int | None) -> list[Citation]:
+    """Retrieved articles the answer does not cite (``cited``: article ids), each once.
+    Generated answers keep the numbering the model saw; extractive ones number them after
+    the cited sources."""
     uncited = []
+    shown = set(cited)
     for position, hit in enumerate(hits, start=1):
-        if hit.chunk.id in cited_ids:
+        if hit.chunk.article_id in shown:
             continue
+        shown.add(hit.chunk.article_id)
         marker = position if first_marker is None else first_marker + len(uncited) + 1
         sentence = hit.best_sentence or hit.chunk.sentence_quotes()[0]
         uncited.append(Citation.quoting(marker, hit.chunk, sentence))

@@ -99,8 +99,8 @@ class DigestMaker:
         """Pairs of headlines sharing more than half of their words (of the shorter)."""
         titles = [word_set(lead.title) for lead in leads]
         holders = defaultdict(list)
-        for i, words in enumerate(titles):
-            for word in words:
+        for i, title in enumerate(titles):
+            for word in title:
                 holders[word].append(i)
         pairs = set()
         for members in holders.values():

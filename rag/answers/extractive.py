@@ -7,8 +7,9 @@ the best one holds; when none quoted holds the number or time the question asks 
 sentence a little further below that does is quoted too. A sentence of a word or two is
 never quoted, nor a dateline, a caption, a verse or a list item (``rag.text.quotes``). Only
 sentences above a similarity threshold may be quoted (one for a question in the passages'
-language, a lower one across languages, where e5's similarities run lower); and the answer abstains when the abstention model
-(``rag.answers.abstention``) judges that the hits do not answer the question.
+language, a lower one across languages, where e5's similarities run lower); and the answer
+abstains when the abstention model (``rag.answers.abstention``) judges that the hits do not
+answer the question.
 """
 
 from __future__ import annotations
