@@ -112,3 +112,40 @@ def test_with_a_model_the_digest_is_written_from_the_same_stories_and_checked(ne
         assert fallback.mode == "extractive" and fallback.text == quoted.text
     finally:
         llm.stop()
+
+
+def test_a_models_follow_up_rewrite_adds_no_time_the_question_lacks(news_pipeline):
+    """After "What happened yesterday?" (a day without articles), a model rewrote "What is
+    the latest news?" with the earlier "yesterday" in it and the answer refused; the rewrite
+    is set aside for the rule's, which never carries time, and the latest day is answered."""
+    from rag.answers.generation import Generator, LLMConfig
+    from tests.fake_llm import FakeLLM, Reply, user_prompt
+
+    llm = FakeLLM().start()
+    try:
+        answerer = news_pipeline.answerer()
+        answerer.generator = Generator(LLMConfig(
+            "openai/test-model", api_base=llm.api_base, api_key="sk-test", timeout=5, retries=0
+        ))  # fmt: skip
+        rewrites = {"What is the latest news?": "What is the latest news from yesterday?",
+                    "and the day before?": "What happened the day before yesterday?"}  # fmt: skip
+
+        def reply(body):
+            last = user_prompt(body).rpartition("Last question: ")[2].strip()
+            if last in rewrites:
+                return Reply(rewrites[last])
+            return Reply("", status=500)  # no written answer: the quoted one stands in
+
+        llm.reply = reply
+        history = [{"role": "user", "content": "What happened yesterday?"},
+                   {"role": "assistant", "content": "There are no articles of 2015-07-22."}]  # fmt: skip
+        answer = answerer.answer("What is the latest news?", history=history,
+                                 as_of=date(2015, 7, 23))  # fmt: skip
+        assert "yesterday" not in answer.standalone_question
+        assert not answer.abstained and answer.citations
+        assert all(c.date.startswith("2015-07-21") for c in answer.citations)
+        back = answerer.answer("and the day before?", history=history, as_of=date(2015, 7, 23))
+        assert back.standalone_question == "What happened the day before yesterday?"
+        assert all(c.date.startswith("2015-07-21") for c in back.citations)  # 07-21: it has some
+    finally:
+        llm.stop()

@@ -19,7 +19,7 @@ from rag.answers.citations import CitationChecker
 from rag.answers.digest import DigestMaker, digest_answer
 from rag.answers.evidence import names_missing
 from rag.answers.extractive import ExtractiveAnswerer
-from rag.answers.followup import format_history, rewrite_by_rule
+from rag.answers.followup import adds_time, format_history, rewrite_by_rule
 from rag.answers.generation import GenerationError, Generator
 from rag.answers.prompts import LANGUAGE_NAMES, Prompts
 from rag.answers.retrieval import Filters, Retriever, SearchResult
@@ -72,7 +72,7 @@ class Answerer:
             return self._conversation(asked.text, kind, language or asked.language)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        standalone = self._standalone(asked.text, history or [])
+        standalone = self._standalone(asked.text, history or [], as_of or date.today())
         asked = asked.standing_alone_as(standalone)
         timings["rewrite"] = time.perf_counter() - started
         digest = self._digest(asked, filters, as_of, language or asked.language, on_token)
@@ -219,7 +219,8 @@ class Answerer:
 
     # ----- follow-ups ------------------------------------------------------------------
 
-    def _standalone(self, question: str, history: list[dict]) -> str:
+    def _standalone(self, question: str, history: list[dict], today: date) -> str:
+        """The question as it reads on its own (``rag.answers.followup``)."""
         if not history:
             return question
         if self.generator is None:
@@ -231,7 +232,10 @@ class Answerer:
             rewritten, _ = self.generator.complete([{"role": "user", "content": prompt}])
         except GenerationError:
             return rewrite_by_rule(question, history)
-        return rewritten.strip().splitlines()[0].strip() or question
+        rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
+        if not rewritten or adds_time(rewritten, question, today):
+            return rewrite_by_rule(question, history)
+        return rewritten
 
     # ----- extractive --------------------------------------------------------------------
 

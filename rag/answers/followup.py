@@ -4,6 +4,10 @@ With a language model: the model rewrites it (``prompts/condense_question.md``).
 Without one, a documented rule: a question that starts like a follow-up ("and ...",
 "what about ...", "و ...", "وماذا ...", "ماذا عن ...") or has fewer than three content words
 gets the content words of the previous user question appended, so retrieval keeps the topic.
+
+Either way a follow-up's time is its own: a time phrase it has wins, and one it lacks is not
+carried over from the earlier question, unless it refers back to that time ("and the day
+before?"). A model's rewrite that adds a time the question lacks is set aside for the rule's.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import date
 
 from rag.text.arabic import normalize, tokenize
 from rag.text.dates import MONTHS_AR, MONTHS_EN, WEEKDAYS_AR, WEEKDAYS_EN, read_time
+from rag.text.question import Question
 
 _FOLLOW_UP_WORDS = (
     "and|also|what about|how about|but|so|then|وماذا عن|وماذا|وما|ماذا عن|وهل|وكيف|ومن|و"
@@ -23,6 +28,13 @@ _TIME_WORDS = frozenset(  # as tokenize keys them; a two-word month name is left
     for word in [*MONTHS_EN, *WEEKDAYS_EN, *WEEKDAYS_AR, *(n for ns in MONTHS_AR for n in ns)]
     if " " not in word
     for key in tokenize(word, stem=False)
+)
+
+# "and the day before?", «وفي اليوم التالي؟»: a time told against the earlier question's
+_REFERS_BACK_IN_TIME = re.compile(
+    r"\b(before|after|earlier|previous|next|following|same day|that day|that week|then)\b"
+    r"|قبل|بعد|السابق|التالي|نفسه|ذلك اليوم",
+    re.IGNORECASE,
 )
 
 
@@ -48,6 +60,18 @@ def rewrite_by_rule(question: str, history: list[dict]) -> str:
     asked = tokenize(question, stem=False)
     missing = [w for w in tokenize(previous, stem=False) if w not in asked and not _of_time(w)]
     return f"{question} ({' '.join(missing)})" if missing else question
+
+
+def adds_time(rewritten: str, question: str, today: date) -> bool:
+    """The rewrite asks about days the question neither names nor refers back to (or other
+    days than those it names)."""
+    rewritten_frame = Question.read(rewritten).time_frame(today)
+    if rewritten_frame is None or not rewritten_frame.date_from:
+        return False
+    own = Question.read(question).time_frame(today)
+    if own is not None and own.date_from:
+        return (own.date_from, own.date_to) != (rewritten_frame.date_from, rewritten_frame.date_to)
+    return not _REFERS_BACK_IN_TIME.search(question)
 
 
 def _of_time(word: str) -> bool:
