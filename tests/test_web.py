@@ -517,3 +517,17 @@ def test_what_happened_on_a_day_is_a_list_of_its_stories_in_the_chat(page):
     assert answer.locator("a.marker").count() >= 1  # each story cites its article
     assert page.locator("#sources .source").count() >= 1
     screenshot(page, "chat-digest.png")
+
+
+def test_the_latest_news_after_a_day_without_articles_is_not_refused_in_the_chat(page):
+    """#33: "What is the latest news?" right after "What happened yesterday?" (a day without
+    articles) was refused in the chat, its note blaming the earlier "yesterday"; the
+    follow-up carries no earlier time, and is answered with the newest day's stories."""
+    _ask(page, "What happened yesterday?")
+    empty = page.locator("#chat .answer").last
+    assert "no indexed article is dated" in empty.inner_text().lower()
+    _ask(page, "What is the latest news?")
+    latest = page.locator("#chat .answer").last
+    assert latest.inner_text().startswith("The main stories of")
+    assert latest.locator("a.marker").count() >= 1
+    assert "yesterday" not in latest.inner_text().lower()
