@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from string import Template
 
 from rag.answers.citations import CitationChecker
-from rag.answers.digest import DigestMaker, digest_answer
+from rag.answers.digest import DigestMaker, digest_answer, topic_digest
 from rag.answers.evidence import names_missing
 from rag.answers.extractive import ExtractiveAnswerer
 from rag.answers.followup import adds_time, format_history, rewrite_by_rule
@@ -86,7 +86,10 @@ class Answerer:
         wanted = language or asked.language
         notes = self._time_notes(result.time_frame, wanted)
         began = time.perf_counter()
-        if self.generator is None:
+        stories = self._topic_stories(asked, result, wanted, notes)
+        if stories is not None:
+            answer = stories
+        elif self.generator is None:
             answer = self._extractive(asked, result, wanted, notes=notes)
             if on_token:  # no model writes it: the finished answer, a line at a time
                 for line in answer.text.splitlines(keepends=True):
@@ -192,6 +195,34 @@ class Answerer:
             return quoted
         written.notes = [*notes, *written.notes]
         return written
+
+    def _topic_stories(self, question: Question, result: SearchResult, language: str,
+                       notes: list[str]) -> Answer | None:  # fmt: skip
+        """Offline, "Any news on Yemen yesterday?" is answered with the stories the hits
+        tell, in the search's order (``rag.answers.digest.topic_digest``), when the sentences
+        that answer tell more than one; ``None`` otherwise. Only the hits shown: below them,
+        columns and namesakes («الهلال الأحمر» for Al-Hilal) crowd in."""
+        frame = result.time_frame
+        offline = self.generator is None and self.digest is not None
+        if not offline or not _topic_of_a_period(question.searched, frame):
+            return None
+        selection = self.extractive.select(question, result.hits)
+        if selection.abstained:
+            return None
+        rank = {}  # the search's order is the relevance: it weighs words and passages
+        for place, hit in enumerate(result.hits):
+            rank.setdefault(hit.chunk.article_id, place)
+        chosen = sorted(self.extractive.passing(question, result.hits),
+                        key=lambda pick: rank[pick[0].chunk.article_id])  # fmt: skip
+        made = topic_digest(frame.date_from, frame.date_to, chosen, self.digest.most)
+        if len(made.stories) < 2:
+            return None
+        answer = digest_answer(made, question.text, language, self.prompts, notes,
+                               intro="digest_topic_intro")  # fmt: skip
+        told = {article for story in made.stories for article in story.articles}
+        answer.uncited = _uncited(result.hits, told, len(made.stories))
+        answer.confidence = selection.confidence
+        return answer
 
     # ----- greetings, thanks, "what can you do?" -----------------------------------------
 
@@ -365,6 +396,12 @@ class Answerer:
             notes=notes,
             confidence=max((c.support for c in checked.claims), default=0.0),
         )
+
+
+def _topic_of_a_period(query: Question, frame: TimeFrame | None) -> bool:
+    """It asks for the news of something in a period: "Any news on Yemen yesterday?"."""
+    dated = frame is not None and bool(frame.date_from)
+    return dated and query.asks_for_news and bool(query.news_topic(frame))
 
 
 def short_list(names: list[str], limit: int) -> str:

@@ -16,6 +16,9 @@ every article of the period is a candidate, and the answer is the period's main 
   article, and says how many newspapers carried the story.
 - **"Latest"** with no day means the newest day with articles up to ``as_of``. A period
   without articles is said plainly, with the nearest days that have some.
+- **With a topic** ("Any news on Yemen yesterday?") the period is searched for it, and the
+  sentences that answer become the stories (``topic_digest``): one entry per story, the most
+  relevant first, each quoting its best sentence.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ import numpy as np
 
 from rag.answers.prompts import Prompts
 from rag.store import IndexStore
-from rag.text.arabic import detect_language, word_set
+from rag.text.arabic import detect_language, jaccard, word_set
 from rag.text.quotes import words, worth_quoting
-from rag.types import Answer, Chunk, Citation, Claim, Filters, Sentence
+from rag.types import Answer, Chunk, Citation, Claim, Filters, Hit, Sentence
+
+WIRE_COPY = 0.6  # word overlap (Jaccard) of two quotes that makes them one story
 
 
 @dataclass(frozen=True)
@@ -133,14 +138,43 @@ class DigestMaker:
         return None
 
 
+def topic_digest(date_from: str, date_to: str, chosen: list[tuple[Hit, Sentence]],
+                 most: int = 5) -> Digest:  # fmt: skip
+    """The stories of a topic's sentences (``chosen``: most relevant first, one per
+    article): an article joins the first story whose headline shares more than half of its
+    words, or whose quote is a copy of its own (wire copies); reports come before columns,
+    and otherwise stories keep the order of their most relevant article."""
+    groups: list[list[tuple[Hit, Sentence]]] = []
+    for hit, sentence in sorted(chosen, key=lambda pick: _opinion(pick[0].chunk.title)):
+        story = next((g for g in groups if _same_story(g[0], (hit, sentence))), None)
+        if story is None:
+            groups.append([(hit, sentence)])
+        else:
+            story.append((hit, sentence))
+    stories = [
+        Story(group[0][0].chunk, group[0][1],
+              tuple(dict.fromkeys(h.chunk.article_id for h, _ in group)),
+              tuple(sorted({h.chunk.source for h, _ in group if h.chunk.source})))
+        for group in groups[:most]
+    ]  # fmt: skip
+    return Digest(date_from, date_to, stories)
+
+
+def _same_story(first: tuple[Hit, Sentence], second: tuple[Hit, Sentence]) -> bool:
+    titles = word_set(first[0].chunk.title), word_set(second[0].chunk.title)
+    quotes = word_set(first[1].text), word_set(second[1].text)
+    shared_title = len(titles[0] & titles[1]) * 2 > min(map(len, titles), default=0) > 0
+    return shared_title or jaccard(*quotes) >= WIRE_COPY
+
+
 def _opinion(headline: str) -> bool:
     return any(mark in headline for mark in "?؟!")
 
 
 def digest_answer(digest: Digest, question: str, language: str, prompts: Prompts,
-                  notes: list[str]) -> Answer:  # fmt: skip
-    """The digest as an answer: an entry per story, each citing its lead sentence; or, with
-    no article in the period, a plain answer naming the nearest days that have some."""
+                  notes: list[str], intro: str = "digest_intro") -> Answer:  # fmt: skip
+    """The digest as an answer: an entry per story, each citing its quote; or, with no
+    article in the period, a plain answer naming the nearest days that have some."""
     period = digest.date_from
     if digest.date_to != digest.date_from:
         period = f"{digest.date_from} – {digest.date_to}"
@@ -150,7 +184,7 @@ def digest_answer(digest: Digest, question: str, language: str, prompts: Prompts
         text = prompts.localized("digest_empty", language, period=period, nearest=nearest)
         return Answer(question, text.strip(), [], [], [], "", language, True, "extractive",
                       notes=notes)  # fmt: skip
-    lines = [prompts.localized("digest_intro", language, period=period)]
+    lines = [prompts.localized(intro, language, period=period)]
     citations, claims = [], []
     for marker, story in enumerate(digest.stories, start=1):
         citations.append(Citation.quoting(marker, story.lead, story.quote))

@@ -85,6 +85,20 @@ class ExtractiveAnswerer:
                 picks = [*picks[: self.max_sentences - 1], typed]
         return Selection(picks, confidence, abstained=False)
 
+    def passing(
+        self, question: Question, hits: list[Hit], names: Names | None = None
+    ) -> list[tuple[Hit, Sentence]]:
+        """Every sentence that clears its threshold, best first, the best of each article
+        only; for news of something named, those that name it (when any do)."""
+        names = question.spellings if names is None else names
+        passing, _ = self._passing(question, self._scored(question, hits))
+        if question.asks_for_news and names:
+            passing = [c for c in passing if not names_missing(names, c[2].text)] or passing
+        best: dict[str, tuple[Hit, Sentence]] = {}
+        for _, hit, sentence in passing:
+            best.setdefault(hit.chunk.article_id, (hit, sentence))
+        return list(best.values())
+
     def _typed(self, question, candidates, best_score, wanting, names, picks):
         """The best further sentence, close enough to the best, that holds the number or time
         the question asks for and lacks none of the names and numbers the best holds."""
