@@ -149,3 +149,25 @@ def test_a_models_follow_up_rewrite_adds_no_time_the_question_lacks(news_pipelin
         assert all(c.date.startswith("2015-07-21") for c in back.citations)  # 07-21: it has some
     finally:
         llm.stop()
+
+
+@pytest.mark.parametrize("question", ["Any news on Yemen yesterday?", "ما أخبار اليمن أمس؟"])
+def test_a_topic_of_a_day_is_answered_with_its_stories_in_order_of_relevance(answerer, question):
+    """#33: a topic in a period is a list of the stories that answer it, one entry per
+    story, in the search's order, each quoting the sentence that answers."""
+    answer = answerer.answer(question, as_of=AS_OF)
+    assert answer.text.startswith(("The stories of 2015-07-21", "أخبار 2015-07-21"))
+    assert len(answer.citations) >= 2 and [c.marker for c in answer.citations] == list(
+        range(1, len(answer.citations) + 1)
+    )
+    assert all(c.date.startswith("2015-07-21") for c in answer.citations)
+    assert all("اليمن" in c.quote or "اليمن" in c.title or "يمني" in c.quote
+               for c in answer.citations)  # fmt: skip
+    titles = [word_set(c.title) for c in answer.citations]
+    for i, first in enumerate(titles):  # one entry per story
+        for second in titles[i + 1 :]:
+            assert len(first & second) * 2 <= min(len(first), len(second))
+    hits = answerer.retriever.search(question, as_of=AS_OF).hits
+    order = list(dict.fromkeys(hit.chunk.article_id for hit in hits))
+    cited = [c.article_id for c in answer.citations]
+    assert cited == sorted(cited, key=order.index)  # the search's order
