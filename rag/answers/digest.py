@@ -34,6 +34,7 @@ from rag.text.arabic import detect_language, jaccard, word_set
 from rag.text.quotes import words, worth_quoting
 from rag.types import Answer, Chunk, Citation, Claim, Filters, Hit, Sentence
 
+MIN_SHARED = 3  # headline words two stories share at the least ("فرحة العيد" is no story)
 WIRE_COPY = 0.6  # word overlap (Jaccard) of two quotes that makes them one story
 
 
@@ -101,7 +102,8 @@ class DigestMaker:
         return list(groups.values())
 
     def _same_headlines(self, leads: list[Chunk]) -> list[tuple[int, int]]:
-        """Pairs of headlines sharing more than half of their words (of the shorter)."""
+        """Pairs of headlines sharing more than half of their words (of the shorter), and
+        at least ``MIN_SHARED``."""
         titles = [word_set(lead.title) for lead in leads]
         holders = defaultdict(list)
         for i, title in enumerate(titles):
@@ -114,7 +116,8 @@ class DigestMaker:
             for a, i in enumerate(members):
                 for j in members[a + 1 :]:
                     smaller = min(len(titles[i]), len(titles[j]))
-                    if (i, j) not in pairs and len(titles[i] & titles[j]) * 2 > smaller:
+                    shared = len(titles[i] & titles[j])
+                    if (i, j) not in pairs and shared * 2 > smaller and shared >= MIN_SHARED:
                         pairs.add((i, j))
         return list(pairs)
 
