@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -78,10 +79,12 @@ class DigestMaker:
         vectors = self.store.vectors(kept)
         matrix = np.stack([vectors[r] for r in kept]).astype(np.float32)
         leads = [chunks[r] for r in kept]
-        stories = [self._story(leads, matrix, group) for group in self._groups(leads, matrix)]
-        stories = [story for story in stories if story is not None]
-        stories.sort(key=lambda s: (-len(s.sources), -len(s.articles)))
-        return Digest(date_from, date_to, stories[: self.most])
+        groups = sorted(self._groups(leads, matrix), key=lambda group: (
+            -len({leads[i].source for i in group if leads[i].source}),
+            -len({leads[i].article_id for i in group}),
+        ))  # fmt: skip
+        stories = (self._story(leads, matrix, group) for group in groups)
+        return Digest(date_from, date_to, list(islice(filter(None, stories), self.most)))
 
     def _groups(self, leads: list[Chunk], matrix: np.ndarray) -> list[list[int]]:
         """The articles of each story, by union of close leads and shared headlines."""
@@ -93,8 +96,9 @@ class DigestMaker:
                 i = parent[i]
             return i
 
-        similar = np.argwhere(np.triu(matrix @ matrix.T >= self.same_story, k=1))
-        for i, j in [*similar.tolist(), *self._same_headlines(leads)]:
+        first, second = np.nonzero(matrix @ matrix.T >= self.same_story)
+        similar = [(i, j) for i, j in zip(first.tolist(), second.tolist(), strict=True) if i < j]
+        for i, j in [*similar, *self._same_headlines(leads)]:
             parent[root(i)] = root(j)
         groups = defaultdict(list)
         for i in range(len(leads)):
@@ -136,7 +140,13 @@ class DigestMaker:
 
     def _lead_sentence(self, lead: Chunk) -> Sentence | None:
         for sentence in lead.sentence_quotes():
-            if len(words(sentence.text)) >= self.min_quote_words and worth_quoting(sentence.text):
+            text = sentence.text
+            # "... فيما يلي نصه:" introduces what follows: the next sentence says it
+            if (
+                len(words(text)) >= self.min_quote_words
+                and worth_quoting(text)
+                and not text.endswith(":")
+            ):
                 return sentence
         return None
 

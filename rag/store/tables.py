@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -322,25 +323,39 @@ def lead_rows(db: sqlite3.Connection, date_from: str, date_to: str) -> list[int]
     """The first chunk of every article dated from ``date_from`` to ``date_to`` (inclusive
     days), in date order: what a digest of those days reads."""
     return [r for (r,) in db.execute(
-        "SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id "
-        "WHERE c.ordinal = 0 AND a.date != '' AND substr(a.date, 1, 10) BETWEEN ? AND ? "
-        "ORDER BY a.date, c.row", (date_from, date_to),
+        "SELECT c.row FROM articles a JOIN chunks c ON c.article_id = a.id AND c.ordinal = 0 "
+        "WHERE a.date >= ? AND a.date < ? ORDER BY a.date, c.row",
+        (date_from, _day_after(date_to)),
     )]  # fmt: skip
 
 
-_DAY = "substr(date, 1, 10)"
+# Dates are ISO ("2015-08-06 10:13:47"): comparing them as text finds a day's articles
+# through the date index, where substr(date, 1, 10) would read every article.
 
 
 def days_around(db: sqlite3.Connection, date_from: str, date_to: str) -> tuple[str, str]:
     """The nearest days with articles before ``date_from`` and after ``date_to`` ("" when
     there is none)."""
-    dated = f"FROM articles WHERE date != '' AND {_DAY}"
-    before = db.execute(f"SELECT MAX({_DAY}) {dated} < ?", (date_from,)).fetchone()[0]
-    after = db.execute(f"SELECT MIN({_DAY}) {dated} > ?", (date_to,)).fetchone()[0]
-    return before or "", after or ""
+    before = db.execute(
+        "SELECT MAX(date) FROM articles WHERE date != '' AND date < ?", (date_from,)
+    ).fetchone()[0]
+    after = db.execute(
+        "SELECT MIN(date) FROM articles WHERE date >= ?", (_day_after(date_to),)
+    ).fetchone()[0]
+    return (before or "")[:10], (after or "")[:10]
 
 
 def latest_day(db: sqlite3.Connection, up_to: str) -> str:
     """The newest day with articles up to ``up_to`` ("" when there is none)."""
-    dated = f"FROM articles WHERE date != '' AND {_DAY}"
-    return db.execute(f"SELECT MAX({_DAY}) {dated} <= ?", (up_to,)).fetchone()[0] or ""
+    newest = db.execute(
+        "SELECT MAX(date) FROM articles WHERE date != '' AND date < ?", (_day_after(up_to),)
+    ).fetchone()[0]
+    return (newest or "")[:10]
+
+
+def _day_after(day: str) -> str:
+    """The day after ``day`` (an ISO date, or the first ten characters of one)."""
+    try:
+        return (date.fromisoformat(day[:10]) + timedelta(days=1)).isoformat()
+    except OverflowError:  # 9999-12-31: every later text sorts after its day
+        return day[:10] + "~"
