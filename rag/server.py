@@ -197,6 +197,9 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
         )
     if settings.feeds_watch and (followed := service.watch_feeds()):
         log.warning("following %d feeds", followed)
+    if service.fill_sentences_in_background():
+        log.warning("making the sentence vectors of %d articles in the background (they are "
+                    "searchable already)", service.lacking_sentences())  # fmt: skip
     log.warning("serving on http://%s:%d", settings.host, settings.port)
     try:
         uvicorn.run(

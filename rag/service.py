@@ -35,6 +35,7 @@ from rag.news import documents, feeds
 from rag.news.documents import LoadFailure
 from rag.news.feeds import FeedRegistry, FeedStatus
 from rag.news.ingest import Indexer, IngestReport, ingest, ingest_records
+from rag.news.sentence_pass import fill_sentence_vectors
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store import IndexStore, database
@@ -63,6 +64,8 @@ class Service:
         self._waiting_writers = threading.BoundedSemaphore(4)  # then 503, not a long queue
         self._last_reload_check = 0.0
         self._watcher: feeds.Watcher | None = None
+        self._closing = threading.Event()
+        self._filler: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Service:
@@ -276,20 +279,57 @@ class Service:
         on_progress: Callable[[int], None] | None = None,
         on_failure: Callable[[LoadFailure], None] | None = None,
         ray: tuple[str | None, int | None] | None = None,
+        sentences: Callable[[int], Callable[[int], None] | None] | None = None,
     ) -> IngestReport:
         """Index files and folders in batches (``rag ingest``): waits for another writer as
         long as it takes, commits batch by batch, and saves the snapshots as it goes, so an
         interrupted ingest keeps what it committed. ``ray`` (address, actors) chunks and
-        embeds as a Ray Data pipeline (``None`` address: a local Ray instance)."""
+        embeds as a Ray Data pipeline (``None`` address: a local Ray instance).
+
+        Two passes: the articles are searchable once their chunks are embedded; then, with
+        ``sentences`` (given how many articles lack them, it returns a progress callback),
+        their sentences are embedded (``rag.news.sentence_pass``), resumably."""
         self._admit_writer(caller)
         if ray is None:
-            return ingest(paths, self.indexer, on_progress=on_progress, on_failure=on_failure)
-        from rag.news.ray_ingest import embedder_factory, ingest_with_ray
+            report = ingest(paths, self.indexer, on_progress=on_progress,
+                            on_failure=on_failure, sentences=False)  # fmt: skip
+        else:
+            from rag.news.ray_ingest import embedder_factory, ingest_with_ray
 
-        address, actors = ray
-        factory = embedder_factory(self.settings, self.pipeline.model_name())
-        return ingest_with_ray(paths, self.indexer, factory, address=address, actors=actors,
-                               on_progress=on_progress, on_failure=on_failure)  # fmt: skip
+            address, actors = ray
+            factory = embedder_factory(self.settings, self.pipeline.model_name())
+            report = ingest_with_ray(paths, self.indexer, factory, address=address,
+                                     actors=actors, on_progress=on_progress,
+                                     on_failure=on_failure)  # fmt: skip
+        if sentences is not None:
+            fill_sentence_vectors(self.indexer, on_progress=sentences(self.lacking_sentences()))
+        report.sentences_left = self.lacking_sentences()
+        return report
+
+    def lacking_sentences(self) -> int:
+        """How many articles are searchable but lack their sentence vectors."""
+        return self.store.count_lacking_sentence_vectors()
+
+    def fill_sentences_in_background(self) -> threading.Thread | None:
+        """A server's second pass: embed the sentences of the articles that lack them, a
+        batch at a time, giving way to the server's own writes; stops at ``close``."""
+        if self.store.read_only or not self.lacking_sentences():
+            return None
+
+        def work():
+            try:
+                done = fill_sentence_vectors(
+                    self.indexer,
+                    should_stop=self._closing.is_set,
+                    lock_timeout=self.settings.write_lock_timeout,
+                )
+                log.info("sentence vectors made for %d articles", done)
+            except Exception:  # a background pass must not take the server down
+                log.exception("the sentence pass stopped; `rag ingest` can finish it")
+
+        self._filler = threading.Thread(target=work, name="sentence-pass", daemon=True)
+        self._filler.start()
+        return self._filler
 
     def _admit_writer(self, caller: Caller) -> None:
         self.require_writer(caller)
@@ -312,9 +352,10 @@ class Service:
             self._waiting_writers.release()
 
     def stats(self) -> dict:
-        """What the index holds (open to every caller: it is the health check's too)."""
+        """What the index holds (open to every caller: it is the health check's too), and
+        how many articles still lack sentence vectors."""
         self.pick_up_new_version()
-        return self.store.stats()
+        return {**self.store.stats(), "articles_without_sentence_vectors": self.lacking_sentences()}
 
     def sources(self, stats: dict | None = None) -> list[str]:
         """The named sources (of ``stats`` when already read)."""
@@ -397,6 +438,9 @@ class Service:
         return self._feedback.record(answer, rating, channel=caller.via)
 
     def close(self) -> None:
+        self._closing.set()
+        if self._filler is not None:
+            self._filler.join()  # its batch committed or not begun: never half written
         if self._watcher is not None:
             self._watcher.stop()
         for part in ("_feedback", "_feeds", "_conversations"):

@@ -165,8 +165,10 @@ def healthz():
 def readyz(service: TheService):
     """Ready once the model is loaded and the index open (the server warms up first)."""
     stats = service.stats()
+    pending = stats["articles_without_sentence_vectors"]  # searchable; their sentences to come
     return {"status": "ready", "articles": stats["articles"], "chunks": stats["chunks"],
-            "vectors": stats["vectors"], "writable": service.writable}  # fmt: skip
+            "vectors": stats["vectors"], "writable": service.writable,
+            "articles_without_sentence_vectors": pending}  # fmt: skip
 
 
 @router.get("/metrics", tags=["health"], response_class=PlainTextResponse,

@@ -104,10 +104,11 @@ def _stderr(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int, what: str | None = None):
+    """Articles done and left, the rate and the time remaining, on standard error."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="article", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, desc=what, unit="article", file=sys.stderr, dynamic_ncols=True)
 
 
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "data" / "seeds"  # shipped in the wheel

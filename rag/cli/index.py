@@ -26,7 +26,13 @@ from rag.news.ingest import count_records
 
 @app.command("ingest")
 def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files or folders of articles. None: only make the sentence vectors that "
+            "articles still lack (an ingest stopped in its second pass)."
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     model: Annotated[
         str | None,
@@ -63,15 +69,28 @@ def ingest_command(
 
         settings = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model).settings
         service = Service.for_ingest(settings, rebuild=rebuild)
-        bar = _progress_bar(count_records(paths)) if progress and not as_json else None
+        shown = progress and not as_json
+        bars = [_progress_bar(count_records(paths or []), "searchable")] if shown else []
+
+        def sentence_bar(left: int):
+            if bars:
+                bars[0].close()
+            if shown and left:
+                bars[:] = [_progress_bar(left, "sentence vectors")]
+                return bars[0].update
+            return None
+
         report = service.ingest(
             OWNER,
-            paths,
-            on_progress=bar.update if bar else None,
-            on_failure=lambda f: (bar.write if bar else _stderr)(f"failed: {f.origin}: {f.reason}"),
+            paths or [],
+            on_progress=bars[0].update if bars else None,
+            on_failure=lambda f: (bars[0].write if bars else _stderr)(
+                f"failed: {f.origin}: {f.reason}"
+            ),
             ray=(ray_address, ray_actors) if ray or ray_address else None,
+            sentences=sentence_bar,
         )
-        if bar:
+        for bar in bars:
             bar.close()
         if as_json:
             typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -96,6 +115,11 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
         typer.echo(f"index:    {stats['index_dir']}")
         typer.echo(f"articles: {stats['articles']}")
         typer.echo(f"chunks:   {stats['chunks']}")
+        if stats["articles_without_sentence_vectors"]:
+            typer.echo(
+                f"pending:  {stats['articles_without_sentence_vectors']} articles lack sentence "
+                "vectors (searchable; `rag ingest` or `rag serve` makes them)"
+            )
         typer.echo(
             f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}"
         )

@@ -37,11 +37,17 @@ class IngestReport:
     chunks: int = 0
     failures: list[LoadFailure] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
+    sentences_left: int = 0  # articles searchable, their sentence vectors still to make
 
     def summary(self) -> str:
+        left = ""
+        if self.sentences_left:
+            left = (f"; {self.sentences_left} articles still lack sentence vectors "
+                    "(run `rag ingest` again, or `rag serve`, to make them)")  # fmt: skip
         return (
             f"ingested {self.ingested}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"skipped {self.skipped} (duplicates), failed {self.failed}; {self.chunks} chunks added"
+            f"skipped {self.skipped} (duplicates), failed {self.failed}; "
+            f"{self.chunks} chunks added{left}"
         )
 
     def as_dict(self) -> dict:
@@ -60,11 +66,14 @@ class Indexer:
     embed_titles: bool = True
     stemming: bool = True
 
-    def prepare(self, articles: list[tuple[Article, str]]) -> list[PreparedArticle]:
-        """Chunk and embed a batch of (article, content key) pairs, their chunks and their
-        sentences, in one encoder call."""
+    def prepare(
+        self, articles: list[tuple[Article, str]], sentences: bool = True
+    ) -> list[PreparedArticle]:
+        """Chunk and embed a batch of (article, content key) pairs: their chunks, and with
+        ``sentences`` their sentences too, in one encoder call (without, the sentences are
+        embedded later, by ``rag.news.sentence_pass``)."""
         chunked = [(a, key, chunk_article(a, self.chunking)) for a, key in articles]
-        groups = [encoder_texts(chunks, self.embed_titles) for _, _, chunks in chunked]
+        groups = [encoder_texts(chunks, self.embed_titles, sentences) for _, _, chunks in chunked]
         vectors = self.embedder.embed_passages([t for g in groups for t in g])
         prepared, offset = [], 0
         for (article, key, chunks), group in zip(chunked, groups, strict=True):
@@ -82,6 +91,17 @@ class Indexer:
                 )
             )
         return prepared
+
+    def sentence_vectors(self, chunks: dict[str, list[Chunk]]) -> dict[str, dict[int, np.ndarray]]:
+        """The vectors of the sentences of each article's ``chunks``, by start, in one
+        encoder call."""
+        passages = {a: sentence_passages(c, self.embed_titles) for a, c in chunks.items()}
+        vectors = self.embedder.embed_passages([t for p in passages.values() for t in p.values()])
+        found, offset = {}, 0
+        for article_id, texts in passages.items():
+            found[article_id] = dict(zip(texts, vectors[offset : offset + len(texts)], strict=True))
+            offset += len(texts)
+        return found
 
     def passage_text(self, chunk: Chunk) -> str:
         return passage_text(chunk, self.embed_titles)
@@ -106,17 +126,20 @@ def sentence_passages(chunks: Sequence[Chunk], embed_titles: bool) -> dict[int, 
     return passages
 
 
-def encoder_texts(chunks: Sequence[Chunk], embed_titles: bool) -> list[str]:
-    """An article's passages to embed: its chunks, then its sentences (``split_vectors``
-    takes their vectors apart)."""
-    sentences = sentence_passages(chunks, embed_titles).values()
-    return [passage_text(c, embed_titles) for c in chunks] + list(sentences)
+def encoder_texts(chunks: Sequence[Chunk], embed_titles: bool, sentences: bool = True) -> list[str]:
+    """An article's passages to embed: its chunks, then (with ``sentences``) its sentences
+    (``split_vectors`` takes their vectors apart)."""
+    texts = [passage_text(c, embed_titles) for c in chunks]
+    return texts + list(sentence_passages(chunks, embed_titles).values() if sentences else [])
 
 
 def split_vectors(
     chunks: Sequence[Chunk], vectors: np.ndarray
 ) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """The vectors of ``encoder_texts(chunks)``: the chunks', and the sentences' by start."""
+    """The vectors of ``encoder_texts(chunks)``: the chunks', and the sentences' by start
+    (none when they were not embedded)."""
+    if len(vectors) == len(chunks):
+        return vectors, {}
     starts = sentence_passages(chunks, embed_titles=False)
     return vectors[: len(chunks)], dict(zip(starts, vectors[len(chunks) :], strict=True))
 
@@ -132,6 +155,7 @@ def ingest(
     batch_chunks: int = 256,
     on_progress: Callable[[int], None] | None = None,
     on_failure: Callable[[LoadFailure], None] | None = None,
+    sentences: bool = True,
 ) -> IngestReport:
     """Ingest every article under ``paths``; failures are reported, never raised."""
     return ingest_records(
@@ -140,6 +164,7 @@ def ingest(
         batch_chunks=batch_chunks,
         on_progress=on_progress,
         on_failure=on_failure,
+        sentences=sentences,
     )
 
 
@@ -152,9 +177,12 @@ def ingest_records(
     on_failure: Callable[[LoadFailure], None] | None = None,
     lock_timeout: float | None = None,
     snapshot_in_background: bool = False,
+    sentences: bool = True,
 ) -> IngestReport:
     """Ingest loaded articles (and count the failures among them). Articles already chunked
     and embedded elsewhere (``PreparedArticle``, e.g. by Ray workers) are stored as they are.
+    Without ``sentences`` an article is stored searchable once its chunks are embedded, and
+    its sentences are embedded later (``rag.news.sentence_pass``).
 
     Waits for another writer for ever, or ``lock_timeout`` seconds (then ``IndexBusyError``).
     A snapshot that falls due is written before returning, or after, in the background (a
@@ -164,7 +192,7 @@ def ingest_records(
     store = indexer.store
     with store.writer(lock_timeout):
         for batch in _batches(records, store, report, batch_chunks, on_failure, on_progress):
-            prepared = _prepared(indexer, batch)
+            prepared = _prepared(indexer, batch, sentences)
             store.add(prepared)
             report.chunks += sum(len(p.chunks) for p in prepared)
             if on_progress:
@@ -178,9 +206,10 @@ def ingest_records(
     return report
 
 
-def _prepared(indexer: Indexer, batch: list[_Pending]) -> list[PreparedArticle]:
+def _prepared(indexer: Indexer, batch: list[_Pending], sentences: bool) -> list[PreparedArticle]:
     """The batch, in order, with the articles that still need it chunked and embedded."""
-    fresh = iter(indexer.prepare([(p.article, p.key) for p in batch if p.ready is None]))
+    waiting = [(p.article, p.key) for p in batch if p.ready is None]
+    fresh = iter(indexer.prepare(waiting, sentences))
     return [p.ready if p.ready is not None else next(fresh) for p in batch]
 
 

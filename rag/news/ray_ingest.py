@@ -187,7 +187,8 @@ def _chunk_rows(batch, chunking: ChunkingParams, embed_titles: bool, stemming: b
         if article and not bool(batch["unchanged"].iloc[i]):
             parts = chunk_article(Article(**json.loads(article)), chunking)
         chunks.append(json.dumps([_chunk_dict(c) for c in parts], ensure_ascii=False))
-        passages.append(json.dumps(encoder_texts(parts, embed_titles), ensure_ascii=False))
+        # the chunks only: searchable at once, the sentences embedded after (sentence_pass)
+        passages.append(json.dumps(encoder_texts(parts, embed_titles, False), ensure_ascii=False))
         words = [bm25_tokens(c, embed_titles, stemming) for c in parts]
         tokens.append(json.dumps(words, ensure_ascii=False))
     return batch.assign(chunks=chunks, passages=passages, tokens=tokens)

@@ -186,6 +186,43 @@ class IndexStore(Snapshots):
         return len(removed)
 
     @synchronized
+    def lacking_sentence_vectors(self, after: str = "", limit: int = 64) -> dict[str, str]:
+        """Articles stored without sentence vectors (``tables.lacking_sentence_vectors``)."""
+        return tables.lacking_sentence_vectors(self._db, after, limit)
+
+    @synchronized
+    def count_lacking_sentence_vectors(self) -> int:
+        return tables.count_lacking_sentence_vectors(self._db)
+
+    @synchronized
+    def article_chunks(self, article_ids: Sequence[str]) -> dict[str, list[Chunk]]:
+        """The chunks of ``article_ids``, in order, by article."""
+        rows = tables.article_chunk_rows(self._db, article_ids)
+        found: dict[str, list[Chunk]] = {}
+        for chunk in sorted(tables.chunks(self._db, rows).values(), key=lambda c: c.ordinal):
+            found.setdefault(chunk.article_id, []).append(chunk)
+        return found
+
+    @synchronized
+    def add_sentence_vectors(
+        self, vectors: dict[str, dict[int, np.ndarray]], content_keys: dict[str, str]
+    ) -> int:
+        """Store articles' sentence vectors, in one transaction; an article deleted or
+        changed since its sentences were read (``content_keys``) is passed over. The number
+        of articles stored."""
+        self._check_writable()
+        stored = 0
+        with self._db:
+            for article_id, by_start in vectors.items():
+                if tables.article_state(self._db, article_id, content_keys[article_id]) != (
+                    "unchanged"
+                ):
+                    continue
+                tables.insert_sentence_vectors(self._db, article_id, by_start, self.dimension)
+                stored += 1
+        return stored
+
+    @synchronized
     def generation(self) -> int:
         return database.generation(self._db)
 

@@ -122,18 +122,41 @@ def _insert_chunks(db: sqlite3.Connection, item: PreparedArticle, dimension: int
 
 
 def _insert_sentence_vectors(db: sqlite3.Connection, item: PreparedArticle, dimension: int):
-    for vector in item.sentence_vectors.values():
+    insert_sentence_vectors(db, item.article.id, item.sentence_vectors, dimension)
+
+
+def insert_sentence_vectors(
+    db: sqlite3.Connection, article_id: str, vectors: dict[int, np.ndarray], dimension: int
+) -> None:
+    """An article's sentence vectors, by the sentence's start (replacing any stored)."""
+    for vector in vectors.values():
         if np.shape(vector) != (dimension,):
             raise RagError(
                 f"expected a sentence vector of dimension {dimension}, got {np.shape(vector)}"
             )
     db.executemany(
-        "INSERT INTO sentence_vectors (article_id, start, vector) VALUES (?, ?, ?)",
+        "INSERT OR REPLACE INTO sentence_vectors (article_id, start, vector) VALUES (?, ?, ?)",
         [
-            (item.article.id, start, np.asarray(vector, dtype=np.float16).tobytes())
-            for start, vector in item.sentence_vectors.items()
+            (article_id, start, np.asarray(vector, dtype=np.float16).tobytes())
+            for start, vector in vectors.items()
         ],
     )
+
+
+def lacking_sentence_vectors(db: sqlite3.Connection, after: str, limit: int) -> dict[str, str]:
+    """Up to ``limit`` articles (id after ``after``, in id order) stored without sentence
+    vectors: searchable, their sentences to be embedded. By id, with their content key."""
+    return dict(db.execute(
+        "SELECT a.id, a.content_key FROM articles a WHERE a.id > ? AND NOT EXISTS "
+        "(SELECT 1 FROM sentence_vectors s WHERE s.article_id = a.id) ORDER BY a.id LIMIT ?",
+        (after, limit),
+    ).fetchall())  # fmt: skip
+
+
+def article_chunk_rows(db: sqlite3.Connection, article_ids: Sequence[str]) -> list[int]:
+    """The chunk rows of ``article_ids``, in order."""
+    sql = f"SELECT row FROM chunks WHERE article_id IN ({_marks(article_ids)}) ORDER BY row"
+    return [r for (r,) in db.execute(sql, list(article_ids))] if article_ids else []
 
 
 # ----- what the derived indexes are built and caught up from -------------------------------
@@ -293,11 +316,17 @@ def counts(db: sqlite3.Connection) -> dict[str, int]:
     return {
         "articles": one("SELECT COUNT(*) FROM articles"),
         "chunks": one("SELECT COUNT(*) FROM chunks"),
-        "articles_without_sentence_vectors": one(
-            "SELECT COUNT(*) FROM articles WHERE id NOT IN "
-            "(SELECT DISTINCT article_id FROM sentence_vectors)"
-        ),
+        "articles_without_sentence_vectors": count_lacking_sentence_vectors(db),
     }
+
+
+def count_lacking_sentence_vectors(db: sqlite3.Connection) -> int:
+    """How many articles are stored without sentence vectors (searchable, not yet embedded
+    sentence by sentence)."""
+    return db.execute(
+        "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS "
+        "(SELECT 1 FROM sentence_vectors s WHERE s.article_id = a.id)"
+    ).fetchone()[0]
 
 
 def summary(db: sqlite3.Connection) -> dict:
