@@ -14,7 +14,8 @@ index. A query is ``retriever.retrieve(question)``, top 5: query embedding plus 
 
 Ours (``--model``: by default ``e5-small-onnx``, our default model: the same fp32 weights
 exported to ONNX; or ``e5-small``, the same weights run by torch like the peer's): ``rag
-ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25), and
+ingest`` of the same JSONL file into a fresh index (SQLite + FAISS + BM25): "ingest" is its
+first pass, until every article is searchable, "with sentence vectors" both passes; and
 ``Retriever.search``: query embedding, dense, BM25 and fusion (more work than the peer does),
 reported next to our dense-only path (query embedding plus dense search, what the peer does).
 
@@ -40,6 +41,7 @@ from common import emit, news_articles  # noqa: E402
 
 from rag.embeddings import DEFAULT_MODEL, converted_e5_folder  # noqa: E402
 from rag.news.ingest import ingest  # noqa: E402
+from rag.news.sentence_pass import fill_sentence_vectors  # noqa: E402
 from rag.pipeline import Pipeline  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -72,6 +74,9 @@ def main():
         }
     ours, theirs = results["ours"], results["llamaindex"]
     results["ingest_speedup"] = ours["ingest"]["chunks_per_s"] / theirs["ingest"]["chunks_per_s"]
+    results["ingest_speedup_with_sentence_vectors"] = (
+        ours["ingest_with_sentence_vectors"]["chunks_per_s"] / theirs["ingest"]["chunks_per_s"]
+    )
     results["query_speedup_median"] = (
         theirs["query"]["median_ms"] / ours["query_hybrid"]["median_ms"]
     )
@@ -92,8 +97,11 @@ def run_ours(source: Path, index_dir: Path, queries: list[str], model: str) -> d
     pipeline = Pipeline(Settings.load(index_dir=index_dir, embedding_model=model, environ={}))
     pipeline.embedder.embed_passages(["warm up"])
     started = time.perf_counter()
-    report = ingest([source], pipeline.indexer())
+    indexer = pipeline.indexer()
+    report = ingest([source], indexer, sentences=False)  # searchable: `rag ingest`'s first pass
     seconds = time.perf_counter() - started
+    fill_sentence_vectors(indexer)  # its second pass
+    total = time.perf_counter() - started
     store = pipeline.open_store()
     retriever = pipeline.retriever(store)
     retriever.search(queries[0])  # warm-up: centroids, name bridge, mmap
@@ -103,6 +111,7 @@ def run_ours(source: Path, index_dir: Path, queries: list[str], model: str) -> d
     store.close()
     return {
         "ingest": _rates(report.ingested, report.chunks, seconds),
+        "ingest_with_sentence_vectors": _rates(report.ingested, report.chunks, total),
         "query_hybrid": hybrid,
         "query_dense_only": dense,
     }

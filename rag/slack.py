@@ -232,8 +232,8 @@ def answer_mrkdwn(answer: Answer) -> list[str]:
         if c.url.startswith(("https://", "http://")):
             title = f"<{c.url.replace('|', '%7C').replace('>', '%3E')}|{title}>"
         where = " · ".join(_escape(part) for part in (c.source, c.date) if part)
-        parts.append(f"*[{c.marker}]* {title}" + (f" — {where}" if where else "")
-                     + f"\n> {_escape(c.quote)}")  # fmt: skip
+        quoted = "".join(f"\n> {_escape(q.quote)}" for q in c.quotes())
+        parts.append(f"*[{c.marker}]* {title}" + (f" — {where}" if where else "") + quoted)
     return parts
 
 

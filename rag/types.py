@@ -90,8 +90,18 @@ class Hit:
 
 
 @dataclass
+class Quote:
+    """A sentence quoted from an article: ``article_text[start:end] == quote``."""
+
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass
 class Citation:
-    """A numbered source of an answer and the sentence of it that supports the answer."""
+    """A numbered source of an answer: one article, and the sentence of it that supports the
+    answer (``more``: the other sentences of it the answer quotes, in order)."""
 
     marker: int  # the n of [n] in the answer text
     article_id: str
@@ -103,6 +113,11 @@ class Citation:
     quote: str  # verbatim from the article
     start: int  # article_text[start:end] == quote
     end: int
+    more: list[Quote] = field(default_factory=list)
+
+    def quotes(self) -> list[Quote]:
+        """Every sentence quoted from this source, the citation's own first."""
+        return [Quote(self.quote, self.start, self.end), *self.more]
 
     @classmethod
     def quoting(cls, marker: int, chunk: Chunk, sentence: Sentence) -> Citation:
@@ -146,8 +161,8 @@ class Answer:
     def from_dict(cls, data: dict) -> Answer:
         """The inverse of ``dataclasses.asdict``: for answers kept as JSON (web state, API)."""
         fields = dict(data)
-        fields["citations"] = [Citation(**c) for c in data["citations"]]
-        fields["uncited"] = [Citation(**c) for c in data["uncited"]]
+        fields["citations"] = [_citation(c) for c in data["citations"]]
+        fields["uncited"] = [_citation(c) for c in data["uncited"]]
         fields["claims"] = [Claim(**c) for c in data["claims"]]
         return cls(**fields)
 
@@ -181,3 +196,7 @@ def is_iso_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _citation(data: dict) -> Citation:
+    return Citation(**{**data, "more": [Quote(**q) for q in data.get("more", [])]})

@@ -335,5 +335,10 @@ def test_two_quotes_of_one_article_are_one_source(tmp_path, onnx_embedder):
     answer = pipeline.answerer().answer("ماذا قال وزير النفط عن إنتاج المملكة من النفط؟")
     assert len(answer.claims) == 2  # two quotes, from two passages of the article ...
     assert [c.marker for c in answer.citations] == [1]  # ... cited as one source
+    assert [q.quote for q in answer.citations[0].quotes()] == [
+        claim.text.rsplit(" [", 1)[0] for claim in answer.claims
+    ]  # both quotes, with their offsets, in the one citation
+    text = pipeline.open_store().article(answer.citations[0].article_id).text
+    assert all(text[q.start : q.end] == q.quote for q in answer.citations[0].quotes())
     assert all(claim.markers == [1] for claim in answer.claims)
     assert answer.uncited == []

@@ -27,7 +27,7 @@ from rag.answers.smalltalk import conversation_kind
 from rag.text.arabic import detect_language
 from rag.text.dates import TimeFrame
 from rag.text.question import Question
-from rag.types import Answer, Citation, Claim, Hit
+from rag.types import Answer, Citation, Claim, Hit, Quote
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +292,10 @@ class Answerer:
             if article not in numbering:
                 numbering[article] = len(numbering) + 1
                 citations.append(Citation.quoting(numbering[article], hit.chunk, sentence))
+            else:
+                citations[numbering[article] - 1].more.append(
+                    Quote(sentence.text, sentence.start, sentence.end)
+                )
             marker = numbering[article]
             claims.append(Claim(f"{sentence.text} [{marker}]", [marker], True, sentence.score))
         quoted_in = detect_language(" ".join(c.text for c in claims))

@@ -56,7 +56,8 @@ def footnotes(answer: Answer) -> str:
     for c in answer.citations:
         where = ", ".join(part for part in (c.source, c.date) if part)
         head = f"[{c.marker}] {c.title}" + (f" ({where})" if where else "")
-        lines.append(head + (f" {c.url}" if c.url else "") + f"\n    “{c.quote}”")
+        quoted = "".join(f"\n    “{q.quote}”" for q in c.quotes())
+        lines.append(head + (f" {c.url}" if c.url else "") + quoted)
     return "\n".join(lines)
 
 

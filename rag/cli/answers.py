@@ -154,7 +154,9 @@ def _format_citation(citation: Citation) -> str:
     head = f"[{citation.marker}] {citation.title or '(untitled)'}" + (
         f" ({where})" if where else ""
     )
-    return f"{head}\n    “{citation.quote}” (characters {citation.start}-{citation.end})"
+    return "\n".join([head] + [
+        f"    “{q.quote}” (characters {q.start}-{q.end})" for q in citation.quotes()
+    ])  # fmt: skip
 
 
 @app.command("chat")

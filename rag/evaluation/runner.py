@@ -170,10 +170,11 @@ def citation_holds_answer(c: Citation, q: EvalQuestion) -> bool:
         return False
     if q.gold_urls and not q.gold_article and c.url not in q.gold_urls:
         return False
-    if q.answer_start is not None and c.start <= q.answer_start < c.end:
+    quotes = c.quotes()  # an article cited once, its quotes together
+    if q.answer_start is not None and any(s.start <= q.answer_start < s.end for s in quotes):
         return True
     if q.answers:
-        return bool(m.contains_answer(c.quote, q.answers))
+        return any(m.contains_answer(s.quote, q.answers) for s in quotes)
     return bool(q.gold_article or q.gold_urls)
 
 

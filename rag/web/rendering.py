@@ -73,7 +73,7 @@ def answer_text(answer: Answer, labels: dict[str, str]) -> str:
             lines.append(f"[{c.marker}] {head}")
             if c.url.startswith(("https://", "http://")):
                 lines.append(f"    {c.url}")
-            lines.append(f"    «{c.quote}»")
+            lines.extend(f"    «{q.quote}»" for q in c.quotes())
     return "\n".join(lines)
 
 
@@ -187,9 +187,9 @@ def _passage_html(citation: Citation, article: Article | None, quoted: Sequence[
 
 
 def _quoted_spans(citation: Citation, text: str, quoted: Sequence[str]) -> list[tuple[int, int]]:
-    """Where the citation's quote and the answer's other sentences from it stand in the
+    """Where the citation's quotes and the answer's other sentences from it stand in the
     article: those found near the quote (the same passage), in order, without overlaps."""
-    spans = {(citation.start, citation.end)}
+    spans = {(q.start, q.end) for q in citation.quotes()}
     for sentence in quoted:
         found = text.find(sentence, max(0, citation.start - QUOTED_NEARBY_CHARS))
         if sentence and 0 <= found <= citation.end + QUOTED_NEARBY_CHARS:
