@@ -19,6 +19,7 @@ from rag.embeddings import load_embedder  # noqa: E402
 from rag.news import ray_ingest  # noqa: E402
 from rag.news.ingest import ingest  # noqa: E402
 from rag.news.ray_ingest import ingest_with_ray  # noqa: E402
+from rag.news.sentence_pass import fill_sentence_vectors  # noqa: E402
 from tests.conftest import ROOT, SEED_FILE, SHARED_DATA, make_pipeline  # noqa: E402
 
 NEWS = SHARED_DATA / "news" / "saudinewsnet-2015.jsonl.gz"
@@ -86,6 +87,9 @@ def test_ray_builds_the_index_a_plain_ingest_builds_even_when_an_actor_dies(
     indexer = distributed.indexer()
     factory = DiesOnce(models_dir, marker, work_log)
     report = ingest_with_ray([corpus], indexer, factory, actors=2)
+    # searchable once the actors embedded the chunks; the sentences are the second pass's
+    assert indexer.store.count_lacking_sentence_vectors() == report.ingested
+    assert fill_sentence_vectors(indexer) == report.ingested
     indexer.store.close()
 
     assert marker.exists()  # an actor did die mid-way

@@ -111,4 +111,35 @@ def _progress_bar(total: int, what: str | None = None):
     return tqdm(total=total, desc=what, unit="article", file=sys.stderr, dynamic_ncols=True)
 
 
+class TwoPasses:
+    """The progress of `rag ingest`: articles made searchable, then sentence vectors made
+    (each with the count left, the rate and the time remaining); failures on their own line."""
+
+    def __init__(self, articles: int, shown: bool):
+        self.shown = shown
+        self.bar = _progress_bar(articles, "searchable") if shown else None
+
+    def searchable(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def failed(self, failure) -> None:
+        (self.bar.write if self.bar is not None else _stderr)(
+            f"failed: {failure.origin}: {failure.reason}"
+        )
+
+    def sentences(self, left: int):
+        """The second pass begins, ``left`` articles to go: its progress callback."""
+        self.close()
+        if self.shown and left:
+            self.bar = _progress_bar(left, "sentence vectors")
+            return self.bar.update
+        return None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "data" / "seeds"  # shipped in the wheel

