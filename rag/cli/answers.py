@@ -58,34 +58,48 @@ def search_command(
         if as_json:
             payload = {
                 "query": query,
-                "hits": [_hit_dict(h) for h in result.hits],
+                "hits": [_hit_dict(h, rank) for rank, h in enumerate(result.hits, start=1)],
                 "timings": result.timings,
             }
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         if not result.hits:
-            typer.echo("no passages found")
+            typer.echo("no passages found" + _unknown_sources(service, filters.sources))
         for rank, hit in enumerate(result.hits, start=1):
             typer.echo(_format_hit(rank, hit))
 
     _run(body)
 
 
-def _hit_dict(hit: Hit) -> dict:
-    data = asdict(hit)
+def _unknown_sources(service, sources: tuple[str, ...]) -> str:
+    """Why a search with ``--source`` found nothing, when no such source is indexed."""
+    indexed = service.sources()
+    unknown = [s for s in sources if s not in indexed]
+    if not unknown:
+        return ""
+    known = ", ".join(indexed) or "none"
+    return f": no source named {', '.join(unknown)} is indexed (the sources are: {known})"
+
+
+def _hit_dict(hit: Hit, rank: int) -> dict:
+    data = {"rank": rank, **asdict(hit)}
     data["chunk"]["sentences"] = [[s.start, s.end] for s in hit.chunk.sentences]
     return data
 
 
 def _format_hit(rank: int, hit: Hit) -> str:
+    """A hit as `rag search` prints it: the search's order weighs the fused score and the
+    best sentence together (``Retriever``), so both are shown, and neither as "the" score."""
     chunk = hit.chunk
     where = " · ".join(x for x in (chunk.source, chunk.date[:10]) if x)
     ranks = ", ".join(
         f"{name} #{r}" for name, r in (("dense", hit.dense_rank), ("bm25", hit.bm25_rank)) if r
     )
+    sentence = f" · best sentence {hit.best_sentence.score:.3f}" if hit.best_sentence else ""
     lines = [f"{rank}. {chunk.title or '(untitled)'}" + (f"  [{where}]" if where else "")]
     lines.append(
-        f"   {chunk.id}  score {hit.score:.4f} ({ranks})" + (f"  {chunk.url}" if chunk.url else "")
+        f"   {chunk.id}  fused {hit.score:.4f} ({ranks}){sentence}"
+        + (f"  {chunk.url}" if chunk.url else "")
     )
     if hit.best_sentence:
         lines.append(f"   » {hit.best_sentence.text}")

@@ -94,7 +94,9 @@ def watch_command(
             _echo_feeds(service.poll_feeds(OWNER, every=True), as_json)
             return
 
-        typer.echo(f"watching {len(service.feed_statuses(OWNER))} feeds; Ctrl-C stops", err=True)
+        followed = len(service.feed_statuses(OWNER))
+        feeds = "1 feed" if followed == 1 else f"{followed} feeds"
+        typer.echo(f"watching {feeds}; Ctrl-C stops", err=True)
         while True:
             for feed in service.poll_feeds(OWNER):
                 if as_json:
