@@ -121,3 +121,20 @@ def test_counts_read_as_the_language_says_them():
     assert totals_text(stats, LABELS["en"]) == (
         "1 article, 6 passages, \u20662025-04-17\u2069 to \u20662025-04-17\u2069"
     )  # the dates isolated left-to-right, or an Arabic line reads them 17-04-2025
+
+
+def test_dates_in_notes_and_sources_in_the_header_keep_their_direction():
+    """#35: in Arabic the time note printed "04-12-2026" for 2026-12-04, and the header's
+    sources read "2+ الرياض" for "الرياض +2"."""
+    from rag.web.library import indexed
+
+    note = "بحثت في المقالات المؤرخة من 2026-12-04 إلى 2026-12-05 فقط"
+    answer = Answer("q", "x", [], [], [], "ar", "ar", True, "extractive", notes=[note])
+    html = answer_html(answer, {}, LABELS["ar"])
+    assert "\u20662026-12-04\u2069" in html and "\u20662026-12-05\u2069" in html
+    stats = {"articles": 5, "chunks": 9, "first_date": "2015-07-01", "last_date": "2015-08-01",
+             "sources": {"الرياض": 3, "aawsat": 2, "x<y\u202e": 1, "okaz": 1, "(none)": 1}}  # fmt: skip
+    header = indexed(stats, "ar")
+    assert "\u2068الرياض\u2069, \u2068aawsat\u2069, \u2068x&lt;y\u2069 \u2066+1\u2069" in header
+    assert "\u202e" not in header  # a source's own bidi controls are dropped
+    assert header.count("<span") == header.count("</span>") == 2  # the two dates kept whole

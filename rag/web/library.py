@@ -10,7 +10,6 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from rag.answers.answering import short_list
 from rag.errors import RagError
 from rag.service import Service
 from rag.web import requests
@@ -21,6 +20,9 @@ from rag.web.rendering import (
     stats_html,
     totals_text,
 )
+from rag.web.rendering import (
+    escape as plain_escape,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +31,27 @@ def stats(service: Service, lang: str) -> str:
     return stats_html(service.stats(), LABELS[lang])
 
 
+def sources_line(names: list[str], limit: int) -> str:
+    """The first ``limit`` names (HTML-escaped), and how many more, each in its own
+    direction: an Arabic name (a first-strong isolate, U+2068 ... U+2069) does not pull
+    "+2" to its left ("2+ الرياض"), nor does a Latin one reorder an Arabic line."""
+    isolated = [f"\u2068{plain_escape(name)}\u2069" for name in names[:limit]]
+    more = f" \u2066+{len(names) - limit}\u2069" if len(names) > limit else ""
+    return ", ".join(isolated) + more
+
+
 def indexed(stats: dict, lang: str) -> str:
     """One line under the title: how many articles and passages, from when to when, and
     from which newspapers."""
     t = LABELS[lang]
-    line = t["indexed"].format(totals=totals_text(stats, t))
+    line = escape(t["indexed"].format(totals=totals_text(stats, t)))
+    # a date isolated left-to-right (U+2066 ... U+2069) is never broken across two lines
+    kept_whole = line.replace("\u2066", '<span class="date">\u2066')
+    kept_whole = kept_whole.replace("\u2069", "\u2069</span>")
     named = [source for source in stats["sources"] if source != "(none)"]
     if named:
-        line += " · " + t["indexed_sources"].format(sources=short_list(named, 3))
-    # a date isolated left-to-right (U+2066 ... U+2069) is never broken across two lines
-    kept_whole = escape(line).replace("\u2066", '<span class="date">\u2066')
-    kept_whole = kept_whole.replace("\u2069", "\u2069</span>")
+        sources = t["indexed_sources"].format(sources="{sources}")
+        kept_whole += " · " + escape(sources).format(sources=sources_line(named, 3))
     return f'<p dir="auto">{kept_whole}</p>'
 
 

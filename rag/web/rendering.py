@@ -45,7 +45,10 @@ def answer_html(
     cards = {c.marker: _card_html(c, number) for c in answer.citations}
     text = _MARKER.sub(lambda m: cards.get(int(m.group(1)), m.group(0)), text)
     lines = "".join(f'<div dir="auto">{line}</div>' for line in text.split("\n") if line.strip())
-    notes = "".join(f'<p class="note" dir="auto">ⓘ {escape(note)}</p>' for note in answer.notes)
+    notes = "".join(
+        f'<p class="note" dir="auto">ⓘ {_dates_left_to_right(escape(note))}</p>'
+        for note in answer.notes
+    )
     made_by = ""
     if answer.mode == "generated":  # a quoted answer's first line already says how it was made
         model = " · " + escape(answer.model) if answer.model else ""
@@ -213,6 +216,14 @@ def totals_text(stats: dict, labels: dict[str, str]) -> str:
         first_date=_left_to_right(stats["first_date"] or ""),
         last_date=_left_to_right(stats["last_date"] or ""),
     )
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _dates_left_to_right(text: str) -> str:
+    """Every ISO day of ``text`` isolated left-to-right, as ``_left_to_right`` does."""
+    return _ISO_DAY.sub(lambda day: _left_to_right(day.group()), text)
 
 
 def _left_to_right(date: str) -> str:
