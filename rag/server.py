@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from html import escape
 from pathlib import Path
 
@@ -196,14 +197,20 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
             settings.host,
         )
     if settings.feeds_watch and (followed := service.watch_feeds()):
-        log.warning("following %d feeds", followed)
+        _say(f"following {followed} feed{'' if followed == 1 else 's'}")
     if service.fill_sentences_in_background():
-        log.warning("making the sentence vectors of %d articles in the background (they are "
-                    "searchable already)", service.lacking_sentences())  # fmt: skip
-    log.warning("serving on http://%s:%d", settings.host, settings.port)
+        _say(f"making the sentence vectors of {service.lacking_sentences()} articles in the "
+             "background (they are searchable already)")  # fmt: skip
+    app = create_app(service)
+    url = f"http://{settings.host}:{settings.port}"
+    app.router.on_startup.append(lambda: _say(f"the chat is ready at {url} (Ctrl-C stops)"))
     try:
-        uvicorn.run(
-            create_app(service), host=settings.host, port=settings.port, log_level="warning"
-        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:
         service.close()
+
+
+def _say(line: str) -> None:
+    """Normal progress, for the person who started the server: a line on stderr, not a log
+    record at WARNING."""
+    print(line, file=sys.stderr, flush=True)

@@ -91,10 +91,10 @@ class Service:
         first question is answered as fast as the next."""
         pipeline = Pipeline(settings)
         if seeds is not None and not IndexStore.exists(settings.index_dir):
-            log.warning("first run: building the index from %s", seeds)
+            log.info("first run: building the index from %s", seeds)
             report = pipeline.ensure_index(seeds)
             if report:
-                log.warning("built the index: %s", report.summary())
+                log.info("built the index: %s", report.summary())
         service = cls(pipeline, pipeline.open_store(check_model=False))
         service.warm_up()  # makes the retriever, which checks the index against the model
         return service

@@ -19,6 +19,7 @@ from rag.cli.common import (
     app,
 )
 from rag.settings import Settings
+from rag.store import IndexStore
 
 
 @app.command("serve")
@@ -39,8 +40,10 @@ def serve_command(
 
         pipeline = _pipeline(config, verbose, index_dir=index_dir, host=host, port=port)
         settings = pipeline.settings
-        typer.echo(f"starting the chat at http://{settings.host}:{settings.port} (Ctrl-C stops)")
-        serve(settings, seeds=seeds)
+        if not IndexStore.exists(settings.index_dir):
+            typer.echo(f"first run: indexing the articles of {seeds} …", err=True)
+        typer.echo("loading the model and the index …", err=True)
+        serve(settings, seeds=seeds)  # says "the chat is ready at …" once it is
 
     _run(body)
 
