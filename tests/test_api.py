@@ -165,6 +165,12 @@ def test_openai_compatible_endpoint_with_the_openai_client(live_server):
     content = completion.choices[0].message.content
     assert "[1]" in content and ENRICHMENT_SENTENCE in content
     assert any(ENRICHMENT_SENTENCE in c["quote"] for c in completion.model_extra["citations"])
+    day = client.chat.completions.create(  # #33: the same digest as the chat and /v1/ask
+        model="rag", messages=[{"role": "user", "content": "What happened on April 17, 2025?"}]
+    )
+    assert day.choices[0].message.content.startswith("The main stories of 2025-04-17")
+    cited = day.model_extra["citations"]
+    assert cited and all(c["date"].startswith("2025-04-17") for c in cited)
 
     streamed = client.chat.completions.create(
         model="rag", messages=[{"role": "user", "content": QUESTION}], stream=True
