@@ -413,6 +413,8 @@ def test_the_last_answer_is_regenerated_and_an_edited_question_asked_again(page)
     page.locator("#chat .answer").wait_for()
     assert page.locator("#chat .answer").count() == 1  # replaced, not added
     assert page.locator("#question textarea").input_value() == ""
+    # a quoted answer regenerated is the same: it says why, and what would differ (#35)
+    page.locator("#chat .note").filter(has_text="the same question gets the same quotes").wait_for()
     page.get_by_role("button", name="Edit").first.click()
     page.locator("#chat textarea").fill(QUESTION_AR)
     page.get_by_role("button", name="Submit").click()
@@ -420,6 +422,7 @@ def test_the_last_answer_is_regenerated_and_an_edited_question_asked_again(page)
     page.locator("#chat .answer").filter(has_text="مقتطفات").wait_for()  # answered in Arabic
     assert page.locator('#chat [data-testid="user"]').count() == 1
     assert page.locator("#chat .answer").count() == 1
+    assert "the same quotes" not in page.locator("#chat").inner_text()  # an edit is no retry
     screenshot(page, "chat-edited.png")
 
 

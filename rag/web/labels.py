@@ -35,6 +35,9 @@ LABELS = {
         "too_long": "The question is too long: {n} characters, the limit is {limit}.",
         "thanks": "Thank you, your feedback was saved.",
         "failed": "Something went wrong while answering; please try again.",
+        "regenerated_quoted": "Regenerated: with no language model configured the answer "
+        "is quoted from the articles, so the same question gets the same quotes. Rephrase "
+        "it, or change the sources and dates, to find other passages.",
         "feeds": "News feeds",
         "feed_url": "Feed address (RSS, Atom, JSON Feed or news sitemap)",
         "feed_add": "Follow",
@@ -100,6 +103,9 @@ LABELS = {
         "too_long": "السؤال طويل جدًا: {n} حرفًا، والحد الأقصى {limit}.",
         "thanks": "شكرًا، تم حفظ تقييمك.",
         "failed": "حدث خطأ أثناء الإجابة؛ حاول مرة أخرى.",
+        "regenerated_quoted": "أُعيد توليد الإجابة: دون نموذج لغوي تُقتبس الإجابة من المقالات، "
+        "فيحصل السؤال نفسه على الاقتباسات نفسها. أعد صياغته، أو غيّر المصادر والتواريخ، "
+        "لتجد مقاطع أخرى.",
         "feeds": "خلاصات الأخبار",
         "feed_url": "عنوان الخلاصة (RSS أو Atom أو JSON Feed أو خريطة موقع إخبارية)",
         "feed_add": "تابِع",

@@ -45,6 +45,7 @@ def _layout(service: Service, stats: dict) -> SimpleNamespace:
             None, storage_key="rag-news-browser", secret=service.folder_digest()
         ),
         "conversation": gr.State(None),  # the id of the conversation on screen, once saved
+        "regenerating": gr.State(False),  # the answer asked for is a regenerated one
     }
     parts = {**states, **_sidebar(), **_header(stats)}
     with gr.Tabs():
@@ -158,10 +159,11 @@ def _library_tab(stats: dict) -> dict:
 def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowance) -> None:
     """Ask (button or Enter), regenerate, edit and Stop; each answer is then saved."""
 
-    def respond(text, chat, given, sources, start, end, lang, request: gr.Request):
-        yield from asking.respond(
-            service, request, saves, text, chat, given, sources, start, end, lang
-        )
+    def respond(text, chat, given, sources, start, end, lang, again, request: gr.Request):
+        for *shown, notice in asking.respond(
+            service, request, saves, text, chat, given, sources, start, end, lang, again
+        ):
+            yield *shown, notice, False  # a regeneration is one answer
 
     def remember(browser_id, conversation_id, chat, given, request: gr.Request):
         return past.remember(service, request, saves, browser_id, conversation_id, chat, given)
@@ -174,8 +176,8 @@ def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowanc
         return gr.update(interactive=True), gr.update(visible=False)
 
     inputs = [p.question, p.chatbot, p.answers, p.source_filter, p.date_from, p.date_to,
-              p.ui_language]  # fmt: skip
-    outputs = [p.question, p.chatbot, p.answers, p.sources_panel, p.notice]
+              p.ui_language, p.regenerating]  # fmt: skip
+    outputs = [p.question, p.chatbot, p.answers, p.sources_panel, p.notice, p.regenerating]
     saved = ([p.browser, p.conversation, p.chatbot, p.answers],
              [p.conversation, p.past_chats, p.history_notice])  # fmt: skip
     answering = []
@@ -195,7 +197,7 @@ def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowanc
         answer_after(trigger(lock, None, [p.send, p.stop], queue=False))
     # regenerate the last answer, or ask an edited question again: the conversation
     # is cut where it changes, and the question goes through the same steps
-    cut = [p.question, p.chatbot, p.answers]
+    cut = [p.question, p.chatbot, p.answers, p.regenerating]
     for trigger, step in ((p.chatbot.retry, asking.retry_last),
                           (p.chatbot.edit, asking.edit_question)):  # fmt: skip
         prepared = trigger(step, [p.chatbot, p.answers], cut, queue=False)
