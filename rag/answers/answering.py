@@ -87,10 +87,8 @@ class Answerer:
         notes = self._time_notes(result.time_frame, wanted)
         began = time.perf_counter()
         stories = self._topic_stories(asked, result, wanted, notes)
-        if stories is not None:
-            answer = stories
-        elif self.generator is None:
-            answer = self._extractive(asked, result, wanted, notes=notes)
+        if stories is not None or self.generator is None:
+            answer = stories or self._extractive(asked, result, wanted, notes=notes)
             if on_token:  # no model writes it: the finished answer, a line at a time
                 for line in answer.text.splitlines(keepends=True):
                     on_token(line)
