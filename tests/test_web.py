@@ -534,3 +534,29 @@ def test_the_latest_news_after_a_day_without_articles_is_not_refused_in_the_chat
     assert latest.inner_text().startswith("The main stories of")
     assert latest.locator("a.marker").count() >= 1
     assert "yesterday" not in latest.inner_text().lower()
+
+
+def test_the_interface_language_is_kept_per_browser_across_a_reload(browser, live_server):
+    """#35: the interface language went back to English on every reload."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url, ADMIN_KEY)
+        page.locator("#question textarea").wait_for()
+        page.locator("#ui-language label").filter(has_text="العربية").click()
+        page.get_by_text("سؤالك").first.wait_for()
+        page.reload()
+        page.get_by_text("سؤالك").first.wait_for()  # opened in Arabic, not English
+        page.wait_for_function("document.documentElement.dir === 'rtl'")
+        assert page.locator("#ui-language input[value='ar']").is_checked()
+        other = browser.new_context(viewport={"width": 1366, "height": 900})
+        try:  # another browser keeps its own choice
+            fresh = other.new_page()
+            log_in(fresh, live_server.url, ADMIN_KEY)
+            fresh.locator("#question textarea").wait_for()
+            fresh.wait_for_timeout(1000)
+            assert fresh.evaluate("document.documentElement.dir") != "rtl"
+        finally:
+            other.close()
+    finally:
+        context.close()

@@ -26,7 +26,7 @@ def build_web(service: Service) -> gr.Blocks:
         _wire_answers(page, service, saves)
         _wire_history(web, page, service)
         _wire_library(web, page, service)
-        _wire_language(page, service)
+        _wire_language(web, page, service)
     return web
 
 
@@ -46,6 +46,8 @@ def _layout(service: Service, stats: dict) -> SimpleNamespace:
         ),
         "conversation": gr.State(None),  # the id of the conversation on screen, once saved
         "regenerating": gr.State(False),  # the answer asked for is a regenerated one
+        # the interface language chosen in this browser, kept across reloads
+        "saved_language": gr.BrowserState("en", storage_key="rag-news-language"),
     }
     parts = {**states, **_sidebar(), **_header(stats)}
     with gr.Tabs():
@@ -285,9 +287,10 @@ def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
         event(refresh, [p.ui_language], refreshed, show_progress="hidden")  # no spinner
 
 
-def _wire_language(p: SimpleNamespace, service: Service) -> None:
+def _wire_language(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
     """The whole page turns right-to-left in Arabic (alignment, bubbles, the textbox), and
-    the answers on screen and their sources take the new language's labels."""
+    the answers on screen and their sources take the new language's labels. The choice is
+    kept per browser: a reload opens in it."""
     relabelled = [
         p.heading, p.language_choice, p.chat_tab, p.library_tab, p.question, p.send, p.stop,
         p.new_chat, p.past_chats, p.forget, p.filters_box, p.source_filter, p.date_from,
@@ -297,9 +300,14 @@ def _wire_language(p: SimpleNamespace, service: Service) -> None:
     ]  # fmt: skip
 
     def relabel(lang, chat, given):
-        return [lang, *library.relabel(service, lang),
+        return [lang, lang, *library.relabel(service, lang),
                 *asking.in_language(service, chat, given, lang)]  # fmt: skip
 
     p.language_choice.change(relabel, [p.language_choice, p.chatbot, p.answers],
-                             [p.ui_language, *relabelled, p.chatbot, p.sources_panel],
-                             js=PAGE_DIRECTION)  # fmt: skip
+                             [p.ui_language, p.saved_language, *relabelled, p.chatbot,
+                              p.sources_panel], js=PAGE_DIRECTION)  # fmt: skip
+
+    def reopen_in(saved):  # a choice of "ar" fires the change above, as a click would
+        return saved if saved in LABELS else gr.update()
+
+    web.load(reopen_in, [p.saved_language], [p.language_choice])
