@@ -25,11 +25,9 @@ from rag.web.rendering import (
 log = logging.getLogger(__name__)
 
 
-def respond(service, request, saves, text, chat, given, sources, start, end, lang,
-            again=False):  # fmt: skip
+def respond(service, request, saves, text, chat, given, sources, start, end, lang):
     """Yields (question box, chat, answers, sources panel, notice) as the answer streams;
-    an answer let through the door allows its page one save of the conversation.
-    ``again``: it regenerates the last answer (a quoted one says why it is the same)."""
+    an answer let through the door allows its page one save of the conversation."""
     t = LABELS[lang]
     question = (text or "").strip()
     start, end = (start or "").strip() or None, (end or "").strip() or None
@@ -74,8 +72,6 @@ def respond(service, request, saves, text, chat, given, sources, start, end, lan
     finally:
         if pieces is not None:
             pieces.close()
-    if again and answer.mode == "extractive":  # no model: the same question, the same quotes
-        answer.notes = [*answer.notes, t["regenerated_quoted"]]
     articles = service.cited_articles(answer)
     chat[-1] = {"role": "assistant", "content": answer_html(answer, articles, t, len(given) + 1)}
     yield "", chat, [*given, asdict(answer)], sources_html(answer, articles, t), ""
@@ -135,16 +131,27 @@ def retry_last(chat, given):
     """Regenerate: the last question goes back in the box, its answer is cut away."""
     questions = [i for i, m in enumerate(chat) if m.get("role") == "user"]
     if not questions:
-        return gr.update(), chat, given, False
-    return text_of(chat[questions[-1]]), *cut_at(chat, given, questions[-1]), True
+        return gr.update(), chat, given
+    return text_of(chat[questions[-1]]), *cut_at(chat, given, questions[-1])
+
+
+def note_regenerated(service: Service, chat: list[dict], given: list, lang: str):
+    """After a regeneration: a quoted answer (no model) is the same as before, so it says
+    why, and what would find other passages; the chat, or no change."""
+    if not given or not given[-1] or given[-1].get("mode") != "extractive":
+        return gr.update()
+    t, answer = LABELS[lang], Answer.from_dict(given[-1])
+    answer.notes = [*answer.notes, t["regenerated_quoted"]]
+    html = answer_html(answer, service.cited_articles(answer), t, len(given))
+    return [*chat[:-1], {"role": "assistant", "content": html}]
 
 
 def edit_question(chat, given, edit: gr.EditData):
     """An edited question is asked again; what followed it is cut away."""
     position = edit.index[0] if isinstance(edit.index, (list, tuple)) else edit.index
     if not 0 <= position < len(chat) or chat[position].get("role") != "user":
-        return gr.update(), chat, given, False
-    return unescape(str(edit.value)), *cut_at(chat, given, position), False
+        return gr.update(), chat, given
+    return unescape(str(edit.value)), *cut_at(chat, given, position)
 
 
 def stopped(chat, given):

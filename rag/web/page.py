@@ -45,7 +45,6 @@ def _layout(service: Service, stats: dict) -> SimpleNamespace:
             None, storage_key="rag-news-browser", secret=service.folder_digest()
         ),
         "conversation": gr.State(None),  # the id of the conversation on screen, once saved
-        "regenerating": gr.State(False),  # the answer asked for is a regenerated one
         # the interface language chosen in this browser, kept across reloads
         "saved_language": gr.BrowserState("en", storage_key="rag-news-language"),
     }
@@ -161,11 +160,13 @@ def _library_tab(stats: dict) -> dict:
 def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowance) -> None:
     """Ask (button or Enter), regenerate, edit and Stop; each answer is then saved."""
 
-    def respond(text, chat, given, sources, start, end, lang, again, request: gr.Request):
-        for *shown, notice in asking.respond(
-            service, request, saves, text, chat, given, sources, start, end, lang, again
-        ):
-            yield *shown, notice, False  # a regeneration is one answer
+    def respond(text, chat, given, sources, start, end, lang, request: gr.Request):
+        yield from asking.respond(
+            service, request, saves, text, chat, given, sources, start, end, lang
+        )
+
+    def said_again(chat, given, lang):
+        return asking.note_regenerated(service, chat, given, lang)
 
     def remember(browser_id, conversation_id, chat, given, request: gr.Request):
         return past.remember(service, request, saves, browser_id, conversation_id, chat, given)
@@ -178,8 +179,8 @@ def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowanc
         return gr.update(interactive=True), gr.update(visible=False)
 
     inputs = [p.question, p.chatbot, p.answers, p.source_filter, p.date_from, p.date_to,
-              p.ui_language, p.regenerating]  # fmt: skip
-    outputs = [p.question, p.chatbot, p.answers, p.sources_panel, p.notice, p.regenerating]
+              p.ui_language]  # fmt: skip
+    outputs = [p.question, p.chatbot, p.answers, p.sources_panel, p.notice]
     saved = ([p.browser, p.conversation, p.chatbot, p.answers],
              [p.conversation, p.past_chats, p.history_notice])  # fmt: skip
     answering = []
@@ -194,16 +195,19 @@ def _wire_answers(p: SimpleNamespace, service: Service, saves: past.SaveAllowanc
                              trigger_mode="multiple")  # fmt: skip
         answer.then(unlock, None, [p.send, p.stop], queue=False).then(remember, *saved)
         answering.append(answer)
+        return answer
 
     for trigger in (p.send.click, p.question.submit):
         answer_after(trigger(lock, None, [p.send, p.stop], queue=False))
     # regenerate the last answer, or ask an edited question again: the conversation
     # is cut where it changes, and the question goes through the same steps
-    cut = [p.question, p.chatbot, p.answers, p.regenerating]
+    cut = [p.question, p.chatbot, p.answers]
     for trigger, step in ((p.chatbot.retry, asking.retry_last),
                           (p.chatbot.edit, asking.edit_question)):  # fmt: skip
         prepared = trigger(step, [p.chatbot, p.answers], cut, queue=False)
-        answer_after(prepared.then(lock, None, [p.send, p.stop], queue=False))
+        answered = answer_after(prepared.then(lock, None, [p.send, p.stop], queue=False))
+        if step is asking.retry_last:  # a quoted answer regenerated says why it is the same
+            answered.then(said_again, [p.chatbot, p.answers, p.ui_language], [p.chatbot])
     p.stop.click(asking.stopped, [p.chatbot, p.answers], [p.send, p.stop, p.answers],
                  cancels=answering, queue=False).then(remember, *saved)  # fmt: skip
 
