@@ -184,3 +184,29 @@ def test_follow_up_is_rewritten_by_the_model(answerer, llm):
     answer = answerer.answer("and what did Russia say?", history=history)
     assert answer.standalone_question == "What did Russia say about the talks with Iran?"
     assert "خطة العمل الشاملة" in answer.citations[0].quote
+
+
+def test_two_passages_of_one_article_are_one_source_in_a_written_answer(answerer, llm):
+    """#33: a model citing two passages of one article ([1], [3]) gave two sources with one
+    title; the article is one source, under its first marker, with both quotes."""
+    import re
+
+    def reply(body):
+        prompt = user_prompt(body)
+        enrichment = source_number(prompt, ENRICHMENT_SENTENCE)
+        blocks = re.findall(r"<source (\d+)>\n[^\n]*\n(.*?)\n</source \1>", prompt, re.S)
+        other, text = next((int(n), t) for n, t in blocks if int(n) != enrichment)
+        sentence = next(s for s in re.split(r"(?<=[.!؟?])\s+", text) if len(s.split()) > 6)
+        return Reply(f"{CLAIM} [{enrichment}]. {sentence.rstrip('.')} [{other}].")
+
+    llm.reply = reply
+    answer = answerer.answer(QUESTION)
+    assert answer.mode == "generated"
+    (citation,) = answer.citations  # the seed is one article: one source
+    assert re.findall(r"\[(\d+)\]", answer.text) == [str(citation.marker)] * 2
+    assert all(claim.markers == [citation.marker] for claim in answer.claims)
+    quotes = citation.quotes()
+    assert len(quotes) == 2 and any(ENRICHMENT_SENTENCE in q.quote for q in quotes)
+    text = answerer.retriever.store.article(citation.article_id).text
+    assert all(text[q.start : q.end] == q.quote for q in quotes)
+    assert answer.uncited == []  # the article is cited: not listed again

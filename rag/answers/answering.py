@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from string import Template
 
-from rag.answers.citations import CitationChecker
+from rag.answers.citations import CitationChecker, one_source_per_article
 from rag.answers.digest import DigestMaker, digest_answer, topic_digest
 from rag.answers.evidence import names_missing
 from rag.answers.extractive import ExtractiveAnswerer
@@ -368,7 +368,7 @@ class Answerer:
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _checked(self, question, hits, language, text, model) -> Answer:
-        checked = self.checker.check(text, hits)
+        checked, more = one_source_per_article(self.checker.check(text, hits), hits)
         notes = []
         if checked.dropped_markers:
             dropped = ", ".join(f"[{m}]" for m in checked.dropped_markers)
@@ -383,6 +383,8 @@ class Answerer:
             Citation.quoting(marker, hits[marker - 1].chunk, checked.quotes[marker])
             for marker in cited
         ]
+        for citation in citations:  # an article cited once, its other passages' quotes too
+            citation.more = [Quote(s.text, s.start, s.end) for s in more.get(citation.marker, [])]
         cited_ids = {hits[m - 1].chunk.article_id for m in cited}
         return Answer(
             question=question,

@@ -21,6 +21,7 @@ from rag.types import Claim, Hit, Sentence
 _MARKER = re.compile(r"\[\s*([0-9٠-٩]+(?:\s*[,،]\s*[0-9٠-٩]+)*)\s*\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.,;:!?،؛؟])")
+_REPEATED_MARKER = re.compile(r"\[(\d+)\](?:\s*\[\1\])+")
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,41 @@ class CitationChecker:
         if numbers and not numbers & set(_NUMBER.findall(normalize(sentence))):
             bonus -= self.number_penalty
         return bonus
+
+
+def one_source_per_article(
+    checked: CheckedAnswer, sources: list[Hit]
+) -> tuple[CheckedAnswer, dict[int, list[Sentence]]]:
+    """The answer with each article cited under one marker (its first): a model that cites
+    two passages of one article as [1] and [3] cites it as [1]. The other passages' best
+    sentences are returned by the marker kept, to be quoted with it."""
+    first: dict[str, int] = {}
+    renumber: dict[int, int] = {}
+    for marker in sorted(checked.quotes):
+        kept = first.setdefault(sources[marker - 1].chunk.article_id, marker)
+        if kept != marker:
+            renumber[marker] = kept
+    if not renumber:
+        return checked, {}
+
+    def merged(markers: list[int]) -> list[int]:
+        return list(dict.fromkeys(renumber.get(m, m) for m in markers))
+
+    def swap(match: re.Match) -> str:
+        return "".join(f"[{m}]" for m in merged(markers_in(match.group(0))))
+
+    def retext(text: str) -> str:
+        return _REPEATED_MARKER.sub(r"[\1]", _MARKER.sub(swap, text))
+
+    claims = [Claim(retext(c.text), merged(c.markers), c.supported, c.support)
+              for c in checked.claims]  # fmt: skip
+    quotes = {m: s for m, s in checked.quotes.items() if m not in renumber}
+    more: dict[int, list[Sentence]] = {}
+    for marker, kept in renumber.items():
+        sentence = checked.quotes[marker]
+        if sentence.start != quotes[kept].start:
+            more.setdefault(kept, []).append(sentence)
+    return CheckedAnswer(retext(checked.text), claims, quotes, checked.dropped_markers), more
 
 
 def markers_in(text: str) -> list[int]:
