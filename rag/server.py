@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from html import escape
 from pathlib import Path
 
@@ -211,6 +210,6 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
 
 
 def _say(line: str) -> None:
-    """Normal progress, for the person who started the server: a line on stderr, not a log
-    record at WARNING."""
-    print(line, file=sys.stderr, flush=True)
+    """Normal progress, for the person who started the server: a line on standard output,
+    not a log record at WARNING (standard error is for what went wrong)."""
+    print(line, flush=True)

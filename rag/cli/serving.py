@@ -41,8 +41,8 @@ def serve_command(
         pipeline = _pipeline(config, verbose, index_dir=index_dir, host=host, port=port)
         settings = pipeline.settings
         if not IndexStore.exists(settings.index_dir):
-            typer.echo(f"first run: indexing the articles of {seeds} …", err=True)
-        typer.echo("loading the model and the index …", err=True)
+            typer.echo(f"first run: indexing the articles of {seeds} …")
+        typer.echo("loading the model and the index …")  # stderr is for what went wrong
         serve(settings, seeds=seeds)  # says "the chat is ready at …" once it is
 
     _run(body)
