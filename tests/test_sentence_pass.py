@@ -80,6 +80,44 @@ def test_an_article_changed_or_deleted_meanwhile_is_passed_over(tmp_path, onnx_e
     assert {aid for aid, _ in store.sentence_vectors([changed, deleted, kept])} == {kept}
 
 
+def test_a_batch_waiting_for_a_busy_index_is_not_embedded_again(tmp_path, onnx_embedder):
+    """A server's own write holds the lock: the pass waits with the vectors it made."""
+    import threading
+    from dataclasses import replace
+
+    pipeline = make_pipeline(tmp_path, onnx_embedder)
+    ingest_records(_articles(3), pipeline.indexer(), sentences=False)
+    store = pipeline.open_store()
+    calls = []
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(onnx_embedder, name)
+
+        def embed_passages(self, texts):
+            calls.append(len(texts))
+            return onnx_embedder.embed_passages(texts)
+
+    indexer = replace(pipeline.indexer(store=store), embedder=Counting())
+    held, release = threading.Event(), threading.Event()
+
+    def writer():
+        with pipeline.open_store().writer():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=writer)
+    holder.start()
+    held.wait(10)
+    threading.Timer(1.0, release.set).start()  # the lock is had after five waits of 0.2 s
+    try:
+        assert fill_sentence_vectors(indexer, lock_timeout=0.2) == 3
+    finally:
+        release.set()
+        holder.join()
+    assert len(calls) == 1 and store.count_lacking_sentence_vectors() == 0
+
+
 def test_rag_ingest_killed_in_its_second_pass_resumes_it(tmp_path):
     news = tmp_path / "news.jsonl"
     news.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in news_records(80)),

@@ -106,8 +106,7 @@ class DigestMaker:
         return list(groups.values())
 
     def _same_headlines(self, leads: list[Chunk]) -> list[tuple[int, int]]:
-        """Pairs of headlines sharing more than half of their words (of the shorter), and
-        at least ``MIN_SHARED``."""
+        """Pairs of headlines of one story (``_headlines_alike``)."""
         titles = [word_set(lead.title) for lead in leads]
         holders = defaultdict(list)
         for i, title in enumerate(titles):
@@ -119,9 +118,7 @@ class DigestMaker:
                 continue
             for a, i in enumerate(members):
                 for j in members[a + 1 :]:
-                    smaller = min(len(titles[i]), len(titles[j]))
-                    shared = len(titles[i] & titles[j])
-                    if (i, j) not in pairs and shared * 2 > smaller and shared >= MIN_SHARED:
+                    if (i, j) not in pairs and _headlines_alike(titles[i], titles[j]):
                         pairs.add((i, j))
         return list(pairs)
 
@@ -154,8 +151,8 @@ class DigestMaker:
 def topic_digest(date_from: str, date_to: str, chosen: list[tuple[Hit, Sentence]],
                  most: int = 5) -> Digest:  # fmt: skip
     """The stories of a topic's sentences (``chosen``: most relevant first, one per
-    article): an article joins the first story whose headline shares more than half of its
-    words, or whose quote is a copy of its own (wire copies); reports come before columns,
+    article): an article joins the first story whose headline is alike (``_headlines_alike``)
+    or whose quote is a copy of its own (wire copies); reports come before columns,
     and otherwise stories keep the order of their most relevant article."""
     groups: list[list[tuple[Hit, Sentence]]] = []
     for hit, sentence in sorted(chosen, key=lambda pick: _opinion(pick[0].chunk.title)):
@@ -176,8 +173,14 @@ def topic_digest(date_from: str, date_to: str, chosen: list[tuple[Hit, Sentence]
 def _same_story(first: tuple[Hit, Sentence], second: tuple[Hit, Sentence]) -> bool:
     titles = word_set(first[0].chunk.title), word_set(second[0].chunk.title)
     quotes = word_set(first[1].text), word_set(second[1].text)
-    shared_title = len(titles[0] & titles[1]) * 2 > min(map(len, titles), default=0) > 0
-    return shared_title or jaccard(*quotes) >= WIRE_COPY
+    return _headlines_alike(*titles) or jaccard(*quotes) >= WIRE_COPY
+
+
+def _headlines_alike(first: frozenset[str], second: frozenset[str]) -> bool:
+    """Two headlines of one story: they share more than half of the shorter's words, and
+    at least ``MIN_SHARED``."""
+    shared = len(first & second)
+    return shared >= MIN_SHARED and shared * 2 > min(len(first), len(second))
 
 
 def _opinion(headline: str) -> bool:

@@ -73,7 +73,8 @@ def ingest_command(
         from rag.service import Service
 
         settings = _pipeline(config, verbose, index_dir=index_dir, embedding_model=model).settings
-        if not paths and not IndexStore.exists(settings.index_dir):
+        if not paths and (rebuild or not IndexStore.exists(settings.index_dir)):
+            # --rebuild with nothing to index would only empty the index
             raise typer.BadParameter("give the files or folders of articles to index")
         service = Service.for_ingest(settings, rebuild=rebuild)
         bars = TwoPasses(count_records(paths or []), shown=progress and not as_json)

@@ -30,21 +30,31 @@ def fill_sentence_vectors(
     lock_timeout: float | None = None,
 ) -> int:
     """Embed and store the sentences of every article stored without them; the number of
-    articles done. A batch whose write lock is not had in ``lock_timeout`` seconds is
-    tried again in the next round (a server's own writes come first)."""
+    articles done. A batch whose write lock is not had in ``lock_timeout`` seconds waits
+    for it again, its vectors kept (a server's own writes come first)."""
     store, done, after = indexer.store, 0, ""
     while not should_stop():
         lacking = store.lacking_sentence_vectors(after, batch_articles)
         if not lacking:
             return done
         vectors = indexer.sentence_vectors(store.article_chunks(list(lacking)))
-        try:
-            with store.writer(lock_timeout):
-                done += store.add_sentence_vectors(vectors, lacking)
-        except IndexBusyError:
-            log.info("sentence vectors: the index is busy; this batch is tried again")
-            continue
+        stored = _store(store, vectors, lacking, lock_timeout, should_stop)
+        if stored is None:  # stopped while waiting for the lock
+            return done
+        done += stored
         after = max(lacking)  # an article that has no sentence is not met again
         if on_progress:
             on_progress(len(lacking))
     return done
+
+
+def _store(store, vectors, lacking, lock_timeout, should_stop) -> int | None:
+    """Write a batch under the write lock, waiting for it as long as it takes (``None``:
+    stopped first)."""
+    while not should_stop():
+        try:
+            with store.writer(lock_timeout):
+                return store.add_sentence_vectors(vectors, lacking)
+        except IndexBusyError:
+            log.info("sentence vectors: the index is busy; the batch waits for it")
+    return None
