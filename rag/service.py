@@ -35,7 +35,7 @@ from rag.news import documents, feeds
 from rag.news.documents import LoadFailure
 from rag.news.feeds import FeedRegistry, FeedStatus
 from rag.news.ingest import Indexer, IngestReport, ingest, ingest_records
-from rag.news.sentence_pass import fill_sentence_vectors
+from rag.news.sentence_pass import BACKGROUND_BATCH_ARTICLES, Foreground, fill_sentence_vectors
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 from rag.store import IndexStore, database
@@ -66,6 +66,7 @@ class Service:
         self._watcher: feeds.Watcher | None = None
         self._closing = threading.Event()
         self._filler: threading.Thread | None = None
+        self._foreground = Foreground()  # the questions the background pass gives way to
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Service:
@@ -154,8 +155,9 @@ class Service:
             return self._answer(question, **options)
 
     def _answer(self, question: str, **options) -> Answer:
-        self.pick_up_new_version()
-        return self.answerer.answer(question, **options)
+        with self._foreground.question():
+            self.pick_up_new_version()
+            return self.answerer.answer(question, **options)
 
     def ask_streaming(self, caller: Caller, question: str, **options) -> Iterator[str | Answer]:
         """The answer's tokens as they are written, then the ``Answer`` itself.
@@ -187,7 +189,7 @@ class Service:
 
     def search(self, caller: Caller, query: str, **options) -> SearchResult:
         """``Retriever.search`` for ``caller``: options are ``k``, ``filters``, ``as_of``."""
-        with self._access.answering(caller, "searches"):
+        with self._access.answering(caller, "searches"), self._foreground.question():
             self.pick_up_new_version()
             return self.retriever.search(query, **options)
 
@@ -312,7 +314,8 @@ class Service:
 
     def fill_sentences_in_background(self) -> threading.Thread | None:
         """A server's second pass: embed the sentences of the articles that lack them, a
-        batch at a time, giving way to the server's own writes; stops at ``close``."""
+        small batch at a time, giving way to the server's questions and writes; stops at
+        ``close``."""
         if self.store.read_only or not self.lacking_sentences():
             return None
 
@@ -320,8 +323,10 @@ class Service:
             try:
                 done = fill_sentence_vectors(
                     self.indexer,
+                    batch_articles=BACKGROUND_BATCH_ARTICLES,
                     should_stop=self._closing.is_set,
                     lock_timeout=self.settings.write_lock_timeout,
+                    before_batch=lambda: self._foreground.wait_quiet(self._closing.is_set),
                 )
                 log.info("sentence vectors made for %d articles", done)
             except Exception:  # a background pass must not take the server down

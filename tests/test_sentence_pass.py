@@ -17,7 +17,7 @@ import pytest
 
 from rag.news.documents import record_or_failure
 from rag.news.ingest import ingest_records
-from rag.news.sentence_pass import fill_sentence_vectors
+from rag.news.sentence_pass import Foreground, fill_sentence_vectors
 from tests.conftest import ROOT, SEEDS, make_pipeline, news_records
 from tests.live_server import start_server
 
@@ -116,6 +116,49 @@ def test_a_batch_waiting_for_a_busy_index_is_not_embedded_again(tmp_path, onnx_e
         release.set()
         holder.join()
     assert len(calls) == 1 and store.count_lacking_sentence_vectors() == 0
+
+
+def test_a_servers_pass_gives_way_to_the_questions_in_progress(tmp_path, onnx_embedder):
+    """No batch is embedded while a question is answered: on two cores it would double the
+    question's wait. Once questions pause, the pass goes on."""
+    import threading
+
+    pipeline = make_pipeline(tmp_path, onnx_embedder)
+    ingest_records(_articles(4), pipeline.indexer(), sentences=False)
+    store = pipeline.open_store()
+    foreground = Foreground(quiet=0.1, longest=60)
+    done = []
+    with foreground.question():
+        filler = threading.Thread(target=lambda: done.append(fill_sentence_vectors(
+            pipeline.indexer(store=store), batch_articles=2,
+            before_batch=foreground.wait_quiet)))  # fmt: skip
+        filler.start()
+        time.sleep(1.0)
+        assert store.count_lacking_sentence_vectors() == 4 and filler.is_alive()
+    filler.join(60)
+    assert done == [4] and store.count_lacking_sentence_vectors() == 0
+
+
+def test_constant_questions_slow_the_background_pass_but_do_not_stop_it():
+    foreground = Foreground(quiet=0.2, longest=0.3)
+    started = time.monotonic()
+    with foreground.question():
+        foreground.wait_quiet()  # the question never ends: the pass goes on after `longest`
+        waited = time.monotonic() - started
+        assert 0.3 <= waited < 5
+    with foreground.question():
+        pass
+    started = time.monotonic()
+    foreground.wait_quiet()  # a question just ended: a pause of `quiet` first
+    assert 0.15 <= time.monotonic() - started < 3
+    started = time.monotonic()
+    Foreground(quiet=0.2, longest=60).wait_quiet()  # no question yet: no wait
+    assert time.monotonic() - started < 1
+    stopping = Foreground(quiet=0.2, longest=60)
+    with stopping.question():
+        started = time.monotonic()
+        stopping.wait_quiet(should_stop=lambda: time.monotonic() - started > 0.3)  # close()
+        assert time.monotonic() - started < 1
 
 
 def test_rag_ingest_killed_in_its_second_pass_resumes_it(tmp_path):
