@@ -29,3 +29,29 @@ def log_in(page, url: str, key: str) -> None:
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def ask(page, question: str) -> None:
+    """Ask, and wait for the answer (a new one in the chat, Ask usable again)."""
+    answers = page.locator("#chat .answer").count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .answer').length > n"
+        " && !document.querySelector('#send').disabled",
+        arg=answers,
+        timeout=120_000,
+    )
+
+
+def hover_for_card(marker, card, tries: int = 5) -> None:
+    """Hover ``marker`` until its ``card`` shows: the chat may still be scrolling to a new
+    answer, moving the marker from under the pointer."""
+    for attempt in range(tries):
+        marker.hover()
+        try:
+            card.wait_for(state="visible", timeout=2_000)
+            return
+        except Exception:  # playwright's TimeoutError
+            if attempt == tries - 1:
+                raise

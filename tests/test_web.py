@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.browser import QUESTION_AR, QUESTION_EN, log_in, screenshot
+from tests.browser import QUESTION_AR, QUESTION_EN, ask, hover_for_card, log_in, screenshot
 from tests.conftest import ENRICHMENT_SENTENCE
 from tests.live_server import ADMIN_KEY
 
@@ -30,21 +30,8 @@ def page(browser, live_server):
     context.close()
 
 
-def _ask(page, question: str) -> None:
-    """Ask, and wait for the answer (a new one in the chat, Ask usable again)."""
-    answers = page.locator("#chat .answer").count()
-    page.locator("#question textarea").fill(question)
-    page.locator("#send").click()
-    page.wait_for_function(
-        "n => document.querySelectorAll('#chat .answer').length > n"
-        " && !document.querySelector('#send').disabled",
-        arg=answers,
-        timeout=120_000,
-    )
-
-
 def test_english_question_shows_the_arabic_quote_right_to_left(page):
-    _ask(page, QUESTION_EN)
+    ask(page, QUESTION_EN)
     quote = page.locator("#sources .sources > article mark.quote").filter(
         has_text=ENRICHMENT_SENTENCE
     )
@@ -75,7 +62,7 @@ def test_the_highlighted_quote_is_readable_in_both_themes(browser, live_server, 
         log_in(page, live_server.url, ADMIN_KEY)
         page.goto(f"{live_server.url}/?__theme={theme}")
         page.locator("#question textarea").wait_for()
-        _ask(page, QUESTION_EN)
+        ask(page, QUESTION_EN)
         quote = page.locator("#sources mark.quote").first
         quote.wait_for()
         assert quote.evaluate(CONTRAST) >= 4.5
@@ -90,33 +77,6 @@ def test_the_highlighted_quote_is_readable_in_both_themes(browser, live_server, 
         context.close()
 
 
-def test_on_a_phone_the_question_box_and_ask_are_in_the_first_view(browser, live_server):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True)  # fmt: skip
-    page = context.new_page()
-    try:
-        log_in(page, live_server.url, ADMIN_KEY)
-        page.locator("#question textarea").wait_for()
-        for element in ("#question textarea", "#send"):
-            box = page.locator(element).bounding_box()
-            assert box["y"] >= 0 and box["y"] + box["height"] <= 844, (element, box)
-        screenshot(page, "chat-phone.png")
-        page.locator("#question textarea").fill(QUESTION_AR)
-        page.locator("#send").tap()
-        marker = page.locator("#chat .answer a.marker").first
-        marker.tap()  # the source opens under the answer, not ~430 px further down
-        source = page.locator("#a1-src-1")
-        source.wait_for(state="visible")
-        source.locator("mark.quote").filter(has_text=ENRICHMENT_SENTENCE).wait_for()
-        page.wait_for_function("(() => { const r = document.querySelector('#a1-src-1')"
-                               ".getBoundingClientRect(); return r.top >= 0 && r.top < 844; })()")  # fmt: skip
-        assert page.locator("#sources").is_hidden()  # no second copy of the sources below
-        assert marker.locator("xpath=..").locator(".card").is_hidden()  # the source, not a card
-        screenshot(page, "chat-phone-source.png")
-    finally:
-        context.close()
-
-
 def test_arabic_interface_and_question(page):
     indexed = page.locator("#indexed")
     indexed.filter(has_text=re.compile(r"Indexed: \d+ articles?, \d+ passages?")).wait_for()
@@ -125,7 +85,7 @@ def test_arabic_interface_and_question(page):
     page.get_by_text("سؤالك").first.wait_for()
     indexed.filter(has_text=re.compile(r"المفهرس: (مقال واحد|مقالان|\d+ مقال)")).wait_for()
     page.get_by_text("أمثلة", exact=True).first.wait_for()  # the examples' label too
-    _ask(page, QUESTION_AR)
+    ask(page, QUESTION_AR)
     page.locator("#sources .sources > article mark.quote").filter(
         has_text=ENRICHMENT_SENTENCE
     ).first.wait_for()
@@ -149,7 +109,7 @@ def test_arabic_interface_and_question(page):
 
 
 def test_thumbs_up_is_stored_in_the_feedback_table(page, live_server):
-    _ask(page, QUESTION_EN)
+    ask(page, QUESTION_EN)
     page.locator("#chat .answer").first.wait_for()
     page.get_by_role("button", name="Like", exact=True).last.click()
     page.locator("#notice").filter(has_text="feedback was saved").wait_for()
@@ -191,7 +151,7 @@ def test_an_article_added_in_the_library_answers_questions(page):
         f"A new desalination plant named Qatrah-{marker} opened in Jubail on Thursday. "
         "The operator said it will produce six hundred thousand cubic metres of water a day.",
     )
-    _ask(page, f"How much water will the Qatrah-{marker} plant produce?")
+    ask(page, f"How much water will the Qatrah-{marker} plant produce?")
     page.locator("#sources .source").filter(has_text=f"Qatrah-{marker}").first.wait_for()
 
 
@@ -208,7 +168,7 @@ def test_script_in_an_article_runs_nothing(page):
         f"<script>alert('xss')</script> <img src=x onerror=\"alert('xss')\"> "
         f"Organisers of festival {marker} counted twelve thousand guests.",
     )
-    _ask(page, f"How many guests came to the pelican festival {marker}?")
+    ask(page, f"How many guests came to the pelican festival {marker}?")
     page.locator("#sources .source").filter(has_text=marker).first.wait_for()
     # no element that could run: nothing to wait for (a dialog would need one)
     assert page.locator("#sources script, #sources img").count() == 0
@@ -237,7 +197,7 @@ def test_uploads_are_added_or_refused_with_the_reason(page, tmp_path):
 
 
 def test_html_and_bidi_controls_in_a_question_run_nothing(page):
-    _ask(page, f"<svg/onload=confirm(1)> \u202e{QUESTION_EN}")
+    ask(page, f"<svg/onload=confirm(1)> \u202e{QUESTION_EN}")
     page.locator("#chat .answer").first.wait_for()
     assert page.locator("#chat svg[onload]").count() == 0  # nothing that could run
     assert page.dialogs == []
@@ -352,14 +312,13 @@ def test_enter_sends_and_shift_enter_starts_a_new_line(page):
 
 
 def test_markers_of_an_earlier_answer_open_that_answers_own_quote(page):
-    _ask(page, QUESTION_EN)
-    _ask(page, "Who is Vladimir Putin meeting?")
+    ask(page, QUESTION_EN)
+    ask(page, "Who is Vladimir Putin meeting?")
     first = page.locator('#chat [data-testid="bot"]').first
     marker = first.locator("a.marker").first
     assert marker.get_attribute("href") == "#a1-src-1"
-    marker.hover()  # a card: the source at a glance
     card = first.locator(".card").first
-    card.wait_for(state="visible")
+    hover_for_card(marker, card)  # a card: the source at a glance
     assert ENRICHMENT_SENTENCE in card.inner_text() and "خامنئي" in card.inner_text()
     screenshot(page, "chat-marker-card.png")
     marker.click()
@@ -378,7 +337,7 @@ def test_copy_gives_plain_text_and_messages_have_plain_accessible_names(browser,
     try:
         log_in(page, live_server.url, ADMIN_KEY)
         page.locator("#question textarea").wait_for()
-        _ask(page, QUESTION_EN)
+        ask(page, QUESTION_EN)
         page.locator("#chat .message-buttons").last.get_by_role(
             "button", name="Copy message"
         ).click()
@@ -404,7 +363,7 @@ COUNT_NEW_ANSWERS = """() => {
 
 
 def test_the_last_answer_is_regenerated_and_an_edited_question_asked_again(page):
-    _ask(page, QUESTION_EN)
+    ask(page, QUESTION_EN)
     page.locator("#chat .answer").wait_for()
     page.wait_for_function("!document.querySelector('#send').disabled")
     page.evaluate(COUNT_NEW_ANSWERS)
@@ -442,7 +401,7 @@ def test_past_conversations_come_back_after_a_reload_per_browser_and_are_deleted
     try:
         log_in(page, live_server.url, ADMIN_KEY)
         page.locator("#question textarea").wait_for()
-        _ask(page, question)
+        ask(page, question)
         shown = page.locator("#chat .answer").first.inner_text()
         panel = page.locator("#sources").inner_text()
         _history_labels(page)
@@ -468,7 +427,7 @@ def test_past_conversations_come_back_after_a_reload_per_browser_and_are_deleted
         other = browser.new_context().new_page()  # another browser: its own history only
         log_in(other, live_server.url, ADMIN_KEY)
         other.locator("#question textarea").wait_for()
-        _ask(other, QUESTION_AR)
+        ask(other, QUESTION_AR)
         _history_labels(other)
         other.locator("#history label").filter(has_text=QUESTION_AR).wait_for()
         assert not any(question in label for label in _history_labels(other))
@@ -512,7 +471,7 @@ def test_on_a_phone_in_arabic_and_dark_the_page_reads_right_to_left(browser, liv
 
 def test_what_happened_on_a_day_is_a_list_of_its_stories_in_the_chat(page):
     """#33 in the browser: a day's digest, each story with its marker and source card."""
-    _ask(page, "What happened on April 17, 2025?")
+    ask(page, "What happened on April 17, 2025?")
     answer = page.locator("#chat .answer").last
     assert answer.inner_text().startswith("The main stories of 2025-04-17")
     entries = answer.locator("div").filter(has_text="«")
@@ -526,37 +485,11 @@ def test_the_latest_news_after_a_day_without_articles_is_not_refused_in_the_chat
     """#33: "What is the latest news?" right after "What happened yesterday?" (a day without
     articles) was refused in the chat, its note blaming the earlier "yesterday"; the
     follow-up carries no earlier time, and is answered with the newest day's stories."""
-    _ask(page, "What happened yesterday?")
+    ask(page, "What happened yesterday?")
     empty = page.locator("#chat .answer").last
     assert "no indexed article is dated" in empty.inner_text().lower()
-    _ask(page, "What is the latest news?")
+    ask(page, "What is the latest news?")
     latest = page.locator("#chat .answer").last
     assert latest.inner_text().startswith("The main stories of")
     assert latest.locator("a.marker").count() >= 1
     assert "yesterday" not in latest.inner_text().lower()
-
-
-def test_the_interface_language_is_kept_per_browser_across_a_reload(browser, live_server):
-    """#35: the interface language went back to English on every reload."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    try:
-        log_in(page, live_server.url, ADMIN_KEY)
-        page.locator("#question textarea").wait_for()
-        page.locator("#ui-language label").filter(has_text="العربية").click()
-        page.get_by_text("سؤالك").first.wait_for()
-        page.reload()
-        page.get_by_text("سؤالك").first.wait_for()  # opened in Arabic, not English
-        page.wait_for_function("document.documentElement.dir === 'rtl'")
-        assert page.locator("#ui-language input[value='ar']").is_checked()
-        other = browser.new_context(viewport={"width": 1366, "height": 900})
-        try:  # another browser keeps its own choice
-            fresh = other.new_page()
-            log_in(fresh, live_server.url, ADMIN_KEY)
-            fresh.locator("#question textarea").wait_for()
-            fresh.wait_for_timeout(1000)
-            assert fresh.evaluate("document.documentElement.dir") != "rtl"
-        finally:
-            other.close()
-    finally:
-        context.close()

@@ -19,7 +19,15 @@
     setTimeout(() => source.classList.remove("emphasised"), 2500);
     source.setAttribute("tabindex", "-1");
     source.focus({ preventScroll: true });
-    source.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    // the quote, not the source's top: an opened source can be taller than the chat
+    const quote = source.querySelector("mark.quote");
+    (quote || source).scrollIntoView({ block: quote ? "center" : "nearest", behavior: "smooth" });
+    // the card has done its job: it must not cover the answer while the pointer rests
+    const cite = marker.closest(".cite");
+    if (cite) {
+      cite.classList.add("dismissed");
+      cite.addEventListener("mouseleave", () => cite.classList.remove("dismissed"), { once: true });
+    }
   });
 
   // the clipboard API exists only on https or localhost; elsewhere, the older way
@@ -42,7 +50,7 @@
     (event) => {
       const button = event.target.closest("#chat button");
       const label = (button && button.getAttribute("aria-label")) || "";
-      if (!/copy/i.test(label)) return;
+      if (!/copy|نسخ/i.test(label)) return;
       // a message's buttons follow its row
       let row = button.closest(".message-buttons");
       while (row && !row.classList.contains("message-row")) row = row.previousElementSibling;
@@ -57,6 +65,55 @@
     },
     true,
   );
+
+  // The language switch re-renders the answers with the new labels: the sources opened
+  // under them would close and the chat would show another place. The switch keeps the view
+  // first, and gives it back once the answers are re-rendered.
+  const chatScroller = () => document.querySelector("#chat .bubble-wrap");
+  const folds = () => [...document.querySelectorAll("#chat details.answer-sources")];
+  let kept = null;
+  const keepView = () => {
+    const scroller = chatScroller();
+    kept = {
+      open: folds().map((fold) => fold.open),
+      top: scroller ? scroller.scrollTop : 0,
+    };
+  };
+  const restoreView = (tries = 20) => {
+    if (!kept) return;
+    const shown = folds();
+    if (shown.length !== kept.open.length && tries > 0) {
+      setTimeout(() => restoreView(tries - 1), 50);  // not re-rendered yet
+      return;
+    }
+    shown.forEach((fold, i) => { if (kept.open[i]) fold.open = true; });
+    const scroller = chatScroller();
+    if (scroller) scroller.scrollTop = kept.top;
+    kept = null;
+  };
+
+  window.ragNews = {
+    switchingLanguage: keepView,
+    languageSwitched: () => restoreView(),
+  };
+
+  // The words inside Gradio's upload box are Gradio's, in the browser's language: they
+  // follow the interface language instead (UPLOAD_WORDS: rag/web/labels.py)
+  const UPLOAD_WORDS = __UPLOAD_WORDS__;
+  const localizeUpload = () => {
+    const words = UPLOAD_WORDS[document.documentElement.lang] || UPLOAD_WORDS.en;
+    for (const box of document.querySelectorAll('#upload [data-testid="upload-text"]')) {
+      const said = [...box.childNodes].filter((n) => n.nodeType === 3 && n.textContent.trim());
+      const or = box.querySelector(".or");
+      if (said.length !== 2 || !or) continue;  // not the box this was written for
+      [[said[0], words.drop + " "], [or, words.or], [said[1], " " + words.click]].forEach(
+        ([node, text]) => { if (node.textContent !== text) node.textContent = text; });
+      const button = box.closest("button");
+      if (button && button.getAttribute("aria-label") !== words.name) {
+        button.setAttribute("aria-label", words.name);
+      }
+    }
+  };
 
   const ROLES = {
     en: { bot: "Answer: ", user: "Question: " },
@@ -79,6 +136,7 @@
     requestAnimationFrame(() => {
       naming = false;
       nameMessages();
+      localizeUpload();
     });
   };
   new MutationObserver(nameSoon).observe(document.documentElement, {
@@ -88,4 +146,5 @@
     attributeFilter: ["aria-label", "lang"],
   });
   nameMessages();
+  localizeUpload();
 }

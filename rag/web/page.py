@@ -12,7 +12,7 @@ from rag.service import Service
 from rag.web import asking, library, past, rendering
 from rag.web.labels import EXAMPLES, LABELS, UPLOAD_TYPES
 from rag.web.rendering import sources_html, stats_html
-from rag.web.style import PAGE_DIRECTION
+from rag.web.style import LANGUAGE_SWITCHED, PAGE_DIRECTION
 
 EN = LABELS["en"]
 
@@ -307,9 +307,10 @@ def _wire_language(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None
         return [lang, lang, *library.relabel(service, lang),
                 *asking.in_language(service, chat, given, lang)]  # fmt: skip
 
-    p.language_choice.change(relabel, [p.language_choice, p.chatbot, p.answers],
-                             [p.ui_language, p.saved_language, *relabelled, p.chatbot,
-                              p.sources_panel], js=PAGE_DIRECTION)  # fmt: skip
+    shown = [p.ui_language, p.saved_language, *relabelled, p.chatbot, p.sources_panel]
+    switched = p.language_choice.change(relabel, [p.language_choice, p.chatbot, p.answers],
+                                        shown, js=PAGE_DIRECTION)  # fmt: skip
+    switched.then(None, js=LANGUAGE_SWITCHED)  # the opened sources and the place kept
 
     def reopen_in(saved):  # a choice of "ar" fires the change above, as a click would
         return saved if saved in LABELS else gr.update()
