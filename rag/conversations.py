@@ -58,15 +58,17 @@ class ConversationStore:
         self._db = table_connection(self.path, read_only)
 
     def save(
-        self, browser: str, conversation: str, messages: list[dict], answers: list[dict | None]
-    ) -> None:
-        """Create or replace ``conversation`` of ``browser``; its title is its first question."""
+        self, browser: str, conversation: str, messages: list[dict], answers: list[dict | None],
+        *, updated: str | None = None,
+    ) -> None:  # fmt: skip
+        """Create or replace ``conversation`` of ``browser``; its title is its first question.
+        ``updated`` (default: now) gives a deleted conversation back its place in the list."""
         _check_id(browser, "browser")
         _check_id(conversation, "conversation")
         if self.read_only:
             raise IndexWriteError("conversations cannot be saved: the index folder is read-only")
         title = next((a["question"] for a in answers if a), "") or _first_question(messages)
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")  # orders a list
+        now = updated or datetime.now(timezone.utc).isoformat(timespec="microseconds")  # order
         title = title[:TITLE_CHARS]
         row = (conversation, browser, title, now, now, _json(messages), _json(answers))
         try:
@@ -119,21 +121,16 @@ class ConversationStore:
             raise ConversationError("no such conversation in this browser's history")
         return Conversation(row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]))
 
-    def delete(self, browser: str, conversation: str) -> None:
-        _check_id(browser, "browser")
-        _check_id(conversation, "conversation")
+    def delete(self, browser: str, conversation: str) -> Conversation:
+        """Delete ``conversation`` of ``browser``; it is returned, to be saved back (an undo)."""
         if self.read_only:
             raise IndexWriteError("conversations cannot be deleted: the index folder is read-only")
+        deleted = self.get(browser, conversation)
         with self._lock, self._db:
-            deleted = (
-                self._has_table()
-                and self._db.execute(
-                    "DELETE FROM conversations WHERE browser = ? AND id = ?",
-                    (browser, conversation),
-                ).rowcount
+            self._db.execute(
+                "DELETE FROM conversations WHERE browser = ? AND id = ?", (browser, conversation)
             )
-        if not deleted:
-            raise ConversationError("no such conversation in this browser's history")
+        return deleted
 
     def _has_table(self) -> bool:
         found = self._db.execute(

@@ -433,9 +433,18 @@ class Service:
             self._access.check_rate(caller)
         self._conversations.save(browser, conversation_id, messages, answers)
 
-    def forget_conversation(self, caller: Caller, browser: str, conversation_id: str) -> None:
+    def forget_conversation(
+        self, caller: Caller, browser: str, conversation_id: str
+    ) -> Conversation:
+        """Delete a saved conversation; it is returned, for ``restore_conversation``."""
         self._access.check_rate(caller)
-        self._conversations.delete(browser, conversation_id)
+        return self._conversations.delete(browser, conversation_id)
+
+    def restore_conversation(self, caller: Caller, browser: str, deleted: Conversation) -> None:
+        """Save a deleted conversation back, in its place in the list (an undo)."""
+        self._access.check_rate(caller)
+        self._conversations.save(browser, deleted.id, deleted.messages, deleted.answers,
+                                 updated=deleted.updated)  # fmt: skip
 
     def rate(self, caller: Caller, answer: Answer, rating: int) -> int:
         """Store a reader's rating (1 or -1) of an answer, as given through ``caller.via``."""

@@ -82,6 +82,8 @@ LABELS = {
         "delete_conversation": "Delete this conversation",
         "conversation_deleted": "The conversation was deleted.",
         "choose_conversation": "Choose a conversation to delete first.",
+        "undo_delete": "Undo the deletion",
+        "conversation_restored": "The conversation is back.",
     },
     "ar": {
         "title": "أسئلة وأجوبة حول الأخبار مع المصادر",
@@ -155,5 +157,7 @@ LABELS = {
         "delete_conversation": "احذف هذه المحادثة",
         "conversation_deleted": "حُذفت المحادثة.",
         "choose_conversation": "اختر محادثة لحذفها أولًا.",
+        "undo_delete": "تراجع عن الحذف",
+        "conversation_restored": "أُعيدت المحادثة.",
     },
 }

@@ -168,6 +168,7 @@ def relabel(service: Service, lang: str) -> list:
         gr.update(value=t["new_chat"]),
         gr.update(label=t["history"]),
         gr.update(value=t["delete_conversation"]),
+        gr.update(value=t["undo_delete"]),
         gr.update(label=t["filters"]),
         gr.update(label=t["source_filter"]),
         gr.update(label=t["date_from"]),

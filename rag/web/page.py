@@ -45,6 +45,7 @@ def _layout(service: Service, stats: dict) -> SimpleNamespace:
             None, storage_key="rag-news-browser", secret=service.folder_digest()
         ),
         "conversation": gr.State(None),  # the id of the conversation on screen, once saved
+        "deleted": gr.State(None),  # (the conversation last deleted, whether it was on screen)
         # the interface language chosen in this browser, kept across reloads
         "saved_language": gr.BrowserState("en", storage_key="rag-news-language"),
     }
@@ -60,6 +61,7 @@ def _sidebar() -> dict:
         return {
             "past_chats": gr.Radio([], label=EN["history"], elem_id="history"),
             "forget": gr.Button(EN["delete_conversation"], elem_id="delete-conversation"),
+            "undo_forget": gr.Button(EN["undo_delete"], elem_id="undo-delete", visible=False),
             "history_notice": gr.Markdown(elem_id="history-notice"),
         }
 
@@ -235,7 +237,14 @@ def _wire_history(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
         return past.forget(service, request, browser_id, chosen, shown, lang)
 
     p.forget.click(delete, [p.browser, p.past_chats, p.conversation, p.ui_language],
-                   [p.past_chats, p.history_notice, *fresh])  # fmt: skip
+                   [p.past_chats, p.history_notice, *fresh, p.deleted, p.undo_forget])  # fmt: skip
+
+    def undo(browser_id, deleted, on_screen, lang, request: gr.Request):
+        return past.undo_forget(service, request, browser_id, deleted, on_screen, lang)
+
+    p.undo_forget.click(undo, [p.browser, p.deleted, p.conversation, p.ui_language],
+                        [p.past_chats, p.history_notice, p.chatbot, p.answers, p.sources_panel,
+                         p.conversation, p.deleted, p.undo_forget])  # fmt: skip
 
     def start_history(browser_id, request: gr.Request):
         return past.start_history(service, request, browser_id)
@@ -249,21 +258,32 @@ def _wire_history(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
 
 
 def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
-    """Adding articles and feeds, and what is indexed, read anew on each visit."""
+    """Adding articles and feeds, and what is indexed, read anew on each visit and after
+    each change (the header's line too, not only the Library's table)."""
     pasted_form = [p.add_title, p.add_text, p.add_source, p.add_date, p.add_url]
     library_outputs = [p.library_notice, p.stats_panel, p.source_filter]
+
+    def refresh(lang):  # what is indexed now, not at server start
+        now = service.stats()
+        return (stats_html(now, LABELS[lang]), gr.update(choices=service.sources(now)),
+                library.indexed(now, lang))  # fmt: skip
+
+    refreshed = [p.stats_panel, p.source_filter, p.indexed]
+
+    def then_refresh(event):
+        event.then(refresh, [p.ui_language], refreshed, show_progress="hidden")
 
     def add_pasted(title, text, source, date, url, lang, request: gr.Request):
         return library.add_pasted(service, request, title, text, source, date, url, lang)
 
     # the form is emptied once its article is in
-    p.add_button.click(add_pasted, [*pasted_form, p.ui_language],
-                       [*library_outputs, *pasted_form])  # fmt: skip
+    then_refresh(p.add_button.click(add_pasted, [*pasted_form, p.ui_language],
+                                    [*library_outputs, *pasted_form]))  # fmt: skip
 
     def add_uploaded(path, lang, request: gr.Request):
         return library.add_uploaded(service, request, path, lang)
 
-    p.upload_button.click(add_uploaded, [p.upload, p.ui_language], library_outputs)
+    then_refresh(p.upload_button.click(add_uploaded, [p.upload, p.ui_language], library_outputs))
 
     def feeds_action(action):
         def run(url, lang, request: gr.Request):
@@ -274,19 +294,13 @@ def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
     feeds_outputs = [p.feeds_notice, p.feeds_panel, p.stats_panel, p.source_filter]
     for button, action in ((p.feed_add, "add"), (p.feed_poll, "poll"),
                            (p.feed_remove, "remove")):  # fmt: skip
-        button.click(feeds_action(action), [p.feed_url, p.ui_language], feeds_outputs)
+        then_refresh(button.click(feeds_action(action), [p.feed_url, p.ui_language],
+                                  feeds_outputs))  # fmt: skip
 
     def show_feeds(lang, request: gr.Request):
         return library.feeds_view(service, request, lang)
 
     p.library_tab.select(show_feeds, [p.ui_language], [p.feeds_panel])
-
-    def refresh(lang):  # what is indexed now, not at server start
-        now = service.stats()
-        return (stats_html(now, LABELS[lang]), gr.update(choices=service.sources(now)),
-                library.indexed(now, lang))  # fmt: skip
-
-    refreshed = [p.stats_panel, p.source_filter, p.indexed]
     for event in (web.load, p.library_tab.select, p.chat_tab.select):
         event(refresh, [p.ui_language], refreshed, show_progress="hidden")  # no spinner
 
@@ -297,10 +311,10 @@ def _wire_language(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None
     kept per browser: a reload opens in it."""
     relabelled = [
         p.heading, p.language_choice, p.chat_tab, p.library_tab, p.question, p.send, p.stop,
-        p.new_chat, p.past_chats, p.forget, p.filters_box, p.source_filter, p.date_from,
-        p.date_to, p.add_title, p.add_text, p.add_source, p.add_date, p.add_url, p.add_button,
-        p.upload, p.upload_button, p.stats_panel, p.feeds_heading, p.feed_url, p.feed_add,
-        p.feed_poll, p.feed_remove, p.indexed, p.examples.dataset,
+        p.new_chat, p.past_chats, p.forget, p.undo_forget, p.filters_box, p.source_filter,
+        p.date_from, p.date_to, p.add_title, p.add_text, p.add_source, p.add_date, p.add_url,
+        p.add_button, p.upload, p.upload_button, p.stats_panel, p.feeds_heading, p.feed_url,
+        p.feed_add, p.feed_poll, p.feed_remove, p.indexed, p.examples.dataset,
     ]  # fmt: skip
 
     def relabel(lang, chat, given):

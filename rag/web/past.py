@@ -41,8 +41,9 @@ def conversation_choices(
         listed = service.conversations(caller, browser_id)
     except RagError:
         return []
-    # the title isolated (U+2068/U+2069): an Arabic title must not reorder the date
-    return [(f"{updated[:10]} · \u2068{title}\u2069", cid) for cid, title, updated in listed]
+    # the date isolated left-to-right (U+2066 ... U+2069): an Arabic title must not reorder
+    # it; the title sets the line's direction (style.py: one line, cut where the title ends)
+    return [(f"\u2066{updated[:10]}\u2069 · {title}", cid) for cid, title, updated in listed]
 
 
 def remember(service, request, saves, browser_id, conversation_id, chat, given):
@@ -100,30 +101,61 @@ def reopen(service, request, browser_id, conversation_id, lang):
         )
     except RagError as err:
         return gr.update(), gr.update(), gr.update(), "", gr.update(), str(err)
-    answered = [a for a in shown.answers if a]
-    if answered:
-        newest = Answer.from_dict(answered[-1])
-        panel = sources_html(newest, service.cited_articles(newest), t)
-    else:
-        panel = sources_html(rendering.empty_answer(), {}, t)
+    panel = _newest_sources(service, shown.answers, t)
     return shown.messages, shown.answers, panel, "", shown.id, ""
 
 
+def _newest_sources(service: Service, answers: list[dict | None], t: dict[str, str]) -> str:
+    """The sources panel of a conversation's newest answer."""
+    answered = [a for a in answers if a]
+    if not answered:
+        return sources_html(rendering.empty_answer(), {}, t)
+    newest = Answer.from_dict(answered[-1])
+    return sources_html(newest, service.cited_articles(newest), t)
+
+
 def forget(service, request, browser_id, chosen, shown, lang):
-    """Delete the chosen conversation (the one on screen is cleared too)."""
+    """Delete the chosen conversation (the one on screen is cleared too), keeping it for an
+    undo: (the list, a notice, the six parts of a fresh chat, what was deleted, Undo)."""
     t = LABELS[lang]
+    unchanged = [gr.update()] * 6
     if not chosen:
-        return gr.update(), t["choose_conversation"], *[gr.update()] * 6
+        return gr.update(), t["choose_conversation"], *unchanged, gr.update(), gr.update()
     try:
         caller = requests.caller_of(service, request)
-        service.forget_conversation(caller, browser_id, chosen)
+        deleted = service.forget_conversation(caller, browser_id, chosen)
+    except RagError as err:
+        return gr.update(), str(err), *unchanged, gr.update(), gr.update()
+    choices = gr.update(choices=conversation_choices(service, caller, browser_id), value=None)
+    undo = ((deleted, chosen == shown), gr.update(visible=True))
+    if chosen != shown:
+        return choices, t["conversation_deleted"], *unchanged, *undo
+    empty = sources_html(rendering.empty_answer(), {}, t)
+    fresh = [[], [], empty, "", None, gr.update(value=None)]
+    return choices, t["conversation_deleted"], *fresh, *undo
+
+
+def undo_forget(service, request, browser_id, deleted, on_screen, lang):
+    """The conversation last deleted, back in the list, and back on screen if it was there
+    and nothing has taken its place: (the list, a notice, the chat, its answers, the
+    sources, the id on screen, what was deleted, Undo)."""
+    t = LABELS[lang]
+    if not deleted:
+        return gr.update(), "", *[gr.update()] * 4, None, gr.update(visible=False)
+    conversation, was_shown = deleted
+    try:
+        caller = requests.caller_of(service, request)
+        service.restore_conversation(caller, browser_id, conversation)
     except RagError as err:
         return gr.update(), str(err), *[gr.update()] * 6
-    choices = gr.update(choices=conversation_choices(service, caller, browser_id), value=None)
-    if chosen != shown:
-        return choices, t["conversation_deleted"], *[gr.update()] * 6
-    empty = sources_html(rendering.empty_answer(), {}, t)
-    return choices, t["conversation_deleted"], [], [], empty, "", None, gr.update(value=None)
+    back_on_screen = was_shown and on_screen is None
+    choices = conversation_choices(service, caller, browser_id)
+    listed = gr.update(choices=choices, value=conversation.id if back_on_screen else None)
+    shown = [gr.update()] * 4
+    if back_on_screen:
+        shown = [conversation.messages, conversation.answers,
+                 _newest_sources(service, conversation.answers, t), conversation.id]  # fmt: skip
+    return listed, t["conversation_restored"], *shown, None, gr.update(visible=False)
 
 
 def record_feedback(service: Service, request, given: list[dict], lang: str, data) -> str:

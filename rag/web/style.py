@@ -49,6 +49,12 @@ mark.unsupported { background: #ffd6d6; color: #1a1a1a; text-decoration: underli
   #question { padding: 6px !important; }
   .note { font-size: .85em; margin-block: .3em; }
 }
+/* a past conversation: one line, in its title's direction, cut where the title ends */
+#history label { max-width: 100%; }
+#history label > span {
+  display: block; min-width: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  unicode-bidi: plaintext; text-align: start;
+}
 .mode { color: #888; font-size: .8em; }
 #indexed .date { white-space: nowrap; }
 a.marker { text-decoration: none; font-weight: 600; }
