@@ -42,6 +42,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from rag.errors import ConfigError, RagError
 from rag.settings import Settings
+from rag.text.counting import counted
 
 SESSION_COOKIE = "rag_session"
 
@@ -227,7 +228,7 @@ class Access:
         raise AccessError(
             "too_many",
             "rate_limited",
-            f"more than {limit} requests a minute; retry in {wait} s",
+            f"more than {counted(limit, '{n} request|{n} requests')} a minute; retry in {wait} s",
             wait,
         )
 

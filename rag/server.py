@@ -33,6 +33,7 @@ from rag.api import (  # noqa: E402
 )
 from rag.service import Service  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.text.counting import counted  # noqa: E402
 from rag.web import CSS, PAGE_SCRIPT, THEME, build_web  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -196,10 +197,10 @@ def serve(settings: Settings, *, seeds: Path | None = None) -> None:
             settings.host,
         )
     if settings.feeds_watch and (followed := service.watch_feeds()):
-        _say(f"following {followed} feed{'' if followed == 1 else 's'}")
+        _say(f"following {counted(followed, '{n} feed|{n} feeds')}")
     if service.fill_sentences_in_background():
-        _say(f"making the sentence vectors of {service.lacking_sentences()} articles in the "
-             "background (they are searchable already)")  # fmt: skip
+        lacking = counted(service.lacking_sentences(), "{n} article|{n} articles")
+        _say(f"making the sentence vectors of {lacking} in the background (searchable already)")
     app = create_app(service)
     url = f"http://{settings.host}:{settings.port}"
     app.router.on_startup.append(lambda: _say(f"the chat is ready at {url} (Ctrl-C stops)"))

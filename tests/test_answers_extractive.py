@@ -342,3 +342,19 @@ def test_two_quotes_of_one_article_are_one_source(tmp_path, onnx_embedder):
     assert all(text[q.start : q.end] == q.quote for q in answer.citations[0].quotes())
     assert all(claim.markers == [1] for claim in answer.claims)
     assert answer.uncited == []
+
+
+def test_a_wire_story_in_two_newspapers_is_not_listed_twice(tmp_path, onnx_embedder):
+    """ "Also retrieved, not cited" showed the same passage twice: one wire sentence, carried
+    by two newspapers around different paragraphs (not copies as a whole)."""
+    wire = "وأقالت رئيسة كوريا الجنوبية وزير الصحة مون هيونغ بيو بعد تفشي متلازمة الشرق الأوسط."
+    pipeline = make_pipeline(tmp_path, onnx_embedder)
+    records = [
+        {"title": "كوريا الجنوبية تقيل وزير الصحة", "source": "alyaum", "content": wire + "\n" + FILLER},
+        {"title": "إقالة وزير الصحة الكوري", "source": "okaz",
+         "content": "ذكرت وكالة الأنباء الكورية في سيول اليوم ما يلي.\n" + wire},
+    ]  # fmt: skip
+    ingest_records([record_or_failure(r, r["source"]) for r in records], pipeline.indexer())
+    answer = pipeline.answerer().answer("من هو وزير الصحة الذي أقالته كوريا الجنوبية؟")
+    quotes = [q.quote for c in [*answer.citations, *answer.uncited] for q in c.quotes()]
+    assert quotes.count(wire) == 1, quotes

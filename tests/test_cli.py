@@ -76,7 +76,7 @@ def test_ingest_reports_bad_files_and_keeps_going(tmp_path, index):
         "Expecting property name enclosed in double quotes\n"
     )
     assert result.stdout == (
-        "ingested 1, updated 0, unchanged 0, skipped 0 (duplicates), failed 1; 1 chunks added\n"
+        "ingested 1, updated 0, unchanged 0, skipped 0 (duplicates), failed 1; 1 chunk added\n"
     )
 
 

@@ -148,7 +148,7 @@ def test_the_page_saves_every_answer_it_was_let_through_for_and_nothing_else_fre
     saved, listed, notice = past.remember(service, page, saves, browser, None, chat, given)
     assert notice == "" and [cid for _, cid in listed["choices"]] == [saved]
     _, listed, notice = past.remember(service, page, saves, browser, None, chat, given)
-    assert "more than 1 requests a minute" in notice  # no answer before it: counted
+    assert "more than 1 request a minute" in notice  # no answer before it: counted
     service.close()
 
 

@@ -227,7 +227,10 @@ def test_rag_serve_makes_missing_sentence_vectors_in_the_background(tmp_path, on
             time.sleep(0.3)
         assert pending[-1] == 0 and max(pending) <= 6
         said = server.log.read_text()
-        assert "making the sentence vectors of 6 articles in the background" in said
+        assert (
+            "making the sentence vectors of 6 articles in the background (searchable already)"
+            in said
+        )
         # normal progress is said, not logged as a warning, and "ready" once it is (#35)
         assert f"the chat is ready at {server.url} (Ctrl-C stops)" in said
         assert "WARNING" not in said

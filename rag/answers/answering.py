@@ -218,7 +218,7 @@ class Answerer:
         answer = digest_answer(made, question.text, language, self.prompts, notes,
                                intro="digest_topic_intro")  # fmt: skip
         told = {article for story in made.stories for article in story.articles}
-        answer.uncited = _uncited(result.hits, told, len(made.stories))
+        answer.uncited = _uncited(result.hits, told, len(made.stories), answer.citations)
         answer.confidence = selection.confidence
         return answer
 
@@ -309,7 +309,7 @@ class Answerer:
             question=question.text,
             text=text,
             citations=citations,
-            uncited=_uncited(hits, set(numbering), len(citations)),
+            uncited=_uncited(hits, set(numbering), len(citations), citations),
             claims=claims,
             question_language="",
             answer_language=quoted_in,
@@ -390,7 +390,7 @@ class Answerer:
             question=question,
             text=checked.text,
             citations=citations,
-            uncited=_uncited(hits, cited_ids, None),
+            uncited=_uncited(hits, cited_ids, None, citations),
             claims=checked.claims,
             question_language="",
             answer_language=detect_language(checked.text),
@@ -418,20 +418,30 @@ def _text(hit: Hit) -> str:
     return f"{hit.chunk.title} {hit.chunk.text}"
 
 
-def _uncited(hits: list[Hit], cited: set[str], first_marker: int | None) -> list[Citation]:
-    """Retrieved articles the answer does not cite (``cited``: article ids), each once.
+def _uncited(
+    hits: list[Hit], cited: set[str], first_marker: int | None, citations: list[Citation] = ()
+) -> list[Citation]:
+    """Retrieved articles the answer does not cite (``cited``: article ids), each once, and
+    none whose quote is already shown (the same wire story in two newspapers: its first).
     Generated answers keep the numbering the model saw; extractive ones number them after
     the cited sources."""
     uncited = []
     shown = set(cited)
+    quoted = {_same(q.quote) for citation in citations for q in citation.quotes()}
     for position, hit in enumerate(hits, start=1):
-        if hit.chunk.article_id in shown:
+        sentence = hit.best_sentence or hit.chunk.sentence_quotes()[0]
+        if hit.chunk.article_id in shown or _same(sentence.text) in quoted:
             continue
         shown.add(hit.chunk.article_id)
+        quoted.add(_same(sentence.text))
         marker = position if first_marker is None else first_marker + len(uncited) + 1
-        sentence = hit.best_sentence or hit.chunk.sentence_quotes()[0]
         uncited.append(Citation.quoting(marker, hit.chunk, sentence))
     return uncited
+
+
+def _same(text: str) -> str:
+    """A quote as compared with another: case and spacing aside."""
+    return " ".join(text.split()).casefold()
 
 
 def _source_header(hit: Hit) -> str:

@@ -18,6 +18,7 @@ from rag.cli.common import (
     _service,
     app,
 )
+from rag.text.counting import counted
 
 feeds_app = typer.Typer(help="Follow news feeds (RSS, Atom, JSON Feed, news sitemaps).",
                         no_args_is_help=True)  # fmt: skip
@@ -95,8 +96,7 @@ def watch_command(
             return
 
         followed = len(service.feed_statuses(OWNER))
-        feeds = "1 feed" if followed == 1 else f"{followed} feeds"
-        typer.echo(f"watching {feeds}; Ctrl-C stops", err=True)
+        typer.echo(f"watching {counted(followed, '{n} feed|{n} feeds')}; Ctrl-C stops", err=True)
         while True:
             for feed in service.poll_feeds(OWNER):
                 if as_json:

@@ -22,6 +22,7 @@ from rag.cli.common import (
 )
 from rag.news.ingest import count_records
 from rag.store import IndexStore
+from rag.text.counting import counted
 
 ArticlePaths = Annotated[
     list[Path] | None,
@@ -111,10 +112,10 @@ def stats_command(index_dir: IndexDir = None, as_json: AsJson = False, config: C
         typer.echo(f"articles: {stats['articles']}")
         typer.echo(f"chunks:   {stats['chunks']}")
         if stats["articles_without_sentence_vectors"]:
-            typer.echo(
-                f"pending:  {stats['articles_without_sentence_vectors']} articles lack sentence "
-                "vectors (searchable; `rag ingest` or `rag serve` makes them)"
-            )
+            lacking = counted(stats["articles_without_sentence_vectors"],
+                              "{n} article lacks|{n} articles lack")  # fmt: skip
+            typer.echo(f"pending:  {lacking} sentence vectors "
+                       "(searchable; `rag ingest` or `rag serve` makes them)")  # fmt: skip
         typer.echo(
             f"dates:    {stats['first_date'][:10] or '-'} .. {stats['last_date'][:10] or '-'}"
         )
@@ -202,6 +203,6 @@ def delete_command(
 
     def body():
         removed = _service(config, index_dir=index_dir).delete(OWNER, article_id)
-        typer.echo(f"deleted article {article_id} ({removed} chunks)")
+        typer.echo(f"deleted article {article_id} ({counted(removed, '{n} chunk|{n} chunks')})")
 
     _run(body)

@@ -19,6 +19,7 @@ from rag.news.documents import LoadFailure
 from rag.store import IndexStore, PreparedArticle
 from rag.text.arabic import tokenize
 from rag.text.chunking import ChunkingParams, chunk_article
+from rag.text.counting import counted
 from rag.text.passages import headed
 from rag.types import Article, Chunk
 
@@ -42,12 +43,15 @@ class IngestReport:
     def summary(self) -> str:
         left = ""
         if self.sentences_left:
-            left = (f"; {self.sentences_left} articles still lack sentence vectors "
+            lacking = counted(
+                self.sentences_left, "{n} article still lacks|{n} articles still lack"
+            )
+            left = (f"; {lacking} sentence vectors "
                     "(run `rag ingest` again, or `rag serve`, to make them)")  # fmt: skip
         return (
             f"ingested {self.ingested}, updated {self.updated}, unchanged {self.unchanged}, "
             f"skipped {self.skipped} (duplicates), failed {self.failed}; "
-            f"{self.chunks} chunks added{left}"
+            f"{counted(self.chunks, '{n} chunk|{n} chunks')} added{left}"
         )
 
     def as_dict(self) -> dict:

@@ -12,16 +12,16 @@ from gradio.utils import get_upload_folder
 
 from rag.errors import RagError
 from rag.service import Service
+from rag.text.counting import counted
 from rag.web import requests
 from rag.web.labels import LABELS
 from rag.web.rendering import (
-    counted,
+    escape as plain_escape,
+)
+from rag.web.rendering import (
     feeds_html,
     stats_html,
     totals_text,
-)
-from rag.web.rendering import (
-    escape as plain_escape,
 )
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ def feeds_action(service, request, action: str, url: str, lang: str):
             notice = t["feed_removed"].format(url=url)
         else:
             polled = service.poll_feeds(caller, every=True)
-            notice = t["feed_polled"].format(n=len(polled), new=sum(f.new for f in polled),
+            notice = t["feed_polled"].format(feeds=counted(len(polled), t["n_feeds"]),
+                                             new=sum(f.new for f in polled),
                                              updated=sum(f.updated for f in polled))  # fmt: skip
         followed = service.feed_statuses(caller)
     except RagError as err:  # no permission, not a feed, not followed, read-only

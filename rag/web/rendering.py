@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from html import escape as _escape_html
 
+from rag.text.counting import counted
 from rag.types import Answer, Article, Citation
 
 PASSAGE_CONTEXT_CHARS = 280  # shown either side of a quoted sentence
@@ -230,17 +231,6 @@ def _left_to_right(date: str) -> str:
     """A date isolated left-to-right (U+2066 ... U+2069): in an Arabic line 2025-04-17 would
     otherwise read 17-04-2025."""
     return f"\u2066{date[:10]}\u2069"
-
-
-def counted(n: int, forms: str) -> str:
-    """``n`` things in the form the language gives that number: ``forms`` are one|many, or
-    one|two|three to ten|the rest."""
-    choices = forms.split("|")
-    if len(choices) == 2:
-        form = choices[0] if n == 1 else choices[1]
-    else:
-        form = choices[0 if n == 1 else 1 if n == 2 else 2 if 3 <= n % 100 <= 10 else 3]
-    return form.format(n=n)
 
 
 def stats_html(stats: dict, labels: dict[str, str]) -> str:
