@@ -116,7 +116,8 @@ class Answerer:
             return []
         if frame.date_from:
             dates = {"date_from": frame.date_from, "date_to": frame.date_to}
-            return [self.prompts.localized("time_frame", language, phrase=frame.phrase, **dates)]
+            said = "time_frame_day" if frame.date_from == frame.date_to else "time_frame"
+            return [self.prompts.localized(said, language, phrase=frame.phrase, **dates)]
         return [self.prompts.localized("newest_first", language, phrase=frame.phrase)]
 
     # ----- searching ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from rag.text.arabic import normalize
@@ -80,10 +80,24 @@ def read_time(question: str, today: date) -> TimeFrame | None:
         frame = None
     newest = _NEWEST_EN.search(english) or _NEWEST_AR.search(arabic)
     if newest and frame is None:
-        return TimeFrame(newest.group(0), newest_first=True)
-    if newest and frame is not None:
-        return TimeFrame(frame.phrase, frame.date_from, frame.date_to, newest_first=True)
-    return frame
+        frame = TimeFrame(newest.group(0), newest_first=True)
+    elif newest and frame is not None:
+        frame = TimeFrame(frame.phrase, frame.date_from, frame.date_to, newest_first=True)
+    return frame and replace(frame, phrase=_as_typed(frame.phrase, question))
+
+
+def _as_typed(phrase: str, question: str) -> str:
+    """``phrase`` (read from the question lowered, or normalised) as the question spells it:
+    a note quotes «أمس», not «امس»."""
+    words, length = question.split(), len(phrase.split())
+    for start in range(len(words) - length + 1):
+        typed = " ".join(words[start : start + length]).strip(_AROUND_WORDS)
+        if typed.lower() == phrase or normalize(typed) == phrase:
+            return typed
+    return phrase
+
+
+_AROUND_WORDS = "?؟!.,،؛;:«»\"'()[]"
 
 
 _NEWEST_EN = re.compile(
