@@ -20,7 +20,8 @@ install-dev: $(VENV)/.installed-dev
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "installing rag-news into $(VENV) (a few minutes on a fresh machine)"
+	@echo "installing rag-news into $(VENV) (a few minutes on a fresh machine): pip lists what it"
+	@echo "fetches, then unpacks ~130 packages (a bar in a terminal; torch alone takes a minute)"
 	$(BIN)/python -m pip install --progress-bar on -e .
 	touch $@
 
