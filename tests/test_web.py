@@ -155,6 +155,21 @@ def test_an_article_added_in_the_library_answers_questions(page):
     page.locator("#sources .source").filter(has_text=f"Qatrah-{marker}").first.wait_for()
 
 
+def test_the_headers_count_follows_an_article_added_in_the_library(page):
+    """#35: the header's "Indexed" line kept its count after an addition (the Library's
+    table did not)."""
+    indexed = page.locator("#indexed")
+    indexed.filter(has_text="Indexed:").wait_for()
+    count = "() => +document.querySelector('#indexed').innerText.match(/Indexed: (\\d+)/)[1]"
+    before = page.evaluate(count)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#add-title textarea, #add-title input").first.fill(f"Count {uuid.uuid4().hex}")
+    page.locator("#add-text textarea").fill(f"A report numbered {uuid.uuid4().hex} was filed.")
+    page.locator("#add-article").click()
+    page.locator("#library-notice").filter(has_text="Added").wait_for(timeout=60_000)
+    page.wait_for_function(f"n => ({count})() > n", arg=before)  # still in the Library tab
+
+
 def test_script_in_an_article_runs_nothing(page):
     marker = uuid.uuid4().hex[:6]
     hostile = (
