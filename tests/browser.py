@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,3 +57,19 @@ def hover_for_card(marker, card, tries: int = 5) -> None:
         except Exception:  # playwright's TimeoutError
             if attempt == tries - 1:
                 raise
+
+
+@contextmanager
+def chat_page(browser, url: str, viewport: dict | None = None, **options) -> Iterator:
+    """The chat opened in a fresh browser context (its own storage), logged in with the
+    admin key, ready for a question; the context is closed after."""
+    from tests.live_server import ADMIN_KEY
+
+    context = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, **options)
+    try:
+        page = context.new_page()
+        log_in(page, url, ADMIN_KEY)
+        page.locator("#question textarea").wait_for()
+        yield page
+    finally:
+        context.close()

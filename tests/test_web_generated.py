@@ -7,10 +7,10 @@ import sqlite3
 
 import pytest
 
-from tests.browser import QUESTION_AR, QUESTION_EN, log_in, screenshot
+from tests.browser import QUESTION_AR, QUESTION_EN, chat_page, screenshot
 from tests.conftest import ENRICHMENT_SENTENCE, SEEDS
 from tests.fake_llm import CLAIM, FakeLLM, Reply, source_number, user_prompt
-from tests.live_server import ADMIN_KEY, start_server
+from tests.live_server import start_server
 
 TOKEN_DELAY = 0.15
 
@@ -34,12 +34,8 @@ def generating_server(tmp_path_factory, llm):
 
 @pytest.fixture
 def page(browser, generating_server):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    log_in(page, generating_server.url, ADMIN_KEY)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
+    with chat_page(browser, generating_server.url) as page:
+        yield page
 
 
 def _cited_claim(body: dict, repeat: int = 1) -> Reply:

@@ -7,8 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.browser import QUESTION_EN, ask, log_in, screenshot
-from tests.live_server import ADMIN_KEY
+from tests.browser import QUESTION_EN, ask, chat_page, screenshot
 
 LONG_ARABIC_QUESTION = (
     "ماذا قال وزير الخارجية الإيراني عباس عراقجي عن حق إيران في تخصيب اليورانيوم؟"
@@ -17,12 +16,8 @@ LONG_ARABIC_QUESTION = (
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    log_in(page, live_server.url, ADMIN_KEY)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
+    with chat_page(browser, live_server.url) as page:
+        yield page
 
 
 def _open_history(page):

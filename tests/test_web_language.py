@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import QUESTION_AR, QUESTION_EN, ask, log_in
+from tests.browser import QUESTION_AR, QUESTION_EN, ask, chat_page, log_in
 from tests.live_server import ADMIN_KEY
 
 DESKTOP = {"width": 1366, "height": 900}
@@ -13,12 +13,8 @@ DESKTOP = {"width": 1366, "height": 900}
 
 @pytest.fixture
 def page(browser, live_server):
-    context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    log_in(page, live_server.url, ADMIN_KEY)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
+    with chat_page(browser, live_server.url, DESKTOP) as page:
+        yield page
 
 
 def _to_arabic(page) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import QUESTION_AR, QUESTION_EN, ask, hover_for_card, log_in, screenshot
+from tests.browser import QUESTION_AR, QUESTION_EN, ask, chat_page, hover_for_card, screenshot
 from tests.conftest import ENRICHMENT_SENTENCE
-from tests.live_server import ADMIN_KEY
 
 PHONE = {"width": 390, "height": 844}
 IN_CHAT_VIEW = """e => {
@@ -19,12 +18,8 @@ IN_CHAT_VIEW = """e => {
 
 @pytest.fixture
 def phone(browser, live_server):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    log_in(page, live_server.url, ADMIN_KEY)
-    page.locator("#question textarea").wait_for()
-    yield page
-    context.close()
+    with chat_page(browser, live_server.url, PHONE, is_mobile=True, has_touch=True) as page:
+        yield page
 
 
 def _box(page, selector: str) -> dict:
@@ -78,11 +73,7 @@ def test_on_a_phone_a_tapped_marker_opens_its_quote_in_view(phone):
 
 def test_a_markers_card_shows_on_hover_and_closes_once_clicked(browser, live_server):
     """The card stayed open after a click, over the answer, while the pointer rested."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    try:
-        log_in(page, live_server.url, ADMIN_KEY)
-        page.locator("#question textarea").wait_for()
+    with chat_page(browser, live_server.url) as page:
         ask(page, QUESTION_AR)
         marker = page.locator("#chat .answer a.marker").first
         card = marker.locator("xpath=..").locator(".card")
@@ -92,5 +83,3 @@ def test_a_markers_card_shows_on_hover_and_closes_once_clicked(browser, live_ser
         card.wait_for(state="hidden")  # the pointer still on the marker
         page.mouse.move(5, 5)
         hover_for_card(marker, card)  # and back on the next hover
-    finally:
-        context.close()
