@@ -27,10 +27,6 @@ from rag.web.rendering import (
 log = logging.getLogger(__name__)
 
 
-def stats(service: Service, lang: str) -> str:
-    return stats_html(service.stats(), LABELS[lang])
-
-
 def sources_line(names: list[str], limit: int) -> str:
     """The first ``limit`` names (HTML-escaped), and how many more, each in its own
     direction: an Arabic name (a first-strong isolate, U+2068 ... U+2069) does not pull
@@ -56,25 +52,27 @@ def indexed(stats: dict, lang: str) -> str:
 
 
 def add_pasted(service, request, title, text, source, date, url, lang):
-    """The notice, statistics and sources, then the five form fields (emptied if added)."""
+    """The notice, then the five form fields (emptied if added). What is indexed is drawn
+    again after it (``page._wire_library``)."""
     t = LABELS[lang]
     if not (text or "").strip():
-        return t["empty_text"], gr.update(), gr.update(), *[gr.update()] * 5
+        return t["empty_text"], *[gr.update()] * 5
     record = {"title": title, "content": text, "source": source, "date": date, "url": url}
-    *outputs, added = write(
+    notice, added = write(
         service, request, lang, lambda caller: service.add_records(caller, [record], "web")
     )
-    return *outputs, *([""] * 5 if added else [gr.update()] * 5)
+    return notice, *([""] * 5 if added else [gr.update()] * 5)
 
 
-def add_uploaded(service, request, path, lang):
+def add_uploaded(service, request, path, lang) -> str:
+    """The notice of an uploaded file's addition."""
     t = LABELS[lang]
     if not path:
-        return t["no_file"], gr.update(), gr.update()
+        return t["no_file"]
     if not is_upload(path):  # a path named by a client calling Gradio's API directly
         log.warning("refused to add a file outside the upload folder")
-        return t["not_an_upload"], gr.update(), gr.update()
-    return write(service, request, lang, lambda caller: service.add_file(caller, path))[:3]
+        return t["not_an_upload"]
+    return write(service, request, lang, lambda caller: service.add_file(caller, path))[0]
 
 
 def is_upload(path) -> bool:
@@ -83,23 +81,15 @@ def is_upload(path) -> bool:
     return Path(path).resolve().is_relative_to(folder)
 
 
-def write(service, request, lang, add):
+def write(service, request, lang, add) -> tuple[str, bool]:
     """An addition through the same door as /v1: an admin key (or the local user), the
-    rate limit, and the index's write lock. The notice, statistics, sources, and whether
-    an article went in; a refusal is one line in the notice."""
+    rate limit, and the index's write lock. The notice, and whether an article went in; a
+    refusal is one line in the notice."""
     try:
         report = add(requests.caller_of(service, request))
     except RagError as err:  # no permission, over the limit, read-only, another writer
-        return str(err), gr.update(), gr.update(), False
-    return *library_result(service, report, lang), report.ingested + report.updated > 0
-
-
-def library_result(service, report, lang):
-    return (
-        library_message(report, LABELS[lang]),
-        stats(service, lang),
-        gr.update(choices=service.sources()),
-    )
+        return str(err), False
+    return library_message(report, LABELS[lang]), report.ingested + report.updated > 0
 
 
 def feeds_view(service, request, lang) -> str:
@@ -113,12 +103,12 @@ def feeds_view(service, request, lang) -> str:
 
 
 def feeds_action(service, request, action: str, url: str, lang: str):
-    """Follow, fetch or stop following, through the same door as /v1/feeds: the notice,
-    the feeds table, the statistics and the sources."""
+    """Follow, fetch or stop following, through the same door as /v1/feeds: the notice and
+    the feeds table (what is indexed is drawn again after it)."""
     t = LABELS[lang]
     url = (url or "").strip()
     if action != "poll" and not url:
-        return t["no_feed_url"], gr.update(), gr.update(), gr.update()
+        return t["no_feed_url"], gr.update()
     try:
         caller = requests.caller_of(service, request)
         if action == "add":
@@ -134,9 +124,8 @@ def feeds_action(service, request, action: str, url: str, lang: str):
                                              updated=sum(f.updated for f in polled))  # fmt: skip
         followed = service.feed_statuses(caller)
     except RagError as err:  # no permission, not a feed, not followed, read-only
-        return str(err), gr.update(), gr.update(), gr.update()
-    return (notice, feeds_html(followed, t), stats(service, lang),
-            gr.update(choices=service.sources()))  # fmt: skip
+        return str(err), gr.update()
+    return notice, feeds_html(followed, t)
 
 
 def library_message(report, t: dict[str, str]) -> str:

@@ -261,7 +261,6 @@ def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
     """Adding articles and feeds, and what is indexed, read anew on each visit and after
     each change (the header's line too, not only the Library's table)."""
     pasted_form = [p.add_title, p.add_text, p.add_source, p.add_date, p.add_url]
-    library_outputs = [p.library_notice, p.stats_panel, p.source_filter]
 
     def refresh(lang):  # what is indexed now, not at server start
         now = service.stats()
@@ -278,12 +277,12 @@ def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
 
     # the form is emptied once its article is in
     then_refresh(p.add_button.click(add_pasted, [*pasted_form, p.ui_language],
-                                    [*library_outputs, *pasted_form]))  # fmt: skip
+                                    [p.library_notice, *pasted_form]))  # fmt: skip
 
     def add_uploaded(path, lang, request: gr.Request):
         return library.add_uploaded(service, request, path, lang)
 
-    then_refresh(p.upload_button.click(add_uploaded, [p.upload, p.ui_language], library_outputs))
+    then_refresh(p.upload_button.click(add_uploaded, [p.upload, p.ui_language], p.library_notice))
 
     def feeds_action(action):
         def run(url, lang, request: gr.Request):
@@ -291,7 +290,7 @@ def _wire_library(web: gr.Blocks, p: SimpleNamespace, service: Service) -> None:
 
         return run
 
-    feeds_outputs = [p.feeds_notice, p.feeds_panel, p.stats_panel, p.source_filter]
+    feeds_outputs = [p.feeds_notice, p.feeds_panel]
     for button, action in ((p.feed_add, "add"), (p.feed_poll, "poll"),
                            (p.feed_remove, "remove")):  # fmt: skip
         then_refresh(button.click(feeds_action(action), [p.feed_url, p.ui_language],
